@@ -1,0 +1,221 @@
+import { status } from '@grpc/grpc-js';
+import type { KeyLayout } from '../shared/eth/layouts/types.js';
+import type { Clock } from '../shared/clock/clock.js';
+import type { Logger } from '../shared/log/logger.js';
+import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient } from './coordinator-client.js';
+import { AgentError } from './errors.js';
+
+export type AgentPhase = 'claiming' | 'holding' | 'fenced' | 'stopped' | 'failed';
+
+export interface LeaseLoopOptions {
+  readonly podName: string;
+  readonly pool: string;
+  readonly keyCount: number;
+  readonly outDir: string;
+  readonly layout: KeyLayout;
+  readonly client: CoordinatorClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5). */
+  readonly fenceMarginMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** Refusals that no retry can fix: the operator must change the pod's settings. */
+const FATAL_REFUSALS = new Set(['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT']);
+const MIN_RETRY_MS = 250;
+const MAX_RETRY_MS = 5000;
+
+/**
+ * The agent's life: claim, write the keys, renew every TTL/3, and fence (remove every key) when the
+ * lease could lapse before the next renewal is known. The deadline is measured from the *send* time
+ * of the last successful renewal on a monotonic clock, so it always falls before the leader's expiry,
+ * which is measured from when it *received* that renewal (DESIGN.md, S2).
+ */
+export class LeaseLoop {
+  private phase: AgentPhase = 'claiming';
+  private lease: ClaimedKeys | null = null;
+  private deadlineMs = 0;
+  private fenceTimer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wake: (() => void) | null = null;
+  private stopping = false;
+  private running: Promise<void> | null = null;
+  private readonly listeners = new Set<(phase: AgentPhase) => void>();
+  failure: Error | null = null;
+
+  constructor(private readonly options: LeaseLoopOptions) {}
+
+  get currentPhase(): AgentPhase {
+    return this.phase;
+  }
+
+  get leaseId(): string | null {
+    return this.lease?.leaseId ?? null;
+  }
+
+  onPhase(listener: (phase: AgentPhase) => void): void {
+    this.listeners.add(listener);
+  }
+
+  start(): Promise<void> {
+    this.running ??= this.run();
+    return this.running;
+  }
+
+  /** Removes the keys first (nothing may sign once we let go), then releases the lease. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running?.catch(() => {});
+    this.clearFenceTimer();
+    await this.options.layout.remove(this.options.outDir);
+    const lease = this.lease;
+    this.lease = null;
+    if (lease) {
+      try {
+        await this.options.client.release(this.options.podName, lease.leaseId, this.options.requestTimeoutMs);
+        this.options.logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length });
+      } catch (error) {
+        // The keys are gone from this pod already; the lease will expire and the keys cool down.
+        this.options.logger.warn('release failed; the lease will expire on its own', { leaseId: lease.leaseId, error: describe(error) });
+      }
+    }
+    this.setPhase('stopped');
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.stopping) {
+        const claimed = await this.claimUntilGranted();
+        if (!claimed) break;
+        await this.holdAndRenew();
+      }
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.options.logger.error('agent stopped on an error it cannot retry', { error: this.failure });
+      await this.fence('unrecoverable error');
+      this.setPhase('failed');
+    }
+  }
+
+  private async claimUntilGranted(): Promise<boolean> {
+    const { client, podName, pool, keyCount, logger, clock } = this.options;
+    this.setPhaseUnlessFenced('claiming');
+    let retryMs = MIN_RETRY_MS;
+    while (!this.stopping) {
+      const sentAt = clock.monotonicMs();
+      try {
+        const claimed = await client.claim(podName, pool, keyCount, this.options.requestTimeoutMs);
+        if (claimed.keys.length !== keyCount) throw new AgentError('CLAIM_MISMATCH', `coordinator granted ${claimed.keys.length} keys instead of ${keyCount}`);
+        this.lease = claimed;
+        this.deadlineMs = sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs);
+        this.armFenceTimer();
+        await this.options.layout.write(this.options.outDir, claimed.keys);
+        if (clock.monotonicMs() >= this.deadlineMs) {
+          await this.fence('writing keys took longer than the lease allows');
+          continue;
+        }
+        logger.info('keys claimed and written', { leaseId: claimed.leaseId, keys: claimed.keys.length, leaseTtlMs: claimed.leaseTtlMs, layout: this.options.layout.name });
+        this.setPhase('holding');
+        return true;
+      } catch (error) {
+        if (error instanceof CoordinatorCallError && error.refusalCode && FATAL_REFUSALS.has(error.refusalCode)) {
+          throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
+        }
+        if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
+        else logger.warn('claim failed; retrying', { error: describe(error), retryInMs: retryMs });
+        await this.sleep(retryMs);
+        retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+      }
+    }
+    return false;
+  }
+
+  private async holdAndRenew(): Promise<void> {
+    const { client, podName, logger, clock } = this.options;
+    while (!this.stopping && this.lease && this.phase === 'holding') {
+      const ttlMs = this.lease.leaseTtlMs;
+      await this.sleep(ttlMs / 3);
+      if (this.stopping || !this.lease || this.phase !== 'holding') return;
+      let retryMs = MIN_RETRY_MS;
+      while (!this.stopping && this.lease && this.phase === 'holding') {
+        const sentAt = clock.monotonicMs();
+        const remainingMs = this.deadlineMs - sentAt;
+        try {
+          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs)));
+          // Only a renewal sent before the fence can extend the deadline.
+          if (this.phase !== 'holding') return;
+          this.deadlineMs = sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
+          this.armFenceTimer();
+          logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
+          break;
+        } catch (error) {
+          if (error instanceof CoordinatorCallError && error.refusalCode === 'LEASE_NOT_FOUND') {
+            await this.fence('the coordinator no longer knows the lease');
+            return;
+          }
+          logger.warn('renewal failed; retrying until the fence deadline', { error: describe(error), msToFence: Math.round(remainingMs) });
+          await this.sleep(Math.min(retryMs, Math.max(0, this.deadlineMs - clock.monotonicMs())));
+          retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+        }
+      }
+    }
+  }
+
+  /** Removes every key this agent wrote, and forgets the lease: from here on this pod signs nothing. */
+  private async fence(reason: string): Promise<void> {
+    this.clearFenceTimer();
+    const lease = this.lease;
+    this.lease = null;
+    this.setPhase('fenced');
+    this.wake?.();
+    await this.options.layout.remove(this.options.outDir);
+    this.options.logger.warn('fenced: keys removed', { reason, leaseId: lease?.leaseId ?? null });
+  }
+
+  private armFenceTimer(): void {
+    this.clearFenceTimer();
+    const delay = Math.max(0, this.deadlineMs - this.options.clock.monotonicMs());
+    this.fenceTimer = setTimeout(() => {
+      this.fenceTimer = null;
+      void this.fence('no renewal confirmed before the fence deadline');
+    }, delay);
+  }
+
+  private clearFenceTimer(): void {
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+  }
+
+  private marginMs(ttlMs: number): number {
+    const wanted = this.options.fenceMarginMs > 0 ? this.options.fenceMarginMs : Math.max(1000, ttlMs / 5);
+    // The deadline must stay past the first renewal (TTL/3), or the agent would fence a healthy lease.
+    return Math.min(wanted, ttlMs / 2);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        if (this.wakeTimer) clearTimeout(this.wakeTimer);
+        this.wake = null;
+        resolve();
+      };
+      this.wakeTimer = setTimeout(() => this.wake?.(), ms);
+    });
+  }
+
+  private setPhaseUnlessFenced(phase: AgentPhase): void {
+    if (this.phase !== 'fenced') this.setPhase(phase);
+  }
+
+  private setPhase(phase: AgentPhase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    for (const listener of this.listeners) listener(phase);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startCoordinator } from '../coordinator/coordinator.js';
+import { coordinatorConfig, COORDINATOR_COMMAND } from '../coordinator/config.js';
+import { generateMnemonic } from '../coordinator/keys/mnemonic-file.js';
+import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec } from '../shared/cli/flags.js';
+import { LAYOUT_NAMES } from '../shared/eth/layouts/types.js';
+import { createLogger } from '../shared/log/logger.js';
+import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from './run-command.js';
+
+const DEV_COMMAND: CommandSpec = {
+  name: 'dev',
+  summary: 'Runs keylease locally on embedded defaults: a coordinator with a throwaway demo pool, and agents standing in for validator pods, each writing keys into its own folder. Ctrl-C stops everything cleanly.',
+  flags: [
+    { name: 'agents', kind: 'int', default: 3, min: 0, max: 50, description: 'Stand-in pods to start (0: the coordinator alone, for agents started by hand).' },
+    { name: 'keys-per-agent', kind: 'int', default: 2, min: 1, max: 64, description: 'Keys each stand-in pod claims.' },
+    { name: 'data-dir', kind: 'string', default: '.keylease-dev', description: 'Where the demo mnemonic, key-encryption key, database and pod folders live.' },
+    { name: 'grpc-listen', kind: 'string', default: '127.0.0.1:7400', description: 'HOST:PORT for the agent gRPC API.' },
+    { name: 'http-listen', kind: 'string', default: '127.0.0.1:7401', description: 'HOST:PORT for /assignments and /metrics.' },
+    { name: 'lease-ttl-ms', kind: 'int', default: 15_000, min: 2000, max: 3_600_000, description: 'Lease time to live.' },
+    { name: 'cooling-ms', kind: 'int', default: 60_000, min: 0, max: 3_600_000, description: 'Cooling time of keys whose lease expired (shorter than production\'s two epochs, for the demo).' },
+    ...LOG_LEVEL_FLAGS,
+  ],
+};
+
+const CLI_SCRIPT = fileURLToPath(new URL('./keylease.ts', import.meta.url));
+
+/** `keylease dev`: what `npm start` runs. */
+export function devMain(argv: string[]): Promise<void> {
+  return runCommand(DEV_COMMAND, argv, async (values) => {
+    const dataDir = resolve(values['data-dir'] as string);
+    const logLevel = logLevelOf(values);
+    const logger = createLogger({ level: logLevel, component: 'coordinator' });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+
+    const mnemonicFile = join(dataDir, 'demo-mnemonic.txt');
+    const kekFile = join(dataDir, 'kek.bin');
+    if (!existsSync(mnemonicFile)) {
+      await writeFile(mnemonicFile, generateMnemonic() + '\n', { mode: 0o600, flag: 'wx' });
+      banner([
+        'A NEW THROWAWAY MNEMONIC WAS GENERATED FOR THIS LOCAL DEMO.',
+        `It is stored unprotected in ${mnemonicFile}.`,
+        'It is for local use only: never deposit to keys derived from it,',
+        'and never use keylease dev for real validators.',
+      ]);
+    }
+    if (!existsSync(kekFile)) await writeFile(kekFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
+
+    const coordinatorValues = {
+      ...Object.fromEntries(COORDINATOR_COMMAND.flags.map((f) => [f.name, f.default])),
+      'data-dir': join(dataDir, 'coordinator'),
+      'kek-file': kekFile,
+      'mnemonic-file': mnemonicFile,
+      'grpc-listen': values['grpc-listen'],
+      'http-listen': values['http-listen'],
+      'lease-ttl-ms': values['lease-ttl-ms'],
+      'cooling-ms': values['cooling-ms'],
+      'log-level': logLevel,
+      verbose: false,
+    };
+    const config = coordinatorConfig(coordinatorValues);
+    const coordinator = await startCoordinator(config, logger);
+    const grpcEndpoint = `${config.grpc.host}:${coordinator.grpcPort}`;
+    const agentCount = values['agents'] as number;
+    const pods = Array.from({ length: agentCount }, (_, i) => ({
+      podName: `validator-${i}`,
+      layout: LAYOUT_NAMES[i % LAYOUT_NAMES.length]!,
+      outDir: join(dataDir, 'pods', `validator-${i}`),
+    }));
+
+    print('');
+    print('keylease dev is running');
+    print(`  coordinator gRPC endpoint  ${grpcEndpoint}`);
+    print(`  assignments                http://${config.http.host}:${coordinator.httpPort}/assignments`);
+    print(`  metrics                    http://${config.http.host}:${coordinator.httpPort}/metrics`);
+    print(`  data                       ${dataDir}`);
+    for (const pod of pods) print(`  pod ${pod.podName.padEnd(22)} ${pod.outDir}  (${pod.layout} layout)`);
+    if (agentCount === 0) print(`  no stand-in pods; start one with: npx keylease agent --coordinator ${grpcEndpoint} --pod-name my-pod --keys 1 --layout plain --out ./my-pod`);
+    print('Press Ctrl-C to stop: the agents remove their keys and release them, then the coordinator flushes.');
+    print('');
+
+    const agents = pods.map((pod) =>
+      startAgentProcess(
+        ['agent', '--coordinator', grpcEndpoint, '--pod-name', pod.podName, '--pool', config.pool, '--keys', String(values['keys-per-agent']), '--layout', pod.layout, '--out', pod.outDir, '--health-listen', '127.0.0.1:0', '--log-level', logLevel],
+        pod.podName,
+      ),
+    );
+
+    const signal = await shutdownSignal();
+    print(`\n${signal}: stopping ${agents.length} agents…`);
+    await Promise.all(agents.map((agent) => stopProcess(agent)));
+    await coordinator.close();
+    print('keylease dev stopped cleanly: keys released, database flushed.');
+  });
+}
+
+/** Starts `keylease agent` as a real child process and turns its key events into readable lines. */
+function startAgentProcess(args: string[], podName: string): ChildProcess {
+  // Own process group: a terminal Ctrl-C reaches only `dev`, which then stops the agents in order.
+  // The stdin pipe tells the agent when `dev` is gone, even after a SIGKILL.
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_SCRIPT, ...args], {
+    stdio: ['pipe', 'inherit', 'pipe'],
+    detached: true,
+    env: { ...process.env, [STOP_WITH_PARENT_ENV]: '1' },
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    process.stderr.write(line + '\n');
+    try {
+      const record = JSON.parse(line) as { msg?: string; keys?: number; leaseId?: string; reason?: string };
+      if (record.msg === 'keys claimed and written') print(`${podName}: ${record.keys} keys written (lease ${record.leaseId})`);
+      else if (record.msg === 'lease released') print(`${podName}: keys removed and released`);
+      else if (record.msg === 'fenced: keys removed') print(`${podName}: FENCED, keys removed (${record.reason})`);
+    } catch {
+      // not a log record
+    }
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal === null) print(`${podName}: agent exited with code ${code}`);
+  });
+  return child;
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function print(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function banner(lines: string[]): void {
+  const width = Math.max(...lines.map((l) => l.length)) + 4;
+  const rule = '!'.repeat(width);
+  process.stdout.write(['', rule, ...lines.map((l) => `! ${l.padEnd(width - 4)} !`), rule, ''].join('\n') + '\n');
+}

@@ -1,0 +1,41 @@
+import type { AssignmentsDocument } from './assignments.js';
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const time = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
+
+/** The /assignments page for people: which pod holds which public keys, and until when. */
+export function renderAssignmentsPage(doc: AssignmentsDocument): string {
+  const poolRows = Object.entries(doc.pools)
+    .map(([pool, c]) => `<tr><td>${escapeHtml(pool)}</td><td>${c.unallocated}</td><td>${c.allocated}</td><td>${c.cooling}</td></tr>`)
+    .join('');
+  const podRows = doc.pods
+    .map(
+      (p) => `<tr><td class="pod">${escapeHtml(p.podName)}</td><td>${escapeHtml(p.pool)}</td><td>${escapeHtml(p.leaseId)}</td>` +
+        `<td>${time(p.leaseExpiresAtMs)}</td><td class="keys">${p.pubKeys.map((k) => `<code>${escapeHtml(k)}</code>`).join('<br>')}</td></tr>`,
+    )
+    .join('');
+  const coolingRows = doc.cooling
+    .map((k) => `<tr><td><code>${escapeHtml(k.pubKey)}</code></td><td>${escapeHtml(k.pool)}</td><td>${time(k.coolingUntilMs)}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>keylease assignments</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1b1f24}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+table{border-collapse:collapse;margin-top:.5rem}th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}code{font-size:12px;word-break:break-all}.empty{color:#57606a}
+</style></head><body>
+<h1>keylease assignments</h1>
+<p>Generated ${time(doc.generatedAtMs)} · ${doc.pods.length} pods hold leases · <a href="/metrics">metrics</a></p>
+<h2>Pools</h2>
+<table><thead><tr><th>pool</th><th>unallocated</th><th>allocated</th><th>cooling</th></tr></thead><tbody>${poolRows}</tbody></table>
+<h2>Pods</h2>
+${doc.pods.length === 0 ? '<p class="empty">No pod holds a lease.</p>' : `<table><thead><tr><th>pod</th><th>pool</th><th>lease</th><th>lease expires</th><th>public keys</th></tr></thead><tbody>${podRows}</tbody></table>`}
+<h2>Cooling keys</h2>
+${doc.cooling.length === 0 ? '<p class="empty">No key is cooling.</p>' : `<table><thead><tr><th>public key</th><th>pool</th><th>back in pool at</th></tr></thead><tbody>${coolingRows}</tbody></table>`}
+</body></html>
+`;
+}

@@ -1,0 +1,39 @@
+import { assignments, keyCountsByPool, type KeyCounts, type ReadonlyCoreState } from '../core/index.js';
+
+export interface AssignmentsDocument {
+  readonly generatedAtMs: number;
+  readonly pools: KeyCounts;
+  readonly pods: ReadonlyArray<{
+    podName: string;
+    pool: string;
+    leaseId: string;
+    grantedAtMs: number;
+    leaseTtlMs: number;
+    /** As this leader will enforce it; null on a replica that does not track leases. */
+    leaseExpiresAtMs: number | null;
+    pubKeys: readonly string[];
+  }>;
+  readonly cooling: ReadonlyArray<{ pubKey: string; pool: string; coolingUntilMs: number | null }>;
+}
+
+/** Public data only: pod names, pools, lease ids and times, public keys. */
+export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null): AssignmentsDocument {
+  const view = assignments(state);
+  return {
+    generatedAtMs: nowMs,
+    pools: keyCountsByPool(state),
+    pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName) })),
+    cooling: view.cooling,
+  };
+}
+
+/** JSON for machines: times as ISO strings as well as milliseconds. */
+export function assignmentsJson(doc: AssignmentsDocument): unknown {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    generatedAt: iso(doc.generatedAtMs),
+    pools: doc.pools,
+    pods: doc.pods.map((p) => ({ ...p, grantedAt: iso(p.grantedAtMs), leaseExpiresAt: iso(p.leaseExpiresAtMs) })),
+    cooling: doc.cooling.map((k) => ({ ...k, coolingUntil: iso(k.coolingUntilMs) })),
+  };
+}

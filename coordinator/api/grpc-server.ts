@@ -1,0 +1,96 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Refusal, Result } from '../core/index.js';
+import type { AllocationService } from '../allocation/allocation-service.js';
+import { KeyleaseError } from '../../shared/errors/keylease-error.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
+import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
+import type { CoordinatorMetrics, Operation } from './metrics.js';
+
+/** Trailer naming the refusal code, so agents act on the code rather than parse messages. */
+export const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
+
+type ServiceError = Partial<grpc.StatusObject>;
+
+function refusalError(refusal: Refusal): ServiceError {
+  const metadata = new grpc.Metadata();
+  metadata.set(REFUSAL_CODE_TRAILER, refusal.code);
+  return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, metadata };
+}
+
+function failureError(error: unknown, logger: Logger, operation: Operation): ServiceError {
+  if (error instanceof KeyleaseError && (error.code === 'NOT_LEADER' || error.code === 'LOG_CLOSED')) {
+    return { code: grpc.status.UNAVAILABLE, details: error.message };
+  }
+  // Unexpected failures are logged here and reach the caller without internals.
+  logger.error('request failed', { operation, error });
+  return { code: grpc.status.INTERNAL, details: `the coordinator could not complete the ${operation}; see its logs` };
+}
+
+export interface GrpcServerHandle {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startGrpcServer(options: {
+  host: string;
+  port: number;
+  allocation: AllocationService;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+}): Promise<GrpcServerHandle> {
+  const { allocation, metrics, logger } = options;
+
+  /** Times a request and maps its result or failure to a gRPC answer. */
+  function handle<Req, Res, Out>(operation: Operation, run: (request: Req) => Promise<Result<Out>> | Result<Out>, toResponse: (value: Out) => Res) {
+    return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+      const stopTimer = metrics.requestSeconds.startTimer({ operation });
+      Promise.resolve()
+        .then(() => run(call.request))
+        .then(
+          (result) => {
+            stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
+            if (result.ok) callback(null, toResponse(result.value));
+            else callback(refusalError(result.refusal));
+          },
+          (error: unknown) => {
+            stopTimer({ outcome: 'error' });
+            callback(failureError(error, logger, operation));
+          },
+        );
+    };
+  }
+
+  const handlers: AllocationHandlers = {
+    Claim: handle(
+      'claim',
+      (request) => allocation.claim(request.podName, request.pool, request.count),
+      (grant) => ({
+        leaseId: grant.lease.leaseId,
+        leaseTtlMs: grant.lease.ttlMs,
+        keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword })),
+      }),
+    ),
+    Renew: handle('renew', (request) => allocation.renew(request.podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
+    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId), () => ({})),
+  };
+
+  const server = new grpc.Server();
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, handlers);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

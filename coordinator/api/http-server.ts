@@ -1,0 +1,84 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ReadonlyCoreState } from '../core/index.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { assignmentsJson, buildAssignments } from './assignments.js';
+import { renderAssignmentsPage } from './assignments-page.js';
+import type { CoordinatorMetrics } from './metrics.js';
+
+export interface HttpServerHandle {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly readState: () => Promise<ReadonlyCoreState>;
+  readonly leaseExpiry: (podName: string) => number | null;
+  readonly isReady: () => boolean;
+  readonly wallMs: () => number;
+  readonly metrics: CoordinatorMetrics;
+  readonly logger: Logger;
+}
+
+/** /assignments (HTML or JSON), /metrics, /healthz, /readyz. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const server = createServer((request, response) => {
+    route(request, response, options).catch((error: unknown) => {
+      options.logger.error('http request failed', { path: request.url, error });
+      if (!response.headersSent) send(response, 500, 'text/plain', 'internal error; see the coordinator logs\n');
+      else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function route(request: IncomingMessage, response: ServerResponse, options: HttpServerOptions): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
+    return;
+  }
+  switch (path) {
+    case '/healthz':
+      send(response, 200, 'text/plain', 'ok\n');
+      return;
+    case '/readyz':
+      if (options.isReady()) send(response, 200, 'text/plain', 'ready\n');
+      else send(response, 503, 'text/plain', 'not ready: this replica cannot serve claims yet\n');
+      return;
+    case '/metrics':
+      send(response, 200, options.metrics.registry.contentType, await options.metrics.registry.metrics());
+      return;
+    case '/assignments': {
+      const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry);
+      if (wantsJson(request)) send(response, 200, 'application/json', JSON.stringify(assignmentsJson(doc), null, 2) + '\n');
+      else send(response, 200, 'text/html; charset=utf-8', renderAssignmentsPage(doc));
+      return;
+    }
+    default:
+      send(response, 404, 'text/plain', `no such page ${path}: try /assignments, /metrics, /healthz or /readyz\n`);
+  }
+}
+
+function wantsJson(request: IncomingMessage): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

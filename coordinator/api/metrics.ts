@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { keyCountsByPool, type ReadonlyCoreState } from '../core/index.js';
+import type { AllocationObserver } from '../allocation/allocation-service.js';
+
+export type Operation = 'claim' | 'renew' | 'release';
+
+/** Prometheus metrics of one coordinator. Gauges are computed from the replicated state at scrape time. */
+export class CoordinatorMetrics implements AllocationObserver {
+  readonly registry = new Registry();
+  private readonly claims: Counter<'pool'>;
+  private readonly repeatedClaims: Counter<'pool'>;
+  private readonly derived: Counter<'pool'>;
+  private readonly releases: Counter<'pool'>;
+  private readonly expiries: Counter<'pool'>;
+  private readonly refusals: Counter<'operation' | 'code'>;
+  readonly requestSeconds: Histogram<'operation' | 'outcome'>;
+
+  constructor(readState: () => Promise<ReadonlyCoreState | null>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'keylease_process_' });
+    this.claims = new Counter({ name: 'keylease_claims_total', help: 'Claims that granted a new lease.', labelNames: ['pool'], registers });
+    this.repeatedClaims = new Counter({ name: 'keylease_repeated_claims_total', help: 'Claims answered with the lease the pod already held.', labelNames: ['pool'], registers });
+    this.derived = new Counter({ name: 'keylease_keys_derived_total', help: 'Keys derived from a pool mnemonic.', labelNames: ['pool'], registers });
+    this.releases = new Counter({ name: 'keylease_releases_total', help: 'Leases released by their agent.', labelNames: ['pool'], registers });
+    this.expiries = new Counter({ name: 'keylease_lease_expiries_total', help: 'Leases expired without renewal.', labelNames: ['pool'], registers });
+    this.refusals = new Counter({ name: 'keylease_refusals_total', help: 'Requests refused, by operation and refusal code.', labelNames: ['operation', 'code'], registers });
+    this.requestSeconds = new Histogram({
+      name: 'keylease_request_duration_seconds',
+      help: 'Agent API request latency.',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    new Gauge({
+      name: 'keylease_keys',
+      help: 'Keys by pool and state.',
+      labelNames: ['pool', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        const state = await readState();
+        if (!state) return;
+        for (const [pool, counts] of Object.entries(keyCountsByPool(state))) {
+          for (const [keyState, count] of Object.entries(counts)) this.set({ pool, state: keyState }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'keylease_pods_with_leases',
+      help: 'Pods holding a lease, by pool.',
+      labelNames: ['pool'],
+      registers,
+      async collect() {
+        this.reset();
+        const state = await readState();
+        if (!state) return;
+        for (const pool of state.pools.keys()) this.set({ pool }, 0);
+        for (const lease of state.leases.values()) this.inc({ pool: lease.pool });
+      },
+    });
+  }
+
+  onClaim(pool: string, derived: number, existing: boolean): void {
+    (existing ? this.repeatedClaims : this.claims).inc({ pool });
+    if (derived > 0) this.derived.inc({ pool }, derived);
+  }
+
+  onRelease(pool: string): void {
+    this.releases.inc({ pool });
+  }
+
+  onExpired(pool: string): void {
+    this.expiries.inc({ pool });
+  }
+
+  onRefusal(operation: Operation, code: string): void {
+    this.refusals.inc({ operation, code });
+  }
+}

@@ -1,0 +1,92 @@
+import { mkdir } from 'node:fs/promises';
+import type { ReadonlyCoreState } from './core/index.js';
+import { AllocationService } from './allocation/allocation-service.js';
+import { startGrpcServer } from './api/grpc-server.js';
+import { startHttpServer } from './api/http-server.js';
+import { CoordinatorMetrics } from './api/metrics.js';
+import { readKek } from './keys/kek.js';
+import { mnemonicToSeed } from './keys/derive.js';
+import { readMnemonicFile } from './keys/mnemonic-file.js';
+import { PoolSecrets } from './keys/pool-secrets.js';
+import { LeaseKeeper } from './leases/lease-keeper.js';
+import { SingleReplicaLog } from './replication/single-replica-log.js';
+import { replicaDirectory, type CoordinatorConfig } from './config.js';
+import { checkSecretsMatchPool } from './startup-checks.js';
+import { ConfigError } from '../shared/errors/keylease-error.js';
+import { systemClock, type Clock } from '../shared/clock/clock.js';
+import type { Logger } from '../shared/log/logger.js';
+
+/** How often the leader looks for overdue leases and cooled keys. */
+const LEASE_TICK_MS = 100;
+
+export interface RunningCoordinator {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Stops taking requests, lets in-flight ones finish, and closes the database. */
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(config: CoordinatorConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningCoordinator> {
+  const kek = await readKek(config.kekFile);
+  const seeds = new Map<string, Uint8Array>();
+  if (config.mnemonicFile) seeds.set(config.pool, mnemonicToSeed(await readMnemonicFile(config.mnemonicFile)));
+  const secrets = new PoolSecrets(kek, seeds);
+
+  try {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new ConfigError(`cannot create --data-dir ${config.dataDir}: check the path and its permissions`, { cause });
+  }
+  const log = await SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
+  const closers: Array<() => Promise<void>> = [() => log.close()];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    await log.read((state) => checkSecretsMatchPool(state, config.pool, secrets, seeds.get(config.pool)));
+    await configurePool(log, config, clock, logger);
+
+    const metrics = new CoordinatorMetrics(() => log.read((s) => s as ReadonlyCoreState).catch(() => null));
+    const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
+    await leases.start();
+    closers.push(async () => leases.stop());
+    const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), metrics);
+
+    let ticking = false;
+    const timer = setInterval(() => {
+      if (ticking) return;
+      ticking = true;
+      leases.tick().catch((error: unknown) => logger.warn('lease tick failed', { error })).finally(() => (ticking = false));
+    }, LEASE_TICK_MS);
+    closers.push(async () => clearInterval(timer));
+
+    const grpcServer = await startGrpcServer({ ...config.grpc, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
+    closers.push(() => grpcServer.close());
+    const httpServer = await startHttpServer({
+      ...config.http,
+      readState: () => log.read((s) => s as ReadonlyCoreState),
+      leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
+      isReady: () => log.isLeader(),
+      wallMs: () => clock.wallMs(),
+      metrics,
+      logger: logger.child({ component: 'http' }),
+    });
+    closers.push(() => httpServer.close());
+    logger.info('coordinator ready', { grpc: `${config.grpc.host}:${grpcServer.port}`, http: `${config.http.host}:${httpServer.port}`, pool: config.pool });
+    return { grpcPort: grpcServer.port, httpPort: httpServer.port, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Brings the replicated pool settings in line with the flags (only when they differ). */
+async function configurePool(log: SingleReplicaLog, config: CoordinatorConfig, clock: Clock, logger: Logger): Promise<void> {
+  const current = await log.read((state) => state.pools.get(config.pool));
+  const wanted = config.poolSettings;
+  const same = current && (Object.keys(wanted) as Array<keyof typeof wanted>).every((k) => current[k] === wanted[k]);
+  if (same) return;
+  const result = await log.propose({ type: 'ConfigurePool', nowMs: clock.wallMs(), pool: config.pool, settings: wanted });
+  if (!result.ok) throw new ConfigError(`pool ${config.pool} cannot take these settings: ${result.refusal.message}`);
+  logger.info(result.value.created ? 'pool created' : 'pool settings updated', { pool: config.pool, ...wanted });
+}

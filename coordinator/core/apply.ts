@@ -1,0 +1,297 @@
+import { podNameProblem, poolNameProblem } from '../../shared/names/pod-name.js';
+import type {
+  ClaimCommand,
+  Command,
+  CommandOutcomes,
+  ConfigurePoolCommand,
+  ExpireLeaseCommand,
+  FinishCoolingCommand,
+  ImportKeysCommand,
+  ReleaseCommand,
+} from './commands.js';
+import { accept, refuse, type Result } from './refusal.js';
+import type { CoreState, Lease, NewPoolKey, Pool, PoolKey, PoolSettings, ReadonlyCoreState } from './types.js';
+
+const PUBKEY = /^0x[0-9a-f]{96}$/;
+
+export type CommandResult = Result<CommandOutcomes[Command['type']]>;
+
+/**
+ * Applies one command. Every check runs before the first change, so a refused command leaves the
+ * state exactly as it was. No clock, no randomness, no I/O: the command carries its time.
+ */
+export function applyCommand(state: CoreState, command: Command): CommandResult {
+  if (!Number.isSafeInteger(command?.nowMs) || command.nowMs < 0) {
+    return refuse('INVALID_ARGUMENT', 'command has no valid nowMs (milliseconds since the epoch)');
+  }
+  switch (command.type) {
+    case 'ConfigurePool':
+      return configurePool(state, command);
+    case 'Claim':
+      return claim(state, command);
+    case 'Release':
+      return release(state, command);
+    case 'ExpireLease':
+      return expireLease(state, command);
+    case 'ImportKeys':
+      return importKeys(state, command);
+    case 'FinishCooling':
+      return finishCooling(state, command);
+    case 'Noop':
+      return accept({});
+    default:
+      return refuse('INVALID_ARGUMENT', `unknown command type ${JSON.stringify((command as { type?: unknown }).type)}`);
+  }
+}
+
+function settingsProblem(settings: PoolSettings): string | null {
+  const positive = (name: keyof PoolSettings, min: number) => {
+    const value = settings?.[name];
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= min ? null : `${name} must be an integer ≥ ${min}`;
+  };
+  if (typeof settings?.derive !== 'boolean') return 'derive must be true or false';
+  return (
+    positive('maxKeys', 1) ??
+    positive('maxKeysPerClaim', 1) ??
+    positive('coolingMs', 0) ??
+    positive('leaseTtlMs', 1000)
+  );
+}
+
+function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<CommandOutcomes['ConfigurePool']> {
+  const nameProblem = poolNameProblem(String(command.pool ?? ''));
+  if (nameProblem) return refuse('INVALID_ARGUMENT', nameProblem);
+  const problem = settingsProblem(command.settings);
+  if (problem) return refuse('INVALID_ARGUMENT', `pool ${command.pool}: ${problem}`);
+  const existing = state.pools.get(command.pool);
+  const keyCount = countPoolKeys(state, command.pool);
+  if (command.settings.maxKeys < keyCount) {
+    return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds ${keyCount} keys; maxKeys cannot be set below that`);
+  }
+  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs } = command.settings;
+  state.pools.set(command.pool, {
+    name: command.pool,
+    derive,
+    maxKeys,
+    maxKeysPerClaim,
+    coolingMs,
+    leaseTtlMs,
+    nextDerivationIndex: existing?.nextDerivationIndex ?? 0,
+  });
+  return accept({ pool: command.pool, created: existing === undefined });
+}
+
+/** The checks of a claim's own arguments, shared with callers that want to refuse before proposing. */
+export function claimArgumentsProblem(state: ReadonlyCoreState, podName: string, pool: string, count: number): Result<never> | null {
+  const podProblem = podNameProblem(String(podName ?? ''));
+  if (podProblem) return refuse('INVALID_ARGUMENT', podProblem);
+  const poolState = state.pools.get(pool);
+  if (!poolState) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, pool));
+  if (!Number.isSafeInteger(count) || count < 1 || count > poolState.maxKeysPerClaim) {
+    return refuse('INVALID_ARGUMENT', `key count ${String(count)} is out of range: pool ${poolState.name} allows 1..${poolState.maxKeysPerClaim} keys per claim`);
+  }
+  return null;
+}
+
+function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes['Claim']> {
+  const argumentsProblem = claimArgumentsProblem(state, command.podName, command.pool, command.count);
+  if (argumentsProblem) return argumentsProblem;
+  const pool = state.pools.get(command.pool)!;
+
+  const held = state.leases.get(command.podName);
+  if (held) {
+    if (held.pool === command.pool && held.pubKeys.length === command.count) {
+      return accept({ lease: held, existing: true, derivedCount: 0 });
+    }
+    return refuse(
+      'LEASE_CONFLICT',
+      `pod ${command.podName} already holds lease ${held.leaseId} with ${held.pubKeys.length} keys from pool ${held.pool}: release it before claiming ${command.count} from ${command.pool}`,
+    );
+  }
+
+  const derived = command.derivedKeys ?? [];
+  const derivedProblem = checkDerivedKeys(state, pool, derived);
+  if (derivedProblem) return derivedProblem;
+
+  const free = freeKeys(state, pool.name, command.nowMs);
+  if (free.length + derived.length < command.count) {
+    const missing = command.count - free.length;
+    const poolSize = countPoolKeys(state, pool.name);
+    if (pool.derive && poolSize + missing <= pool.maxKeys) {
+      return refuse('NEEDS_KEYS', `pool ${pool.name} needs ${missing} more keys derived`, {
+        missingKeys: missing,
+        nextDerivationIndex: pool.nextDerivationIndex,
+      });
+    }
+    const why = pool.derive
+      ? `the pool is at its maximum of ${pool.maxKeys} keys: raise the pool's maxKeys or import keys`
+      : 'deriving new keys is off for this pool: import keys or turn derivation on';
+    return refuse('POOL_EXHAUSTED', `pool ${pool.name} has ${free.length} free keys and the claim asks for ${command.count}; ${why}`);
+  }
+
+  for (const key of derived) {
+    state.keys.set(key.pubKey, newKey(key, pool.name, key.derivationIndex, command.nowMs));
+  }
+  pool.nextDerivationIndex += derived.length;
+
+  // Recycle free keys first; freshly derived ones last.
+  const chosen = [...free, ...derived.map((d) => state.keys.get(d.pubKey)!)].slice(0, command.count);
+  state.leaseSequence += 1;
+  const lease: Lease = {
+    leaseId: `lease-${state.leaseSequence}`,
+    podName: command.podName,
+    pool: pool.name,
+    pubKeys: chosen.map((k) => k.pubKey),
+    ttlMs: pool.leaseTtlMs,
+    grantedAtMs: command.nowMs,
+  };
+  for (const key of chosen) {
+    key.state = 'allocated';
+    key.holderPod = lease.podName;
+    key.leaseId = lease.leaseId;
+    key.coolingUntilMs = null;
+  }
+  state.leases.set(lease.podName, lease);
+  return accept({ lease, existing: false, derivedCount: derived.length });
+}
+
+function checkDerivedKeys(state: CoreState, pool: Pool, derived: ClaimCommand['derivedKeys']): Result<never> | null {
+  if (!Array.isArray(derived)) return refuse('INVALID_ARGUMENT', 'derivedKeys must be a list');
+  if (derived.length === 0) return null;
+  if (!pool.derive) return refuse('INVALID_ARGUMENT', `pool ${pool.name} does not derive keys, yet the claim carries derived keys`);
+  const batchProblem = newKeysProblem(state, derived);
+  if (batchProblem) return batchProblem;
+  for (let i = 0; i < derived.length; i++) {
+    if (derived[i]!.derivationIndex !== pool.nextDerivationIndex + i) {
+      return refuse(
+        'DERIVATION_INDEX_MISMATCH',
+        `derived keys must start at index ${pool.nextDerivationIndex} of pool ${pool.name} and be consecutive; another claim derived first: derive again`,
+      );
+    }
+  }
+  if (countPoolKeys(state, pool.name) + derived.length > pool.maxKeys) {
+    return refuse('POOL_FULL', `pool ${pool.name} would exceed its maximum of ${pool.maxKeys} keys`);
+  }
+  return null;
+}
+
+function newKeysProblem(state: CoreState, keys: readonly NewPoolKey[]): Result<never> | null {
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (typeof key?.pubKey !== 'string' || !PUBKEY.test(key.pubKey)) {
+      return refuse('INVALID_ARGUMENT', `public key ${JSON.stringify(String(key?.pubKey).slice(0, 110))} is not 0x followed by 96 lowercase hex digits`);
+    }
+    if (typeof key.path !== 'string' || typeof key.sealedSecret !== 'string' || key.sealedSecret.length === 0) {
+      return refuse('INVALID_ARGUMENT', `key ${key.pubKey} lacks its path or sealed secret`);
+    }
+    if (state.keys.has(key.pubKey) || seen.has(key.pubKey)) {
+      return refuse('DUPLICATE_KEY', `key ${key.pubKey} is already in a pool (or listed twice): each key may enter the pool once`);
+    }
+    seen.add(key.pubKey);
+  }
+  return null;
+}
+
+function release(state: CoreState, command: ReleaseCommand): Result<CommandOutcomes['Release']> {
+  const found = findLease(state, command.podName, command.leaseId);
+  if (!found.ok) return found;
+  const lease = found.value;
+  for (const pubKey of lease.pubKeys) {
+    const key = state.keys.get(pubKey)!;
+    key.state = 'unallocated';
+    key.holderPod = null;
+    key.leaseId = null;
+    key.coolingUntilMs = null;
+  }
+  state.leases.delete(lease.podName);
+  return accept({ lease });
+}
+
+function expireLease(state: CoreState, command: ExpireLeaseCommand): Result<CommandOutcomes['ExpireLease']> {
+  const found = findLease(state, command.podName, command.leaseId);
+  if (!found.ok) return found;
+  const lease = found.value;
+  const pool = state.pools.get(lease.pool)!;
+  const coolingUntilMs = pool.coolingMs > 0 ? command.nowMs + pool.coolingMs : null;
+  for (const pubKey of lease.pubKeys) {
+    const key = state.keys.get(pubKey)!;
+    key.state = coolingUntilMs === null ? 'unallocated' : 'cooling';
+    key.holderPod = null;
+    key.leaseId = null;
+    key.coolingUntilMs = coolingUntilMs;
+  }
+  state.leases.delete(lease.podName);
+  return accept({ lease, coolingUntilMs });
+}
+
+function importKeys(state: CoreState, command: ImportKeysCommand): Result<CommandOutcomes['ImportKeys']> {
+  const pool = state.pools.get(command.pool);
+  if (!pool) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, command.pool));
+  if (!Array.isArray(command.keys) || command.keys.length === 0) return refuse('INVALID_ARGUMENT', 'import names no keys');
+  const problem = newKeysProblem(state, command.keys);
+  if (problem) return problem;
+  const poolSize = countPoolKeys(state, pool.name);
+  if (poolSize + command.keys.length > pool.maxKeys) {
+    return refuse('POOL_FULL', `pool ${pool.name} holds ${poolSize} of at most ${pool.maxKeys} keys; importing ${command.keys.length} more would exceed it`);
+  }
+  for (const key of command.keys) state.keys.set(key.pubKey, newKey(key, pool.name, null, command.nowMs));
+  return accept({ imported: command.keys.map((k) => k.pubKey) });
+}
+
+function finishCooling(state: CoreState, command: FinishCoolingCommand): Result<CommandOutcomes['FinishCooling']> {
+  const returned: string[] = [];
+  for (const key of state.keys.values()) {
+    if (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= command.nowMs) {
+      key.state = 'unallocated';
+      key.coolingUntilMs = null;
+      returned.push(key.pubKey);
+    }
+  }
+  return accept({ returned });
+}
+
+function findLease(state: CoreState, podName: string, leaseId: string): Result<Lease> {
+  const lease = state.leases.get(podName);
+  if (!lease || lease.leaseId !== leaseId) {
+    return refuse('LEASE_NOT_FOUND', `pod ${String(podName).slice(0, 253)} holds no lease ${String(leaseId).slice(0, 40)}: it was released or expired; claim again`);
+  }
+  return accept(lease);
+}
+
+function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, nowMs: number): PoolKey {
+  return {
+    pubKey: key.pubKey,
+    pool,
+    derivationIndex,
+    path: key.path,
+    sealedSecret: key.sealedSecret,
+    addedAtMs: nowMs,
+    state: 'unallocated',
+    holderPod: null,
+    leaseId: null,
+    coolingUntilMs: null,
+  };
+}
+
+/** Keys of a pool that a claim at `nowMs` may take, oldest first, so recycling is predictable. */
+export function freeKeys(state: CoreState, pool: string, nowMs: number): PoolKey[] {
+  const free: PoolKey[] = [];
+  for (const key of state.keys.values()) {
+    if (key.pool !== pool) continue;
+    if (key.state === 'unallocated' || (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= nowMs)) {
+      free.push(key);
+    }
+  }
+  return free.sort((a, b) => a.addedAtMs - b.addedAtMs || (a.pubKey < b.pubKey ? -1 : a.pubKey > b.pubKey ? 1 : 0));
+}
+
+export function countPoolKeys(state: Pick<ReadonlyCoreState, 'keys'>, pool: string): number {
+  let count = 0;
+  for (const key of state.keys.values()) if (key.pool === pool) count++;
+  return count;
+}
+
+function unknownPoolMessage(state: ReadonlyCoreState, pool: string): string {
+  const known = [...state.pools.keys()].sort().join(', ') || 'none';
+  return `unknown pool ${JSON.stringify(String(pool).slice(0, 63))}: known pools are ${known}`;
+}

@@ -1,0 +1,100 @@
+import type { DerivedPoolKey, Lease, NewPoolKey, PoolSettings } from './types.js';
+
+/**
+ * Commands are the only way the state changes. Each carries the proposer's wall-clock time (`nowMs`)
+ * so applying it reads no clock: every replica computes the same result from the same log.
+ */
+export type Command =
+  | ConfigurePoolCommand
+  | ClaimCommand
+  | ReleaseCommand
+  | ExpireLeaseCommand
+  | ImportKeysCommand
+  | FinishCoolingCommand
+  | NoopCommand;
+
+export interface ConfigurePoolCommand {
+  readonly type: 'ConfigurePool';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly settings: PoolSettings;
+}
+
+export interface ClaimCommand {
+  readonly type: 'Claim';
+  readonly nowMs: number;
+  readonly podName: string;
+  readonly pool: string;
+  readonly count: number;
+  /** Keys derived by the proposer because the pool looked short; added before allocation. */
+  readonly derivedKeys: readonly DerivedPoolKey[];
+}
+
+export interface ReleaseCommand {
+  readonly type: 'Release';
+  readonly nowMs: number;
+  readonly podName: string;
+  readonly leaseId: string;
+}
+
+export interface ExpireLeaseCommand {
+  readonly type: 'ExpireLease';
+  readonly nowMs: number;
+  readonly podName: string;
+  readonly leaseId: string;
+}
+
+export interface ImportKeysCommand {
+  readonly type: 'ImportKeys';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly keys: readonly NewPoolKey[];
+}
+
+/** Returns cooled keys (cooling time passed) to the pool. */
+export interface FinishCoolingCommand {
+  readonly type: 'FinishCooling';
+  readonly nowMs: number;
+}
+
+/** Appended by a new leader (Raft) or on start; changes nothing. */
+export interface NoopCommand {
+  readonly type: 'Noop';
+  readonly nowMs: number;
+}
+
+export type CommandType = Command['type'];
+
+export interface ClaimOutcome {
+  readonly lease: Lease;
+  /** True when the pod already held this lease and the same keys were returned. */
+  readonly existing: boolean;
+  readonly derivedCount: number;
+}
+
+export interface ReleaseOutcome {
+  readonly lease: Lease;
+}
+
+export interface ExpireOutcome {
+  readonly lease: Lease;
+  readonly coolingUntilMs: number | null;
+}
+
+export interface ImportOutcome {
+  readonly imported: readonly string[];
+}
+
+export interface FinishCoolingOutcome {
+  readonly returned: readonly string[];
+}
+
+export interface CommandOutcomes {
+  ConfigurePool: { readonly pool: string; readonly created: boolean };
+  Claim: ClaimOutcome;
+  Release: ReleaseOutcome;
+  ExpireLease: ExpireOutcome;
+  ImportKeys: ImportOutcome;
+  FinishCooling: FinishCoolingOutcome;
+  Noop: Record<string, never>;
+}

@@ -1,0 +1,6 @@
+export * from './types.js';
+export * from './commands.js';
+export * from './refusal.js';
+export { applyCommand, type CommandResult } from './apply.js';
+export * from './snapshot.js';
+export * from './views.js';

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { CoreState, Lease, Pool, PoolKey, ReadonlyCoreState } from './types.js';
+
+export const SNAPSHOT_FORMAT = 'keylease-core-v1';
+
+/** The whole state as plain JSON-able data, in a canonical order so equal states give equal bytes. */
+export interface CoreSnapshot {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly leaseSequence: number;
+  readonly pools: readonly Pool[];
+  readonly keys: readonly PoolKey[];
+  readonly leases: readonly Lease[];
+}
+
+export function createEmptyState(): CoreState {
+  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0 };
+}
+
+const byName = <T>(pick: (v: T) => string) => (a: T, b: T) => (pick(a) < pick(b) ? -1 : pick(a) > pick(b) ? 1 : 0);
+
+export function takeSnapshot(state: ReadonlyCoreState): CoreSnapshot {
+  return {
+    format: SNAPSHOT_FORMAT,
+    leaseSequence: state.leaseSequence,
+    pools: [...state.pools.values()].map((p) => ({ ...p })).sort(byName((p) => p.name)),
+    keys: [...state.keys.values()].map((k) => ({ ...k })).sort(byName((k) => k.pubKey)),
+    leases: [...state.leases.values()].map((l) => ({ ...l, pubKeys: [...l.pubKeys] })).sort(byName((l) => l.podName)),
+  };
+}
+
+export class SnapshotError extends Error {}
+
+export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
+  if (snapshot?.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotError(`snapshot format ${JSON.stringify(snapshot?.format)} is not ${SNAPSHOT_FORMAT}`);
+  }
+  const state = createEmptyState();
+  state.leaseSequence = snapshot.leaseSequence;
+  for (const pool of snapshot.pools) state.pools.set(pool.name, { ...pool });
+  for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
+  for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, pubKeys: [...lease.pubKeys] });
+  return state;
+}
+
+/** A digest of the canonical snapshot: replicas with equal hashes hold equal states. */
+export function stateHash(state: ReadonlyCoreState): string {
+  return createHash('sha256').update(JSON.stringify(takeSnapshot(state))).digest('hex');
+}

@@ -1,0 +1,77 @@
+/**
+ * The allocation state machine's data. Everything here is plain data so that a snapshot is a faithful
+ * copy and a replay of the same commands gives the same state on every replica.
+ */
+export type KeyState = 'unallocated' | 'allocated' | 'cooling';
+export const KEY_STATES: readonly KeyState[] = ['unallocated', 'allocated', 'cooling'];
+
+/** A validator key in a pool. Its secret is only ever present sealed under the key-encryption key. */
+export interface PoolKey {
+  readonly pubKey: string; // 0x + 96 lowercase hex
+  readonly pool: string;
+  /** EIP-2334 index for keys derived from the pool's mnemonic; null for imported keys. */
+  readonly derivationIndex: number | null;
+  readonly path: string;
+  /** EIP-2335 keystore and its password, sealed with AES-256-GCM under the KEK. */
+  readonly sealedSecret: string;
+  readonly addedAtMs: number;
+  state: KeyState;
+  holderPod: string | null;
+  leaseId: string | null;
+  /** Set while cooling: the key may be handed out again at or after this wall-clock time. */
+  coolingUntilMs: number | null;
+}
+
+export interface Lease {
+  readonly leaseId: string;
+  readonly podName: string;
+  readonly pool: string;
+  readonly pubKeys: readonly string[];
+  readonly ttlMs: number;
+  readonly grantedAtMs: number;
+}
+
+export interface PoolSettings {
+  /** Derive new keys from the pool's mnemonic when too few are free. */
+  readonly derive: boolean;
+  /** Upper bound on keys in the pool, derived and imported together. */
+  readonly maxKeys: number;
+  /** Upper bound on keys in a single claim. */
+  readonly maxKeysPerClaim: number;
+  /** How long keys of an expired (not released) lease wait before reuse. */
+  readonly coolingMs: number;
+  readonly leaseTtlMs: number;
+}
+
+export interface Pool extends PoolSettings {
+  readonly name: string;
+  /** Next EIP-2334 index to derive: replicated so that no index is ever used twice. */
+  nextDerivationIndex: number;
+}
+
+export interface CoreState {
+  readonly pools: Map<string, Pool>;
+  readonly keys: Map<string, PoolKey>;
+  /** At most one lease per pod. */
+  readonly leases: Map<string, Lease>;
+  /** Source of lease ids: deterministic, so every replica names a lease the same way. */
+  leaseSequence: number;
+}
+
+export type ReadonlyCoreState = {
+  readonly pools: ReadonlyMap<string, Readonly<Pool>>;
+  readonly keys: ReadonlyMap<string, Readonly<PoolKey>>;
+  readonly leases: ReadonlyMap<string, Lease>;
+  readonly leaseSequence: number;
+};
+
+/** A key as it enters the pool: already encrypted once, sealed, ready to store. */
+export interface NewPoolKey {
+  readonly pubKey: string;
+  readonly path: string;
+  readonly sealedSecret: string;
+}
+
+export interface DerivedPoolKey extends NewPoolKey {
+  readonly derivationIndex: number;
+}

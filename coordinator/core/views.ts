@@ -1,0 +1,60 @@
+import { claimArgumentsProblem, countPoolKeys, freeKeys } from './apply.js';
+import { accept, type Result } from './refusal.js';
+import { KEY_STATES, type CoreState, type KeyState, type ReadonlyCoreState } from './types.js';
+
+/**
+ * What a claim would need, or why it would be refused on its arguments alone: lets the proposer derive
+ * missing keys beforehand and refuse bad requests without writing them to the log.
+ */
+export function planClaim(
+  state: ReadonlyCoreState,
+  pool: string,
+  podName: string,
+  count: number,
+  nowMs: number,
+): Result<{ missingKeys: number; nextDerivationIndex: number }> {
+  const problem = claimArgumentsProblem(state, podName, pool, count);
+  if (problem) return problem;
+  const poolState = state.pools.get(pool)!;
+  if (state.leases.has(podName)) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
+  const free = freeKeys(state as CoreState, pool, nowMs).length;
+  const missing = Math.max(0, count - free);
+  const room = poolState.derive ? Math.max(0, poolState.maxKeys - countPoolKeys(state, pool)) : 0;
+  return accept({ missingKeys: Math.min(missing, room), nextDerivationIndex: poolState.nextDerivationIndex });
+}
+
+export type KeyCounts = Record<string, Record<KeyState, number>>;
+
+export function keyCountsByPool(state: ReadonlyCoreState): KeyCounts {
+  const counts: KeyCounts = {};
+  for (const pool of state.pools.keys()) counts[pool] = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<KeyState, number>;
+  for (const key of state.keys.values()) counts[key.pool]![key.state] += 1;
+  return counts;
+}
+
+export interface AssignmentView {
+  readonly podName: string;
+  readonly pool: string;
+  readonly leaseId: string;
+  readonly grantedAtMs: number;
+  readonly leaseTtlMs: number;
+  readonly pubKeys: readonly string[];
+}
+
+export interface CoolingKeyView {
+  readonly pubKey: string;
+  readonly pool: string;
+  readonly coolingUntilMs: number | null;
+}
+
+/** Public data only: pod names, pools, leases, public keys. Never a sealed secret. */
+export function assignments(state: ReadonlyCoreState): { pods: AssignmentView[]; cooling: CoolingKeyView[] } {
+  const pods = [...state.leases.values()]
+    .map((l) => ({ podName: l.podName, pool: l.pool, leaseId: l.leaseId, grantedAtMs: l.grantedAtMs, leaseTtlMs: l.ttlMs, pubKeys: [...l.pubKeys] }))
+    .sort((a, b) => (a.podName < b.podName ? -1 : 1));
+  const cooling = [...state.keys.values()]
+    .filter((k) => k.state === 'cooling')
+    .map((k) => ({ pubKey: k.pubKey, pool: k.pool, coolingUntilMs: k.coolingUntilMs }))
+    .sort((a, b) => (a.pubKey < b.pubKey ? -1 : 1));
+  return { pods, cooling };
+}

@@ -1,0 +1,138 @@
+import { refuse, accept, type ReadonlyCoreState, type Result } from '../core/index.js';
+import type { AppliedEntry, ReplicatedLog } from '../replication/types.js';
+import type { Clock } from '../../shared/clock/clock.js';
+import type { Logger } from '../../shared/log/logger.js';
+
+interface LiveLease {
+  readonly leaseId: string;
+  readonly pool: string;
+  readonly ttlMs: number;
+  /** On this replica's monotonic clock, `ttlMs` after the last renewal was received. */
+  expiresAtMs: number;
+}
+
+export interface LeaseKeeperEvents {
+  onExpired?(pool: string): void;
+}
+
+/**
+ * Lease expiry, kept in the leader's memory as etcd's lessor does: renewals never touch the log; only
+ * the decision that a lease is over is proposed (ExpireLease). On promotion every lease gets a full TTL,
+ * so failover only ever lengthens leases — the direction that keeps an agent's fence ahead of expiry.
+ */
+export class LeaseKeeper {
+  private readonly live = new Map<string, LiveLease>();
+  /** Pods whose ExpireLease is in flight: renewals for them are refused, the agent must fence. */
+  private readonly expiring = new Set<string>();
+  private nextCoolingEndMs: number | null = null;
+  private leader = false;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly log: ReplicatedLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly events: LeaseKeeperEvents = {},
+  ) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe.push(this.log.onApplied((entry) => this.observe(entry)));
+    this.unsubscribe.push(this.log.onLeadershipChange((isLeader) => void this.setLeadership(isLeader)));
+    await this.setLeadership(this.log.isLeader());
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.leader = false;
+    this.live.clear();
+  }
+
+  /** Extends a lease by its TTL from now. Only the leader answers; the log is not written. */
+  renew(podName: string, leaseId: string): Result<{ ttlMs: number }> {
+    const lease = this.live.get(podName);
+    if (!this.leader || !lease || lease.leaseId !== leaseId || this.expiring.has(podName)) {
+      return refuse('LEASE_NOT_FOUND', `pod ${podName.slice(0, 253)} holds no live lease ${leaseId.slice(0, 40)}: it expired or was released; fence and claim again`);
+    }
+    lease.expiresAtMs = this.clock.monotonicMs() + lease.ttlMs;
+    this.logger.debug('lease renewed', { podName, leaseId });
+    return accept({ ttlMs: lease.ttlMs });
+  }
+
+  /** Wall-clock time at which this leader will expire the pod's lease if it hears nothing more. */
+  expiresAtWallMs(podName: string): number | null {
+    const lease = this.live.get(podName);
+    if (!lease) return null;
+    return this.clock.wallMs() + (lease.expiresAtMs - this.clock.monotonicMs());
+  }
+
+  /** Proposes expiry for overdue leases and the return of cooled keys. Called periodically by the driver. */
+  async tick(): Promise<void> {
+    if (!this.leader) return;
+    const now = this.clock.monotonicMs();
+    const overdue = [...this.live.entries()].filter(([pod, lease]) => lease.expiresAtMs <= now && !this.expiring.has(pod));
+    if (overdue.length > 0) {
+      // Confirm leadership first: a stalled former leader must never expire leases (etcd's lessor bug).
+      const stillLeader = await this.log.read(() => this.log.isLeader()).catch(() => false);
+      if (!stillLeader) return;
+      await Promise.all(overdue.map(([podName, lease]) => this.expire(podName, lease)));
+    }
+    const wallNow = this.clock.wallMs();
+    if (this.nextCoolingEndMs !== null && this.nextCoolingEndMs <= wallNow) {
+      this.nextCoolingEndMs = null;
+      const result = await this.log.propose({ type: 'FinishCooling', nowMs: wallNow });
+      if (result.ok && result.value.returned.length > 0) this.logger.info('cooled keys returned to their pools', { count: result.value.returned.length });
+      this.nextCoolingEndMs = await this.log.read(earliestCoolingEnd);
+    }
+  }
+
+  private async expire(podName: string, lease: LiveLease): Promise<void> {
+    this.expiring.add(podName);
+    try {
+      const result = await this.log.propose({ type: 'ExpireLease', nowMs: this.clock.wallMs(), podName, leaseId: lease.leaseId });
+      if (result.ok) {
+        this.logger.warn('lease expired without renewal; its keys are cooling', { podName, leaseId: lease.leaseId, keys: result.value.lease.pubKeys.length });
+        this.events.onExpired?.(lease.pool);
+      }
+    } catch (error) {
+      this.logger.warn('proposing lease expiry failed; will retry', { podName, error });
+    } finally {
+      this.expiring.delete(podName);
+    }
+  }
+
+  private async setLeadership(isLeader: boolean): Promise<void> {
+    if (isLeader === this.leader) return;
+    this.leader = isLeader;
+    this.live.clear();
+    if (!isLeader) return;
+    const { leases, coolingEnd } = await this.log.read((state) => ({ leases: [...state.leases.values()], coolingEnd: earliestCoolingEnd(state) }));
+    const now = this.clock.monotonicMs();
+    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs });
+    this.nextCoolingEndMs = coolingEnd;
+    if (leases.length > 0) this.logger.info('leader holds every existing lease for a full TTL from now', { leases: leases.length });
+  }
+
+  private observe(entry: AppliedEntry): void {
+    const { command, result } = entry;
+    if (!result.ok) return;
+    if (command.type === 'Claim') {
+      const { lease } = (result.value as { lease: { podName: string; leaseId: string; pool: string; ttlMs: number } });
+      // A repeated claim from a live pod counts as a renewal.
+      this.live.set(lease.podName, { leaseId: lease.leaseId, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs });
+    } else if (command.type === 'Release' || command.type === 'ExpireLease') {
+      this.live.delete(command.podName);
+      if (command.type === 'ExpireLease') {
+        const until = (result.value as { coolingUntilMs: number | null }).coolingUntilMs;
+        if (until !== null && (this.nextCoolingEndMs === null || until < this.nextCoolingEndMs)) this.nextCoolingEndMs = until;
+      }
+    }
+  }
+}
+
+function earliestCoolingEnd(state: ReadonlyCoreState): number | null {
+  let earliest: number | null = null;
+  for (const key of state.keys.values()) {
+    if (key.state === 'cooling' && key.coolingUntilMs !== null && (earliest === null || key.coolingUntilMs < earliest)) earliest = key.coolingUntilMs;
+  }
+  return earliest;
+}

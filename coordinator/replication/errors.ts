@@ -1,0 +1,20 @@
+import { KeyleaseError } from '../../shared/errors/keylease-error.js';
+
+/** Storage that cannot be trusted: refused at start, never silently rebuilt. */
+export class StorageError extends KeyleaseError {
+  constructor(code: 'STORAGE_CORRUPT' | 'STORAGE_VERSION' | 'STORAGE_IO', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export class LogClosedError extends KeyleaseError {
+  constructor() {
+    super('LOG_CLOSED', 'the replicated log is shutting down: retry against another replica or after restart');
+  }
+}
+
+export class NotLeaderError extends KeyleaseError {
+  constructor(readonly leaderHint: string | null) {
+    super('NOT_LEADER', leaderHint ? `this replica is not the leader: use ${leaderHint}` : 'this replica is not the leader and knows of none yet: retry shortly');
+  }
+}

@@ -1,0 +1,25 @@
+import type { Command, CommandOutcomes, ReadonlyCoreState, Result } from '../core/index.js';
+
+/** One committed command and what the state machine answered, in log order. */
+export interface AppliedEntry {
+  readonly index: number;
+  readonly command: Command;
+  readonly result: Result<CommandOutcomes[Command['type']]>;
+}
+
+/**
+ * Everything above the core talks to the replicated state only through this. The single-replica log
+ * implements it now; the Raft log replaces it without changes above.
+ */
+export interface ReplicatedLog {
+  /** Appends the command durably, applies it, and answers with the state machine's result. */
+  propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>>;
+  /** Runs `query` against a state that includes every command acknowledged before the call. */
+  read<T>(query: (state: ReadonlyCoreState) => T): Promise<T>;
+  /** Whether this replica may answer claims, renewals and expiries now. */
+  isLeader(): boolean;
+  onApplied(listener: (entry: AppliedEntry) => void): () => void;
+  onLeadershipChange(listener: (isLeader: boolean) => void): () => void;
+  /** Waits for in-flight proposals, then closes storage. Later calls fail with LogClosedError. */
+  close(): Promise<void>;
+}

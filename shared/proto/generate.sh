@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Writes TypeScript types for shared/proto/*.proto without protoc, then adds the `.js` suffixes that
+# ESM (nodenext) resolution requires on relative imports.
+set -euo pipefail
+cd "$(dirname "$0")"
+rm -rf generated
+npx proto-loader-gen-types --longs=String --enums=String --defaults --oneofs --grpcLib=@grpc/grpc-js \
+  --outDir=generated keylease.proto
+find generated -name '*.ts' -exec sed -i -E "s#(from '\.{1,2}/[^']+)';#\1.js';#" {} +

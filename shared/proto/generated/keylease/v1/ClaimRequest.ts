@@ -1,0 +1,14 @@
+// Original file: keylease.proto
+
+
+export interface ClaimRequest {
+  'podName'?: (string);
+  'pool'?: (string);
+  'count'?: (number);
+}
+
+export interface ClaimRequest__Output {
+  'podName': (string);
+  'pool': (string);
+  'count': (number);
+}

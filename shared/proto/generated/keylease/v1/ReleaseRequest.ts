@@ -1,0 +1,12 @@
+// Original file: keylease.proto
+
+
+export interface ReleaseRequest {
+  'podName'?: (string);
+  'leaseId'?: (string);
+}
+
+export interface ReleaseRequest__Output {
+  'podName': (string);
+  'leaseId': (string);
+}

@@ -1,0 +1,8 @@
+// Original file: keylease.proto
+
+
+export interface ReleaseResponse {
+}
+
+export interface ReleaseResponse__Output {
+}

@@ -1,0 +1,12 @@
+// Original file: keylease.proto
+
+
+export interface RenewRequest {
+  'podName'?: (string);
+  'leaseId'?: (string);
+}
+
+export interface RenewRequest__Output {
+  'podName': (string);
+  'leaseId': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: keylease.proto
+
+
+export interface RenewResponse {
+  'leaseTtlMs'?: (number);
+}
+
+export interface RenewResponse__Output {
+  'leaseTtlMs': (number);
+}

@@ -1,0 +1,14 @@
+// Original file: keylease.proto
+
+
+export interface ValidatorKey {
+  'pubKey'?: (string);
+  'keystoreJson'?: (string);
+  'keystorePassword'?: (string);
+}
+
+export interface ValidatorKey__Output {
+  'pubKey': (string);
+  'keystoreJson': (string);
+  'keystorePassword': (string);
+}

@@ -1,0 +1,73 @@
+/**
+ * Runs every test file (test/**\/*.test.ts) in its own Node process, two at a time, and ends with the
+ * plain line "N passed, N failed". A file that crashes before uvu prints its totals counts as one failure.
+ * Usage: tsx test/run.ts [substring-filter...]
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return findTests(path);
+    return name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  seconds: number;
+  output: string;
+}
+
+function runFile(file: string): Promise<FileResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => {
+      const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN);
+      const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      const seconds = (performance.now() - started) / 1000;
+      const rel = relative(root, file);
+      if (Number.isNaN(total) || Number.isNaN(passed)) {
+        resolve({ file: rel, passed: 0, failed: 1, seconds, output });
+        return;
+      }
+      const failed = total - passed - skipped + (code !== 0 && total === passed + skipped ? 1 : 0);
+      resolve({ file: rel, passed, failed, seconds, output });
+    });
+  });
+}
+
+const files = findTests(join(root, 'test'))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+const results: FileResult[] = [];
+const queue = [...files];
+const workers = Array.from({ length: Math.max(1, Math.min(2, availableParallelism())) }, async () => {
+  for (let file = queue.shift(); file; file = queue.shift()) {
+    const result = await runFile(file);
+    results.push(result);
+    const mark = result.failed > 0 ? 'FAIL' : 'ok  ';
+    process.stdout.write(`${mark} ${result.file}  ${result.passed} passed, ${result.failed} failed  (${result.seconds.toFixed(1)} s)\n`);
+    if (result.failed > 0) process.stdout.write(result.output.replace(/^/gm, '    | ') + '\n');
+  }
+});
+await Promise.all(workers);
+
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0);
+process.stdout.write(`\n${files.length} test files\n${passed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

@@ -1,0 +1,153 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  applyCommand,
+  createEmptyState,
+  KEY_STATES,
+  keyCountsByPool,
+  planClaim,
+  restoreSnapshot,
+  stateHash,
+  takeSnapshot,
+  type Command,
+  type CoreState,
+  type DerivedPoolKey,
+} from '../../coordinator/core/index.js';
+import { intBetween, pick, seededRandom } from '../support/prng.js';
+
+const PODS = ['validator-0', 'validator-1', 'validator-2', 'validator-3', 'validator-4', 'bad_Pod!'];
+const POOLS = ['mainnet', 'hoodi', 'nope'];
+
+function fakePubKey(pool: string, n: number, salt = 0): string {
+  const body = (pool.charCodeAt(0).toString(16) + n.toString(16).padStart(8, '0') + salt.toString(16)).padEnd(96, 'a');
+  return '0x' + body.slice(0, 96);
+}
+
+function derivedKeysFor(state: CoreState, pool: string, podName: string, count: number, nowMs: number): DerivedPoolKey[] {
+  const plan = planClaim(state, pool, podName, count, nowMs);
+  if (!plan.ok) return [];
+  return Array.from({ length: plan.value.missingKeys }, (_, i) => {
+    const index = plan.value.nextDerivationIndex + i;
+    return { pubKey: fakePubKey(pool, index), path: `m/12381/3600/${index}/0/0`, sealedSecret: `sealed-${pool}-${index}`, derivationIndex: index };
+  });
+}
+
+/** Checks every invariant of the allocation table; returns the first violation or null. */
+function violation(state: CoreState): string | null {
+  const holders = new Map<string, string>();
+  for (const lease of state.leases.values()) {
+    if (lease.podName === undefined || state.leases.get(lease.podName) !== lease) return `lease ${lease.leaseId} filed under the wrong pod`;
+    for (const pubKey of lease.pubKeys) {
+      if (holders.has(pubKey)) return `key ${pubKey} held by ${holders.get(pubKey)} and ${lease.podName}`;
+      holders.set(pubKey, lease.podName);
+      const key = state.keys.get(pubKey);
+      if (!key) return `lease ${lease.leaseId} names unknown key`;
+      if (key.state !== 'allocated' || key.holderPod !== lease.podName || key.leaseId !== lease.leaseId) return `key ${pubKey} disagrees with lease ${lease.leaseId}`;
+      if (key.pool !== lease.pool) return `key ${pubKey} of pool ${key.pool} in lease of pool ${lease.pool}`;
+    }
+  }
+  for (const key of state.keys.values()) {
+    if (!KEY_STATES.includes(key.state)) return `key ${key.pubKey} in unknown state ${key.state}`;
+    if (key.state === 'allocated' && holders.get(key.pubKey) !== key.holderPod) return `allocated key ${key.pubKey} has no lease`;
+    if (key.state !== 'allocated' && (key.holderPod !== null || key.leaseId !== null)) return `free key ${key.pubKey} names a holder`;
+    if (key.state === 'cooling' && key.coolingUntilMs === null) return `cooling key ${key.pubKey} has no end`;
+    if (key.state !== 'cooling' && key.coolingUntilMs !== null) return `key ${key.pubKey} not cooling keeps a cooling end`;
+    if (!state.pools.has(key.pool)) return `key ${key.pubKey} in unknown pool`;
+  }
+  const counts = keyCountsByPool(state);
+  for (const pool of state.pools.values()) {
+    const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool.name);
+    const byState = counts[pool.name]!;
+    if (byState.unallocated + byState.allocated + byState.cooling !== poolKeys.length) return `counts of pool ${pool.name} do not add up`;
+    const leased = [...state.leases.values()].filter((l) => l.pool === pool.name).reduce((n, l) => n + l.pubKeys.length, 0);
+    if (leased !== byState.allocated) return `pool ${pool.name}: ${leased} leased keys but ${byState.allocated} allocated`;
+    if (poolKeys.length > pool.maxKeys) return `pool ${pool.name} over its maximum`;
+    const indices = poolKeys.map((k) => k.derivationIndex).filter((i): i is number => i !== null).sort((a, b) => a - b);
+    if (indices.length !== pool.nextDerivationIndex || indices.some((v, i) => v !== i)) return `pool ${pool.name} derivation indices not 0..${pool.nextDerivationIndex - 1}`;
+  }
+  return null;
+}
+
+function randomCommand(random: () => number, state: CoreState, nowMs: number, importSalt: number): Command {
+  const roll = random();
+  const podName = pick(random, PODS);
+  const pool = pick(random, POOLS);
+  if (roll < 0.05) {
+    return {
+      type: 'ConfigurePool',
+      nowMs,
+      pool,
+      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000 },
+    };
+  }
+  if (roll < 0.45) {
+    const count = intBetween(random, 0, 7);
+    // Sometimes the proposer plans right, sometimes it races (stale plan or none).
+    const derivedKeys = random() < 0.8 ? derivedKeysFor(state, pool, podName, count, nowMs) : [];
+    return { type: 'Claim', nowMs, podName, pool, count, derivedKeys };
+  }
+  const lease = state.leases.get(podName);
+  const leaseId = lease && random() < 0.9 ? lease.leaseId : `lease-${intBetween(random, 0, 50)}`;
+  if (roll < 0.65) return { type: 'Release', nowMs, podName, leaseId };
+  if (roll < 0.8) return { type: 'ExpireLease', nowMs, podName, leaseId };
+  if (roll < 0.9) {
+    const keys = Array.from({ length: intBetween(random, 0, 3) }, (_, i) => ({ pubKey: fakePubKey(pool, 100000 + importSalt * 10 + i, 1), path: '', sealedSecret: 'sealed-import' }));
+    if (random() < 0.1 && keys.length > 0) keys.push(keys[0]!);
+    return { type: 'ImportKeys', nowMs, pool, keys };
+  }
+  if (roll < 0.97) return { type: 'FinishCooling', nowMs };
+  return { type: 'Noop', nowMs };
+}
+
+test('invariants hold after every command of long random sequences, and refusals change nothing', () => {
+  let applied = 0;
+  let refused = 0;
+  const refusalCodes = new Set<string>();
+  for (let seed = 1; seed <= 60; seed++) {
+    const random = seededRandom(seed);
+    const state = createEmptyState();
+    let nowMs = 1_700_000_000_000;
+    for (let step = 0; step < 400; step++) {
+      nowMs += intBetween(random, 0, 400);
+      const command = randomCommand(random, state, nowMs, step);
+      const before = stateHash(state);
+      const result = applyCommand(state, command);
+      if (result.ok) applied++;
+      else {
+        refused++;
+        refusalCodes.add(result.refusal.code);
+        assert.is(stateHash(state), before, `seed ${seed} step ${step}: refused ${command.type} (${result.refusal.code}) changed the state`);
+        assert.ok(result.refusal.message.length > 10, 'a refusal explains itself');
+      }
+      const problem = violation(state);
+      assert.is(problem, null, `seed ${seed} step ${step} after ${command.type}: ${problem}`);
+      if (step % 50 === 0) {
+        const restored = restoreSnapshot(JSON.parse(JSON.stringify(takeSnapshot(state))));
+        assert.equal(takeSnapshot(restored), takeSnapshot(state), `seed ${seed} step ${step}: snapshot round trip differs`);
+        assert.is(stateHash(restored), stateHash(state));
+      }
+    }
+  }
+  assert.ok(applied > 5000 && refused > 2000, `both paths exercised (applied ${applied}, refused ${refused})`);
+  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY']) {
+    assert.ok(refusalCodes.has(code), `refusal ${code} was exercised`);
+  }
+});
+
+test('replaying the same commands on a fresh state gives the same state (determinism)', () => {
+  const random = seededRandom(99);
+  const original = createEmptyState();
+  const log: Command[] = [];
+  let nowMs = 1_700_000_000_000;
+  for (let step = 0; step < 2000; step++) {
+    nowMs += intBetween(random, 0, 300);
+    const command = randomCommand(random, original, nowMs, step);
+    log.push(JSON.parse(JSON.stringify(command)));
+    applyCommand(original, command);
+  }
+  const replica = createEmptyState();
+  for (const command of log) applyCommand(replica, command);
+  assert.is(stateHash(replica), stateHash(original));
+});
+
+test.run();
