@@ -16,6 +16,7 @@ export class KeyleaseProcess {
   readonly lines: string[] = [];
   readonly records: LogRecord[] = [];
   private readonly waiters: Array<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
+  private readonly lineWaiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
@@ -28,6 +29,12 @@ export class KeyleaseProcess {
 
   private onLine(line: string): void {
     this.lines.push(line);
+    for (const waiter of [...this.lineWaiters]) {
+      if (waiter.pattern.test(line)) {
+        this.lineWaiters.splice(this.lineWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
     let record: LogRecord;
     try {
       record = JSON.parse(line) as LogRecord;
@@ -53,6 +60,16 @@ export class KeyleaseProcess {
         reject(new Error(`process exited (${code ?? signal}) before ${what}; output:\n${this.lines.slice(-30).join('\n')}`)),
       );
       this.waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
+    });
+  }
+
+  /** Like waitFor, for plain output lines. */
+  waitForLine(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    if (this.lines.some((l) => pattern.test(l))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a line matching ${pattern}; output:\n${this.lines.slice(-30).join('\n')}`)), timeoutMs);
+      void this.exited.then(() => reject(new Error(`process exited before a line matching ${pattern}; output:\n${this.lines.slice(-30).join('\n')}`)));
+      this.lineWaiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
 
