@@ -38,7 +38,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     throw new ConfigError(`cannot create --data-dir ${config.dataDir}: check the path and its permissions`, { cause });
   }
   const log = await SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
-  const closers: Array<() => Promise<void>> = [() => log.close()];
+  const closers: Array<() => Promise<void>> = [() => log.close(), () => secrets.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };

@@ -1,0 +1,192 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import bls from '@chainsafe/bls';
+import { deriveChildSK, deriveMasterSK } from '@chainsafe/bls-hd-key';
+import { mnemonicToSeedSync } from '@scure/bip39';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deriveSigningKey, mnemonicToSeed, pubKeyHex } from '../../coordinator/keys/derive.js';
+import { DerivationThread } from '../../coordinator/keys/derivation-thread.js';
+import { KeysError } from '../../coordinator/keys/errors.js';
+import { readKek } from '../../coordinator/keys/kek.js';
+import { generateMnemonic, readMnemonicFile } from '../../coordinator/keys/mnemonic-file.js';
+import { openPoolKey, sealImportedKeystore, sealNewKey } from '../../coordinator/keys/pool-key.js';
+import { decryptKeystore, encryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const bigintOf = (bytes: Uint8Array) => BigInt('0x' + Buffer.from(bytes).toString('hex'));
+const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
+
+// The official EIP-2333 test cases (https://eips.ethereum.org/EIPS/eip-2333#test-cases); the integers exceed 2^53.
+const EIP2333_VECTORS = [
+  {
+    seed: 'c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04',
+    masterSK: '6083874454709270928345386274498605044986640685124978867557563392430687146096',
+    childIndex: 0,
+    childSK: '20397789859736650942317412262472558107875392172444076792671091975210932703118',
+  },
+  {
+    seed: '3141592653589793238462643383279502884197169399375105820974944592',
+    masterSK: '29757020647961307431480504535336562678282505419141012933316116377660817309383',
+    childIndex: 3141592653,
+    childSK: '25457201688850691947727629385191704516744796114925897962676248250929345014287',
+  },
+  {
+    seed: '0099FF991111002299DD7744EE3355BBDD8844115566CC55663355668888CC00',
+    masterSK: '27580842291869792442942448775674722299803720648445448686099262467207037398656',
+    childIndex: 4294967295,
+    childSK: '29358610794459428860402234341874281240803786294062035874021252734817515685787',
+  },
+  {
+    seed: 'd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3',
+    masterSK: '19022158461524446591288038168518313374041767046816487870552872741050760015818',
+    childIndex: 42,
+    childSK: '31372231650479070279774297061823572166496564838472787488249775572789064611981',
+  },
+];
+
+test('EIP-2333 test vectors: master and child keys', () => {
+  for (const v of EIP2333_VECTORS) {
+    const master = deriveMasterSK(Buffer.from(v.seed, 'hex'));
+    assert.is(bigintOf(master).toString(), v.masterSK);
+    assert.is(bigintOf(deriveChildSK(master, v.childIndex)).toString(), v.childSK);
+  }
+});
+
+test('EIP-2333 test case 0 seed is the BIP39 seed of its mnemonic with passphrase TREZOR', () => {
+  assert.is(Buffer.from(mnemonicToSeedSync(MNEMONIC, 'TREZOR')).toString('hex'), EIP2333_VECTORS[0]!.seed);
+});
+
+test('signing keys follow EIP-2334 m/12381/3600/i/0/0, with the public key of the secret', () => {
+  const seed = mnemonicToSeed(MNEMONIC);
+  for (const index of [0, 1, 7]) {
+    let expected = deriveMasterSK(seed);
+    for (const step of [12381, 3600, index, 0, 0]) expected = deriveChildSK(expected, step);
+    const derived = deriveSigningKey(seed, index);
+    assert.is(derived.path, `m/12381/3600/${index}/0/0`);
+    assert.equal(Buffer.from(derived.privKey), Buffer.from(expected));
+    assert.equal(Buffer.from(derived.pubKey), Buffer.from(bls.SecretKey.fromBytes(expected).toPublicKey().toBytes()));
+  }
+  assert.not.equal(Buffer.from(deriveSigningKey(seed, 0).pubKey), Buffer.from(deriveSigningKey(seed, 1).pubKey));
+});
+
+test('KEK files: raw, hex and base64 are read; a wrong size or a missing file is refused with the fix', async () => {
+  const dir = await tempDir('kek');
+  try {
+    const kek = randomBytes(32);
+    const forms: Array<[string, string | Buffer]> = [['raw', kek], ['hex', kek.toString('hex') + '\n'], ['0xhex', '0x' + kek.toString('hex')], ['base64', kek.toString('base64') + '\n']];
+    for (const [name, content] of forms) {
+      await writeFile(join(dir.path, name), content);
+      assert.equal(await readKek(join(dir.path, name)), kek, name);
+    }
+    await writeFile(join(dir.path, 'short'), randomBytes(16));
+    await assertKeysError(() => readKek(join(dir.path, 'short')), 'KEK_SIZE', /head -c 32 \/dev\/urandom/);
+    await assertKeysError(() => readKek(join(dir.path, 'missing')), 'KEK_FILE', /missing.*ENOENT/);
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+test('mnemonic files are normalized and validated, and a bad one is never echoed', async () => {
+  const dir = await tempDir('mnemonic');
+  try {
+    await writeFile(join(dir.path, 'ok'), '  Abandon abandon abandon abandon abandon abandon\nabandon abandon abandon abandon abandon about\n');
+    assert.is(await readMnemonicFile(join(dir.path, 'ok')), MNEMONIC);
+    await writeFile(join(dir.path, 'typo'), MNEMONIC.replace('about', 'aboot'));
+    const typo = await assertKeysError(() => readMnemonicFile(join(dir.path, 'typo')), 'MNEMONIC_INVALID', /not a valid BIP39 mnemonic/);
+    assert.not.match(typo, /aboot|abandon/);
+    await writeFile(join(dir.path, 'checksum'), MNEMONIC.replace('about', 'abandon'));
+    await assertKeysError(() => readMnemonicFile(join(dir.path, 'checksum')), 'MNEMONIC_INVALID', /checksum/);
+    await writeFile(join(dir.path, 'short'), 'abandon about');
+    await assertKeysError(() => readMnemonicFile(join(dir.path, 'short')), 'MNEMONIC_INVALID', /holds 2 words/);
+    const fresh = generateMnemonic();
+    assert.is(fresh.split(' ').length, 24);
+    await writeFile(join(dir.path, 'fresh'), fresh);
+    assert.is(await readMnemonicFile(join(dir.path, 'fresh')), fresh);
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+test('a sealed key opens only with its KEK and only on its own public key', async () => {
+  const kek = randomBytes(32);
+  const { privKey, pubKey, path } = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
+  const sealed = await sealNewKey(kek, privKey, pubKey, path);
+  assert.is(sealed.pubKey, pubKeyHex(pubKey));
+  assert.not.ok(sealed.sealedSecret.includes(Buffer.from(privKey).toString('hex')));
+  const opened = openPoolKey(kek, sealed);
+  const keystore = parseKeystore(opened.keystoreJson);
+  assert.equal(Buffer.from(await decryptKeystore(keystore, opened.keystorePassword)), Buffer.from(privKey));
+  assert.is(keystore.path, path);
+
+  const otherKek = randomBytes(32);
+  await assertKeysError(async () => openPoolKey(otherKek, sealed), 'KEK_MISMATCH', /key-encryption key/);
+  const other = deriveSigningKey(mnemonicToSeed(MNEMONIC), 4);
+  await assertKeysError(async () => openPoolKey(kek, { ...sealed, pubKey: pubKeyHex(other.pubKey) }), 'KEK_MISMATCH', /does not open/);
+});
+
+test('an imported keystore is checked: wrong password and a pubkey that is not its secret\'s are refused', async () => {
+  const kek = randomBytes(32);
+  const key = deriveSigningKey(mnemonicToSeed(MNEMONIC), 5);
+  const keystore = await encryptKeystore('correct horse', key.privKey, key.pubKey, key.path);
+  const imported = await sealImportedKeystore(kek, JSON.stringify(keystore), 'correct horse');
+  assert.is(imported.pubKey, pubKeyHex(key.pubKey));
+  assert.is(openPoolKey(kek, imported).keystoreJson, JSON.stringify(keystore), 'the operator\'s keystore is kept as it was');
+
+  await assertError(() => sealImportedKeystore(kek, JSON.stringify(keystore), 'wrong horse'), /does not decrypt/);
+  const other = deriveSigningKey(mnemonicToSeed(MNEMONIC), 6);
+  const lying = { ...keystore, pubkey: Buffer.from(other.pubKey).toString('hex') };
+  await assertError(() => sealImportedKeystore(kek, JSON.stringify(lying), 'correct horse'), /not to the pubkey it names/);
+});
+
+test('the derivation thread derives the same keys as the direct path, sealed, while the event loop keeps running', async () => {
+  const kek = randomBytes(32);
+  const seed = mnemonicToSeed(MNEMONIC);
+  const thread = new DerivationThread();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const progress: number[] = [];
+  try {
+    const keys = await thread.derive(seed, kek, 10, 4, (done) => progress.push(done));
+    assert.equal(keys.map((k) => k.derivationIndex), [10, 11, 12, 13]);
+    assert.equal(progress, [1, 2, 3, 4]);
+    for (const key of keys) {
+      const direct = deriveSigningKey(seed, key.derivationIndex);
+      assert.is(key.pubKey, pubKeyHex(direct.pubKey));
+      assert.is(key.path, direct.path);
+      const opened = openPoolKey(kek, key);
+      assert.equal(Buffer.from(await decryptKeystore(parseKeystore(opened.keystoreJson), opened.keystorePassword)), Buffer.from(direct.privKey));
+    }
+  } finally {
+    clearInterval(timer);
+    await thread.close();
+  }
+  assert.ok(ticks >= 10, `only ${ticks} timer callbacks ran while 4 keys were derived`);
+});
+
+async function assertError(run: () => Promise<unknown>, pattern: RegExp): Promise<string> {
+  try {
+    await run();
+  } catch (error) {
+    assert.match((error as Error).message, pattern);
+    return (error as Error).message;
+  }
+  assert.unreachable(`expected an error matching ${pattern}`);
+  return "";
+}
+
+async function assertKeysError(run: () => Promise<unknown>, code: string, pattern: RegExp): Promise<string> {
+  try {
+    await run();
+  } catch (error) {
+    assert.instance(error, KeysError);
+    assert.is((error as KeysError).code, code);
+    assert.match((error as Error).message, pattern);
+    return (error as Error).message;
+  }
+  assert.unreachable(`expected ${code}`);
+  return "";
+}
+
+test.run();
