@@ -90,7 +90,7 @@ export class LeaseKeeper {
     try {
       const result = await this.log.propose({ type: 'ExpireLease', nowMs: this.clock.wallMs(), podName, leaseId: lease.leaseId });
       if (result.ok) {
-        this.logger.warn('lease expired without renewal; its keys are cooling', { podName, leaseId: lease.leaseId, keys: result.value.lease.pubKeys.length });
+        this.logger.warn('lease expired without renewal', { podName, leaseId: lease.leaseId, keys: result.value.lease.pubKeys.length, coolingUntilMs: result.value.coolingUntilMs });
         this.events.onExpired?.(lease.pool);
       }
     } catch (error) {

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rm -rf generated
 npx proto-loader-gen-types --longs=String --enums=String --defaults --oneofs --grpcLib=@grpc/grpc-js \
-  --outDir=generated keylease.proto
+  --outDir=generated keylease.proto raft.proto
 find generated -name '*.ts' -exec sed -i -E "s#(from '\.{1,2}/[^']+)';#\1.js';#" {} +
