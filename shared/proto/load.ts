@@ -2,17 +2,26 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './generated/keylease.js';
+import type { ProtoGrpcType as RaftProtoGrpcType } from './generated/raft.js';
 
-const PROTO_PATH = fileURLToPath(new URL('./keylease.proto', import.meta.url));
+/** The options the generated types were made with (generate.sh): keep the two in step. */
+const LOAD_OPTIONS: protoLoader.Options = { longs: String, enums: String, defaults: true, oneofs: true, keepCase: false };
 
-let loaded: ProtoGrpcType | undefined;
+function load<T>(file: string): T {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(fileURLToPath(new URL(file, import.meta.url)), LOAD_OPTIONS)) as unknown as T;
+}
 
-/** The keylease.v1 gRPC package, loaded once from the .proto file with the options the types were generated for. */
+let keylease: ProtoGrpcType | undefined;
+let raft: RaftProtoGrpcType | undefined;
+
+/** The keylease.v1 gRPC package (agents ↔ coordinators), loaded once. */
 export function keyleaseProto(): ProtoGrpcType {
-  loaded ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO_PATH, { longs: String, enums: String, defaults: true, oneofs: true, keepCase: false }),
-  ) as unknown as ProtoGrpcType;
-  return loaded;
+  return (keylease ??= load<ProtoGrpcType>('./keylease.proto'));
+}
+
+/** The keylease.raft.v1 gRPC package (coordinator ↔ coordinator), loaded once. */
+export function raftProto(): RaftProtoGrpcType {
+  return (raft ??= load<RaftProtoGrpcType>('./raft.proto'));
 }
 
 export type { ClaimRequest__Output } from './generated/keylease/v1/ClaimRequest.js';
@@ -24,3 +33,5 @@ export type { ReleaseResponse } from './generated/keylease/v1/ReleaseResponse.js
 export type { AllocationClient } from './generated/keylease/v1/Allocation.js';
 export type { AllocationHandlers } from './generated/keylease/v1/Allocation.js';
 export type { ValidatorKey__Output } from './generated/keylease/v1/ValidatorKey.js';
+export type { RaftPeerClient, RaftPeerHandlers } from './generated/keylease/raft/v1/RaftPeer.js';
+export type { RaftEnvelope, RaftEnvelope__Output } from './generated/keylease/raft/v1/RaftEnvelope.js';

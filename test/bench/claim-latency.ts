@@ -78,9 +78,11 @@ try {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  // The three run interleaved, so their rate is that of whole claim → renew → release cycles.
   report('claim 1 key, recycled', claimSamples, seconds);
   report('renew (leader memory)', renewSamples, seconds);
   report('release', releaseSamples, seconds);
+  console.log(`(rates of the last three rows: claim → renew → release cycles per second)`);
   client.close();
   await coordinator.close();
 } finally {
