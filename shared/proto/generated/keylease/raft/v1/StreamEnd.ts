@@ -1,0 +1,8 @@
+// Original file: raft.proto
+
+
+export interface StreamEnd {
+}
+
+export interface StreamEnd__Output {
+}
