@@ -16,6 +16,9 @@ const PUBKEY = /^0x[0-9a-f]{96}$/;
 
 export type CommandResult = Result<CommandOutcomes[Command['type']]>;
 
+/** How long a request id is remembered: far longer than any agent keeps retrying one request. */
+export const REQUEST_MEMORY_MS = 15 * 60 * 1000;
+
 /**
  * Applies one command. Every check runs before the first change, so a refused command leaves the
  * state exactly as it was. No clock, no randomness, no I/O: the command carries its time.
@@ -24,6 +27,25 @@ export function applyCommand(state: CoreState, command: Command): CommandResult 
   if (!Number.isSafeInteger(command?.nowMs) || command.nowMs < 0) {
     return refuse('INVALID_ARGUMENT', 'command has no valid nowMs (milliseconds since the epoch)');
   }
+  const requestId = (command.type === 'Claim' || command.type === 'Release') && typeof command.requestId === 'string' && command.requestId !== '' ? command.requestId : null;
+  if (requestId !== null) {
+    const remembered = state.recentRequests.get(requestId);
+    if (remembered) return accept(remembered.outcome as CommandOutcomes[Command['type']]);
+  }
+  const result = applyFresh(state, command);
+  // Only accepted commands are remembered: a refusal changes nothing, not even this table.
+  if (requestId !== null && result.ok) remember(state, requestId, result.value, command.nowMs);
+  return result;
+}
+
+function remember(state: CoreState, requestId: string, outcome: unknown, nowMs: number): void {
+  for (const [id, remembered] of state.recentRequests) {
+    if (remembered.atMs <= nowMs - REQUEST_MEMORY_MS) state.recentRequests.delete(id);
+  }
+  state.recentRequests.set(requestId, { outcome, atMs: nowMs });
+}
+
+function applyFresh(state: CoreState, command: Command): CommandResult {
   switch (command.type) {
     case 'ConfigurePool':
       return configurePool(state, command);

@@ -28,6 +28,8 @@ export interface ClaimCommand {
   readonly count: number;
   /** Keys derived by the proposer because the pool looked short; added before allocation. */
   readonly derivedKeys: readonly DerivedPoolKey[];
+  /** Chosen by the agent per claim and kept across its retries: a retry gets the first answer. */
+  readonly requestId?: string;
 }
 
 export interface ReleaseCommand {
@@ -35,6 +37,7 @@ export interface ReleaseCommand {
   readonly nowMs: number;
   readonly podName: string;
   readonly leaseId: string;
+  readonly requestId?: string;
 }
 
 export interface ExpireLeaseCommand {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CoreState, Lease, Pool, PoolKey, ReadonlyCoreState } from './types.js';
+import type { CoreState, Lease, Pool, PoolKey, ReadonlyCoreState, RememberedRequest } from './types.js';
 
 export const SNAPSHOT_FORMAT = 'keylease-core-v1';
 
@@ -10,10 +10,11 @@ export interface CoreSnapshot {
   readonly pools: readonly Pool[];
   readonly keys: readonly PoolKey[];
   readonly leases: readonly Lease[];
+  readonly recentRequests: ReadonlyArray<RememberedRequest & { requestId: string }>;
 }
 
 export function createEmptyState(): CoreState {
-  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0 };
+  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0, recentRequests: new Map() };
 }
 
 const byName = <T>(pick: (v: T) => string) => (a: T, b: T) => (pick(a) < pick(b) ? -1 : pick(a) > pick(b) ? 1 : 0);
@@ -25,6 +26,7 @@ export function takeSnapshot(state: ReadonlyCoreState): CoreSnapshot {
     pools: [...state.pools.values()].map((p) => ({ ...p })).sort(byName((p) => p.name)),
     keys: [...state.keys.values()].map((k) => ({ ...k })).sort(byName((k) => k.pubKey)),
     leases: [...state.leases.values()].map((l) => ({ ...l, pubKeys: [...l.pubKeys] })).sort(byName((l) => l.podName)),
+    recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })).sort(byName((r) => r.requestId)),
   };
 }
 
@@ -39,6 +41,7 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
   for (const pool of snapshot.pools) state.pools.set(pool.name, { ...pool });
   for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
   for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, pubKeys: [...lease.pubKeys] });
+  for (const { requestId, ...remembered } of snapshot.recentRequests ?? []) state.recentRequests.set(requestId, remembered);
   return state;
 }
 

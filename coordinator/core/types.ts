@@ -56,6 +56,14 @@ export interface CoreState {
   readonly leases: Map<string, Lease>;
   /** Source of lease ids: deterministic, so every replica names a lease the same way. */
   leaseSequence: number;
+  /** Answers to recent requests that carried a request id, so a retried Claim or Release applies once. */
+  readonly recentRequests: Map<string, RememberedRequest>;
+}
+
+export interface RememberedRequest {
+  /** The accepted command's outcome, returned again to a retry. */
+  readonly outcome: unknown;
+  readonly atMs: number;
 }
 
 export type ReadonlyCoreState = {
@@ -63,6 +71,7 @@ export type ReadonlyCoreState = {
   readonly keys: ReadonlyMap<string, Readonly<PoolKey>>;
   readonly leases: ReadonlyMap<string, Lease>;
   readonly leaseSequence: number;
+  readonly recentRequests: ReadonlyMap<string, RememberedRequest>;
 };
 
 /** A key as it enters the pool: already encrypted once, sealed, ready to store. */

@@ -84,11 +84,11 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     const count = intBetween(random, 0, 7);
     // Sometimes the proposer plans right, sometimes it races (stale plan or none).
     const derivedKeys = random() < 0.8 ? derivedKeysFor(state, pool, podName, count, nowMs) : [];
-    return { type: 'Claim', nowMs, podName, pool, count, derivedKeys };
+    return { type: 'Claim', nowMs, podName, pool, count, derivedKeys, requestId: `claim-${importSalt}` };
   }
   const lease = state.leases.get(podName);
   const leaseId = lease && random() < 0.9 ? lease.leaseId : `lease-${intBetween(random, 0, 50)}`;
-  if (roll < 0.65) return { type: 'Release', nowMs, podName, leaseId };
+  if (roll < 0.65) return { type: 'Release', nowMs, podName, leaseId, requestId: `release-${importSalt}` };
   if (roll < 0.8) return { type: 'ExpireLease', nowMs, podName, leaseId };
   if (roll < 0.9) {
     const keys = Array.from({ length: intBetween(random, 0, 3) }, (_, i) => ({ pubKey: fakePubKey(pool, 100000 + importSalt * 10 + i, 1), path: '', sealedSecret: 'sealed-import' }));
@@ -102,10 +102,12 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
 test('invariants hold after every command of long random sequences, and refusals change nothing', () => {
   let applied = 0;
   let refused = 0;
+  let retries = 0;
   const refusalCodes = new Set<string>();
   for (let seed = 1; seed <= 60; seed++) {
     const random = seededRandom(seed);
     const state = createEmptyState();
+    const accepted: Array<{ command: Command; result: unknown }> = [];
     let nowMs = 1_700_000_000_000;
     for (let step = 0; step < 400; step++) {
       nowMs += intBetween(random, 0, 400);
@@ -121,6 +123,16 @@ test('invariants hold after every command of long random sequences, and refusals
       }
       const problem = violation(state);
       assert.is(problem, null, `seed ${seed} step ${step} after ${command.type}: ${problem}`);
+      if (result.ok && (command.type === 'Claim' || command.type === 'Release')) accepted.push({ command, result });
+      // A retry of an accepted request, even much later, returns the first answer and changes nothing.
+      if (accepted.length > 0 && random() < 0.1) {
+        const earlier = pick(random, accepted);
+        const beforeRetry = stateHash(state);
+        const retried = applyCommand(state, { ...earlier.command, nowMs: earlier.command.nowMs + intBetween(random, 0, 60_000) });
+        assert.equal(retried, earlier.result, `seed ${seed} step ${step}: a retried ${earlier.command.type} got another answer`);
+        assert.is(stateHash(state), beforeRetry, `seed ${seed} step ${step}: a retried ${earlier.command.type} changed the state`);
+        retries++;
+      }
       if (step % 50 === 0) {
         const restored = restoreSnapshot(JSON.parse(JSON.stringify(takeSnapshot(state))));
         assert.equal(takeSnapshot(restored), takeSnapshot(state), `seed ${seed} step ${step}: snapshot round trip differs`);
@@ -129,6 +141,7 @@ test('invariants hold after every command of long random sequences, and refusals
     }
   }
   assert.ok(applied > 5000 && refused > 2000, `both paths exercised (applied ${applied}, refused ${refused})`);
+  assert.ok(retries > 1000, `retries exercised (${retries})`);
   for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY']) {
     assert.ok(refusalCodes.has(code), `refusal ${code} was exercised`);
   }
