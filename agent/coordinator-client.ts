@@ -52,8 +52,9 @@ export class CoordinatorClient {
     return this.call((client, options, done) => client.Renew({ podName, leaseId }, options, done), timeoutMs);
   }
 
-  async release(podName: string, leaseId: string, timeoutMs: number): Promise<void> {
-    await this.call((client, options, done) => client.Release({ podName, leaseId }, options, done), timeoutMs);
+  /** `requestId` stays the same across retries of one release, so the coordinator applies it once. */
+  async release(podName: string, leaseId: string, timeoutMs: number, requestId = ''): Promise<void> {
+    await this.call((client, options, done) => client.Release({ podName, leaseId, requestId }, options, done), timeoutMs);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
 import type { KeyLayout } from '../shared/eth/layouts/types.js';
 import type { Clock } from '../shared/clock/clock.js';
 import type { Logger } from '../shared/log/logger.js';
@@ -72,16 +73,35 @@ export class LeaseLoop {
     await this.options.layout.remove(this.options.outDir);
     const lease = this.lease;
     this.lease = null;
-    if (lease) {
+    if (lease) await this.release(lease);
+    this.setPhase('stopped');
+  }
+
+  /**
+   * Retries (same request id, so it applies once) through leader changes until the lease could have
+   * lapsed anyway; after that the keys simply expire and cool down.
+   */
+  private async release(lease: ClaimedKeys): Promise<void> {
+    const { client, podName, logger, clock, requestTimeoutMs } = this.options;
+    const requestId = randomUUID();
+    let retryMs = MIN_RETRY_MS;
+    for (;;) {
       try {
-        await this.options.client.release(this.options.podName, lease.leaseId, this.options.requestTimeoutMs);
-        this.options.logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length });
+        await client.release(podName, lease.leaseId, requestTimeoutMs, requestId);
+        logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length });
+        return;
       } catch (error) {
-        // The keys are gone from this pod already; the lease will expire and the keys cool down.
-        this.options.logger.warn('release failed; the lease will expire on its own', { leaseId: lease.leaseId, error: describe(error) });
+        const remainingMs = this.deadlineMs - clock.monotonicMs();
+        const refused = error instanceof CoordinatorCallError && error.isRefusal;
+        if (refused || remainingMs <= retryMs) {
+          // The keys are gone from this pod already; the lease will expire and the keys cool down.
+          logger.warn('release failed; the lease will expire on its own', { leaseId: lease.leaseId, error: describe(error) });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
       }
     }
-    this.setPhase('stopped');
   }
 
   private async run(): Promise<void> {

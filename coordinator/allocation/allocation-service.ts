@@ -90,9 +90,9 @@ export class AllocationService {
     return result;
   }
 
-  async release(podName: string, leaseId: string): Promise<Result<{ lease: Lease }>> {
+  async release(podName: string, leaseId: string, requestId = ''): Promise<Result<{ lease: Lease }>> {
     this.requireLeader();
-    const result = await this.log.propose({ type: 'Release', nowMs: this.clock.wallMs(), podName, leaseId });
+    const result = await this.log.propose({ type: 'Release', nowMs: this.clock.wallMs(), podName, leaseId, ...(requestId ? { requestId } : {}) });
     if (!result.ok) {
       this.observer.onRefusal?.('release', result.refusal.code);
       return result;

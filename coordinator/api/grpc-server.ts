@@ -72,7 +72,7 @@ export async function startGrpcServer(options: {
       }),
     ),
     Renew: handle('renew', (request) => allocation.renew(request.podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
-    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId), () => ({})),
+    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId, request.requestId), () => ({})),
   };
 
   const server = new grpc.Server();

@@ -16,7 +16,7 @@ const PUBKEY = /^0x[0-9a-f]{96}$/;
 
 export type CommandResult = Result<CommandOutcomes[Command['type']]>;
 
-/** How long a request id is remembered: far longer than any agent keeps retrying one request. */
+/** How long a release's request id is remembered: far longer than any agent keeps retrying one. */
 export const REQUEST_MEMORY_MS = 15 * 60 * 1000;
 
 /**
@@ -27,7 +27,7 @@ export function applyCommand(state: CoreState, command: Command): CommandResult 
   if (!Number.isSafeInteger(command?.nowMs) || command.nowMs < 0) {
     return refuse('INVALID_ARGUMENT', 'command has no valid nowMs (milliseconds since the epoch)');
   }
-  const requestId = (command.type === 'Claim' || command.type === 'Release') && typeof command.requestId === 'string' && command.requestId !== '' ? command.requestId : null;
+  const requestId = command.type === 'Release' && typeof command.requestId === 'string' && command.requestId !== '' ? command.requestId : null;
   if (requestId !== null) {
     const remembered = state.recentRequests.get(requestId);
     if (remembered) return accept(remembered.outcome as CommandOutcomes[Command['type']]);

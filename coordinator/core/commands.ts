@@ -28,8 +28,6 @@ export interface ClaimCommand {
   readonly count: number;
   /** Keys derived by the proposer because the pool looked short; added before allocation. */
   readonly derivedKeys: readonly DerivedPoolKey[];
-  /** Chosen by the agent per claim and kept across its retries: a retry gets the first answer. */
-  readonly requestId?: string;
 }
 
 export interface ReleaseCommand {
@@ -37,6 +35,10 @@ export interface ReleaseCommand {
   readonly nowMs: number;
   readonly podName: string;
   readonly leaseId: string;
+  /**
+   * Chosen by the agent per release and kept across its retries: a retry gets the first answer. A
+   * Claim needs none: the pod is its key, and a pod's repeated claim returns the lease it holds.
+   */
   readonly requestId?: string;
 }
 

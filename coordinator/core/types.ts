@@ -56,7 +56,7 @@ export interface CoreState {
   readonly leases: Map<string, Lease>;
   /** Source of lease ids: deterministic, so every replica names a lease the same way. */
   leaseSequence: number;
-  /** Answers to recent requests that carried a request id, so a retried Claim or Release applies once. */
+  /** Answers to recent releases that carried a request id, so a retried Release applies once. */
   readonly recentRequests: Map<string, RememberedRequest>;
 }
 

@@ -120,7 +120,8 @@ export class LeaseKeeper {
       // A repeated claim from a live pod counts as a renewal.
       this.live.set(lease.podName, { leaseId: lease.leaseId, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs });
     } else if (command.type === 'Release' || command.type === 'ExpireLease') {
-      this.live.delete(command.podName);
+      // A retried release answers from memory: it must not end a newer lease of the same pod.
+      if (this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);
       if (command.type === 'ExpireLease') {
         const until = (result.value as { coolingUntilMs: number | null }).coolingUntilMs;
         if (until !== null && (this.nextCoolingEndMs === null || until < this.nextCoolingEndMs)) this.nextCoolingEndMs = until;

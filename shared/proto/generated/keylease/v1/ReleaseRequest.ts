@@ -4,9 +4,11 @@
 export interface ReleaseRequest {
   'podName'?: (string);
   'leaseId'?: (string);
+  'requestId'?: (string);
 }
 
 export interface ReleaseRequest__Output {
   'podName': (string);
   'leaseId': (string);
+  'requestId': (string);
 }
