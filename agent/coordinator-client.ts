@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { keyleaseProto, type AllocationClient, type ClaimResponse__Output } from '../shared/proto/load.js';
 
-/** Matches coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
+/** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
 const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
+/** Sent by a follower: where the leader takes agent calls. */
+const LEADER_TRAILER = 'keylease-leader';
 
 /** A failed call: the gRPC status, the coordinator's refusal code if it refused, and its message. */
 export class CoordinatorCallError extends Error {
@@ -27,20 +29,26 @@ export interface ClaimedKeys {
 }
 
 /**
- * Talks to whichever coordinator replica answers: on UNAVAILABLE or a deadline it moves to the next
- * endpoint for the following call.
+ * Talks to whichever coordinator replica answers: a follower names the leader and the next call goes
+ * there; on UNAVAILABLE without a name, or a deadline, it moves on to the next configured endpoint.
  */
 export class CoordinatorClient {
-  private readonly clients: AllocationClient[];
-  private current = 0;
+  private readonly configured: string[];
+  private readonly clients = new Map<string, AllocationClient>();
+  private current: string;
 
   constructor(endpoints: readonly string[]) {
-    const Allocation = keyleaseProto().keylease.v1.Allocation;
-    this.clients = endpoints.map((endpoint) => new Allocation(endpoint, grpc.credentials.createInsecure()));
+    this.configured = [...endpoints];
+    this.current = this.configured[0]!;
   }
 
   get endpointCount(): number {
-    return this.clients.length;
+    return this.configured.length;
+  }
+
+  /** The endpoint the next call goes to. */
+  get endpoint(): string {
+    return this.current;
   }
 
   async claim(podName: string, pool: string, count: number, timeoutMs: number): Promise<ClaimedKeys> {
@@ -58,14 +66,25 @@ export class CoordinatorClient {
   }
 
   close(): void {
-    for (const client of this.clients) client.close();
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private clientFor(endpoint: string): AllocationClient {
+    let client = this.clients.get(endpoint);
+    if (!client) {
+      const Allocation = keyleaseProto().keylease.v1.Allocation;
+      client = new Allocation(endpoint, grpc.credentials.createInsecure());
+      this.clients.set(endpoint, client);
+    }
+    return client;
   }
 
   private call<T>(
     invoke: (client: AllocationClient, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void,
     timeoutMs: number,
   ): Promise<T> {
-    const client = this.clients[this.current]!;
+    const client = this.clientFor(this.current);
     return new Promise<T>((resolve, reject) => {
       invoke(client, { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, value) => {
         if (!error) {
@@ -73,11 +92,16 @@ export class CoordinatorClient {
           return;
         }
         const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
-        if (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) {
-          this.current = (this.current + 1) % this.clients.length;
-        }
+        const leader = error.metadata?.get(LEADER_TRAILER)[0];
+        if (leader !== undefined) this.current = String(leader);
+        else if (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) this.moveOn();
         reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message));
       });
     });
+  }
+
+  private moveOn(): void {
+    const at = this.configured.indexOf(this.current);
+    this.current = this.configured[(at + 1) % this.configured.length]!;
   }
 }

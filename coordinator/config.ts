@@ -22,9 +22,34 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'max-keys-per-claim', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Most keys one pod may claim.' },
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
     { name: 'cooling-ms', kind: 'int', default: DEFAULT_COOLING_MS, min: 0, max: 7 * 24 * 3_600_000, description: 'How long keys of an expired (not released) lease wait before reuse.' },
+    { name: 'replica-id', kind: 'string', default: 'r1', description: 'This replica\'s id in the Raft cluster (a DNS-1123 label, e.g. the StatefulSet pod name).' },
+    { name: 'peers', kind: 'string', default: '', description: 'The other replicas\' Raft endpoints, ID=HOST:PORT[,ID=HOST:PORT…]. Empty: one replica, with a local log instead of Raft.' },
+    { name: 'join', kind: 'bool', default: false, description: 'Start as a new replica of a running cluster: wait to be added as a learner (keylease cluster add) instead of counting as a voter.' },
+    { name: 'raft-listen', kind: 'string', default: '127.0.0.1:7402', description: 'HOST:PORT for Raft traffic from the other replicas.' },
+    { name: 'raft-advertise', kind: 'string', default: '', description: 'HOST:PORT the other replicas reach this one\'s Raft port at (default: --raft-listen).' },
+    { name: 'grpc-advertise', kind: 'string', default: '', description: 'HOST:PORT agents reach this replica at, told to agents that ask a follower (default: --grpc-listen).' },
+    { name: 'tick-ms', kind: 'int', default: 100, min: 5, max: 10_000, description: 'One Raft tick; a leader heartbeats every tick.' },
+    { name: 'election-ticks', kind: 'int', default: 10, min: 3, max: 1000, description: 'Ticks without a leader before a follower campaigns (randomized up to twice this).' },
+    { name: 'snapshot-every', kind: 'int', default: 10_000, min: 10, max: 10_000_000, description: 'Snapshot the state and compact the log after this many entries.' },
+    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for mutual TLS between replicas (with --tls-cert-file and --tls-key-file).' },
+    { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, presented to and accepted from peers signed by --tls-ca-file.' },
+    { name: 'tls-key-file', kind: 'string', description: 'PEM private key of --tls-cert-file.' },
     ...LOG_LEVEL_FLAGS,
   ],
 };
+
+export interface RaftConfig {
+  readonly replicaId: string;
+  readonly peers: ReadonlyMap<string, string>;
+  readonly join: boolean;
+  readonly listen: { host: string; port: number };
+  readonly advertisedRaftAddress: string;
+  readonly agentEndpoint: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEvery: number;
+  readonly tlsFiles: { caFile: string; certFile: string; keyFile: string } | null;
+}
 
 export interface CoordinatorConfig {
   readonly dataDir: string;
@@ -35,6 +60,8 @@ export interface CoordinatorConfig {
   readonly pool: string;
   readonly poolSettings: PoolSettings;
   readonly logLevel: LogLevel;
+  /** Null for a single replica, which keeps a local log instead of running Raft. */
+  readonly raft: RaftConfig | null;
 }
 
 export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
@@ -42,11 +69,12 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
   const problem = poolNameProblem(pool);
   if (problem) throw new ConfigError(`--pool: ${problem}`);
   const mnemonicFile = (values['mnemonic-file'] as string | undefined) ?? null;
+  const grpc = parseListenAddress(values['grpc-listen'] as string, 'grpc-listen');
   return {
     dataDir: values['data-dir'] as string,
     kekFile: values['kek-file'] as string,
     mnemonicFile,
-    grpc: parseListenAddress(values['grpc-listen'] as string, 'grpc-listen'),
+    grpc,
     http: parseListenAddress(values['http-listen'] as string, 'http-listen'),
     pool,
     poolSettings: {
@@ -57,7 +85,59 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       coolingMs: values['cooling-ms'] as number,
     },
     logLevel: logLevelOf(values),
+    raft: raftConfig(values, grpc),
   };
 }
 
+function raftConfig(values: FlagValues, grpc: { host: string; port: number }): RaftConfig | null {
+  const replicaId = values['replica-id'] as string;
+  const idProblem = poolNameProblem(replicaId);
+  if (idProblem) throw new ConfigError(`--replica-id: ${idProblem.replace('pool name', 'replica id')}`);
+  const peers = parsePeers(values['peers'] as string, replicaId);
+  const join = values['join'] as boolean;
+  if (peers.size === 0) {
+    if (join) throw new ConfigError('--join needs --peers: the replicas of the cluster to join');
+    return null;
+  }
+  const listen = parseListenAddress(values['raft-listen'] as string, 'raft-listen');
+  const raftAdvertise = (values['raft-advertise'] as string) || (values['raft-listen'] as string);
+  const grpcAdvertise = (values['grpc-advertise'] as string) || (values['grpc-listen'] as string);
+  parseListenAddress(raftAdvertise, 'raft-advertise');
+  const advertised = parseListenAddress(grpcAdvertise, 'grpc-advertise');
+  if (advertised.port === 0 || grpc.port === 0 || listen.port === 0) {
+    throw new ConfigError('with --peers, give fixed ports: the other replicas and agents must know where this one listens (--grpc-listen, --raft-listen, or their --*-advertise twins)');
+  }
+  const tls = ['tls-ca-file', 'tls-cert-file', 'tls-key-file'].map((name) => values[name] as string | undefined);
+  if (tls.some(Boolean) && !tls.every(Boolean)) throw new ConfigError('give all three of --tls-ca-file, --tls-cert-file and --tls-key-file, or none');
+  return {
+    replicaId,
+    peers,
+    join,
+    listen,
+    advertisedRaftAddress: raftAdvertise,
+    agentEndpoint: grpcAdvertise,
+    tickMs: values['tick-ms'] as number,
+    electionTicks: values['election-ticks'] as number,
+    snapshotEvery: values['snapshot-every'] as number,
+    tlsFiles: tls[0] ? { caFile: tls[0], certFile: tls[1]!, keyFile: tls[2]! } : null,
+  };
+}
+
+/** Parses ID=HOST:PORT,… into a map, refusing duplicates and this replica's own id. */
+export function parsePeers(text: string, replicaId: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const item of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const id = item.slice(0, eq);
+    const address = item.slice(eq + 1);
+    if (eq <= 0 || poolNameProblem(id)) throw new ConfigError(`--peers entry ${JSON.stringify(item)} is not ID=HOST:PORT with a DNS-1123 label as ID`);
+    parseListenAddress(address, 'peers');
+    if (id === replicaId) throw new ConfigError(`--peers lists this replica (${id}) itself: list only the others`);
+    if (peers.has(id)) throw new ConfigError(`--peers lists ${id} twice`);
+    peers.set(id, address);
+  }
+  return peers;
+}
+
 export const replicaDirectory = (dataDir: string) => join(dataDir, 'replica');
+export const raftDirectory = (dataDir: string) => join(dataDir, 'raft');

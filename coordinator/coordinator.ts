@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { ReadonlyCoreState } from './core/index.js';
 import { AllocationService } from './allocation/allocation-service.js';
 import { startGrpcServer } from './api/grpc-server.js';
@@ -10,7 +10,10 @@ import { readMnemonicFile } from './keys/mnemonic-file.js';
 import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
-import { replicaDirectory, type CoordinatorConfig } from './config.js';
+import { raftDirectory, replicaDirectory, type CoordinatorConfig } from './config.js';
+import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
+import type { PeerTls } from './replication/raft/peer-transport.js';
+import type { ReplicatedLog } from './replication/types.js';
 import { checkSecretsMatchPool } from './startup-checks.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
@@ -37,14 +40,20 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   } catch (cause) {
     throw new ConfigError(`cannot create --data-dir ${config.dataDir}: check the path and its permissions`, { cause });
   }
-  const log = await SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
+  const log = await openLog(config, logger);
   const closers: Array<() => Promise<void>> = [() => log.close(), () => secrets.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };
   try {
-    await log.read((state) => checkSecretsMatchPool(state, config.pool, secrets, seeds.get(config.pool)));
-    await configurePool(log, config, clock, logger);
+    const checkSecrets = (state: ReadonlyCoreState) => checkSecretsMatchPool(state, config.pool, secrets, seeds.get(config.pool));
+    if (log instanceof RaftReplicatedLog) await log.recoveredState(checkSecrets);
+    else await log.read(checkSecrets);
+    // The leader brings the replicated pool settings in line with the flags, each time one is elected.
+    const configure = () => configurePool(log, config, clock, logger).catch((error: unknown) => logger.warn('configuring the pool failed; the next leader will retry', { error }));
+    const off = log.onLeadershipChange((isLeader) => void (isLeader && configure()));
+    closers.push(async () => off());
+    if (log.isLeader()) await configurePool(log, config, clock, logger);
 
     const metrics = new CoordinatorMetrics(() => log.read((s) => s as ReadonlyCoreState).catch(() => null));
     const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
@@ -66,13 +75,19 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       ...config.http,
       readState: () => log.read((s) => s as ReadonlyCoreState),
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
-      isReady: () => log.isLeader(),
+      isReady: () => (log instanceof RaftReplicatedLog ? log.leaderHint() !== null : log.isLeader()),
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),
+      ...(log instanceof RaftReplicatedLog ? { raftStatus: () => log.status() } : {}),
     });
     closers.push(() => httpServer.close());
-    logger.info('coordinator ready', { grpc: `${config.grpc.host}:${grpcServer.port}`, http: `${config.http.host}:${httpServer.port}`, pool: config.pool });
+    logger.info('coordinator ready', {
+      grpc: `${config.grpc.host}:${grpcServer.port}`,
+      http: `${config.http.host}:${httpServer.port}`,
+      pool: config.pool,
+      ...(log instanceof RaftReplicatedLog ? { replicaId: config.raft!.replicaId, raft: `${config.raft!.listen.host}:${log.raftPort}` } : {}),
+    });
     return { grpcPort: grpcServer.port, httpPort: httpServer.port, close: closeAll };
   } catch (error) {
     await closeAll();
@@ -80,8 +95,41 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   }
 }
 
+/** One replica keeps a local log; with peers, the replicas run Raft. */
+async function openLog(config: CoordinatorConfig, logger: Logger): Promise<ReplicatedLog> {
+  if (!config.raft) return SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
+  const raft = config.raft;
+  return RaftReplicatedLog.open({
+    replicaId: raft.replicaId,
+    directory: raftDirectory(config.dataDir),
+    peers: raft.peers,
+    join: raft.join,
+    listen: raft.listen,
+    advertisedRaftAddress: raft.advertisedRaftAddress,
+    agentEndpoint: raft.agentEndpoint,
+    tls: raft.tlsFiles ? await readPeerTls(raft.tlsFiles) : null,
+    tickMs: raft.tickMs,
+    electionTicks: raft.electionTicks,
+    heartbeatTicks: 1,
+    snapshotEvery: raft.snapshotEvery,
+    proposalTimeoutMs: Math.max(5000, raft.tickMs * raft.electionTicks * 5),
+    logger: logger.child({ component: 'raft', replicaId: raft.replicaId }),
+  });
+}
+
+async function readPeerTls(files: { caFile: string; certFile: string; keyFile: string }): Promise<PeerTls> {
+  const read = async (path: string, flag: string) => {
+    try {
+      return await readFile(path);
+    } catch (cause) {
+      throw new ConfigError(`cannot read ${flag} ${path}: check the path (mounted Secret?)`, { cause });
+    }
+  };
+  return { caPem: await read(files.caFile, '--tls-ca-file'), certPem: await read(files.certFile, '--tls-cert-file'), keyPem: await read(files.keyFile, '--tls-key-file') };
+}
+
 /** Brings the replicated pool settings in line with the flags (only when they differ). */
-async function configurePool(log: SingleReplicaLog, config: CoordinatorConfig, clock: Clock, logger: Logger): Promise<void> {
+async function configurePool(log: ReplicatedLog, config: CoordinatorConfig, clock: Clock, logger: Logger): Promise<void> {
   const current = await log.read((state) => state.pools.get(config.pool));
   const wanted = config.poolSettings;
   const same = current && (Object.keys(wanted) as Array<keyof typeof wanted>).every((k) => current[k] === wanted[k]);

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Refusal, Result } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
+import { NotLeaderError } from '../replication/errors.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
 import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
@@ -18,8 +19,19 @@ function refusalError(refusal: Refusal): ServiceError {
   return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, metadata };
 }
 
+/** Trailer naming the leader's agent endpoint when a follower is asked: the agent goes there next. */
+export const LEADER_TRAILER = 'keylease-leader';
+
+/** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
+const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'REPLICA_STOPPED']);
+
 function failureError(error: unknown, logger: Logger, operation: Operation): ServiceError {
-  if (error instanceof KeyleaseError && (error.code === 'NOT_LEADER' || error.code === 'LOG_CLOSED')) {
+  if (error instanceof NotLeaderError && error.leaderHint) {
+    const metadata = new grpc.Metadata();
+    metadata.set(LEADER_TRAILER, error.leaderHint);
+    return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
+  }
+  if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) {
     return { code: grpc.status.UNAVAILABLE, details: error.message };
   }
   // Unexpected failures are logged here and reach the caller without internals.

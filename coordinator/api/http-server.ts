@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { ReadonlyCoreState } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
+import { NotLeaderError } from '../replication/errors.js';
 import { assignmentsJson, buildAssignments } from './assignments.js';
 import { renderAssignmentsPage } from './assignments-page.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -20,12 +21,19 @@ export interface HttpServerOptions {
   readonly wallMs: () => number;
   readonly metrics: CoordinatorMetrics;
   readonly logger: Logger;
+  /** Raft role, term and indices of this replica, for /raft/status; absent on a single replica. */
+  readonly raftStatus?: () => unknown;
 }
 
 /** /assignments (HTML or JSON), /metrics, /healthz, /readyz. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   const server = createServer((request, response) => {
     route(request, response, options).catch((error: unknown) => {
+      if (error instanceof NotLeaderError) {
+        const leader = error.leaderHint ? ` (the leader takes agents at ${error.leaderHint})` : '';
+        send(response, 503, 'text/plain', `this replica is not the leader${leader}: ask the leader's HTTP endpoint; /raft/status shows who leads\n`);
+        return;
+      }
       options.logger.error('http request failed', { path: request.url, error });
       if (!response.headersSent) send(response, 500, 'text/plain', 'internal error; see the coordinator logs\n');
       else response.destroy();
@@ -61,6 +69,10 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       return;
     case '/metrics':
       send(response, 200, options.metrics.registry.contentType, await options.metrics.registry.metrics());
+      return;
+    case '/raft/status':
+      if (!options.raftStatus) send(response, 404, 'text/plain', 'this coordinator runs as a single replica, without Raft\n');
+      else send(response, 200, 'application/json', JSON.stringify(options.raftStatus(), null, 2) + '\n');
       return;
     case '/assignments': {
       const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry);

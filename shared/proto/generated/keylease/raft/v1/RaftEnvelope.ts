@@ -5,10 +5,14 @@ export interface RaftEnvelope {
   'from'?: (string);
   'to'?: (string);
   'message'?: (Buffer | Uint8Array | string);
+  'fromRaftAddress'?: (string);
+  'fromAgentEndpoint'?: (string);
 }
 
 export interface RaftEnvelope__Output {
   'from': (string);
   'to': (string);
   'message': (Buffer);
+  'fromRaftAddress': (string);
+  'fromAgentEndpoint': (string);
 }

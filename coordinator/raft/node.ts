@@ -1,0 +1,766 @@
+import { RaftLog } from './log.js';
+import { encodeConfChange, MembershipHistory, type Membership } from './membership.js';
+import { Progress } from './progress.js';
+import { ReadOnlyQueue } from './read-only.js';
+import { SnapshotAssembler, snapshotChunk } from './snapshot-transfer.js';
+import {
+  RaftInvariantError,
+  type AppendMessage,
+  type AppendResponseMessage,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type HeartbeatMessage,
+  type HeartbeatResponseMessage,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type RaftRefusal,
+  type RaftRequestResult,
+  type ReadState,
+  type Ready,
+  type RecoveredState,
+  type RefusalCode,
+  type Role,
+  type Snapshot,
+  type SnapshotChunkMessage,
+  type SnapshotChunkResponseMessage,
+  type SnapshotMeta,
+  type SoftState,
+  type VoteMessage,
+  type VoteResponseMessage,
+} from './types.js';
+
+export interface RaftNodeOptions {
+  readonly id: NodeId;
+  /** Voters of the bootstrap configuration; ignored once the log or a snapshot holds a configuration. */
+  readonly peers: readonly NodeId[];
+  readonly learners?: readonly NodeId[];
+  /** A follower campaigns after a random number of ticks in [electionTicks, 2·electionTicks). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Uniform in [0, 1); injected so that a simulation replays exactly. */
+  readonly random: () => number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** Unacknowledged appends per follower in replicate state. */
+  readonly maxInflightMsgs: number;
+  readonly maxEntriesPerMsg: number;
+  /** Characters of snapshot data per InstallSnapshot chunk. */
+  readonly snapshotChunkSize: number;
+  readonly storage: RecoveredState;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly lead: NodeId | null;
+  readonly role: Role;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly transferee: NodeId | null;
+}
+
+const REPLICATION_TYPES: ReadonlySet<Message['type']> = new Set(['append', 'heartbeat', 'snapshotChunk', 'timeoutNow']);
+
+/**
+ * One Raft participant as a pure state machine, in the shape of etcd's raft: the driver feeds it
+ * time (tick), messages (step) and requests, and carries out what ready() asks (persist, send, apply).
+ * Nothing here blocks or reads a clock, so every check-and-change is atomic and a simulation can run
+ * many nodes in one process deterministically.
+ *
+ * Membership changes are single-server and take effect when the entry is appended to a node's log
+ * (dissertation §4.1), not when applied; a node falls back to the earlier configuration if the entry is
+ * overwritten. At most one change may be uncommitted, and only after the leader committed in its term.
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly opts: RaftNodeOptions;
+  private term: number;
+  private vote: NodeId | null;
+  private lead: NodeId | null = null;
+  private role: Role = 'follower';
+  private readonly log: RaftLog;
+  private readonly membership: MembershipHistory;
+  /** The newest snapshot this node holds, sent to followers whose entries were compacted. */
+  private snapshot: Snapshot | null;
+  /** Leader only: one per member, this node included (its match moves only when its entries are durable). */
+  private progress = new Map<NodeId, Progress>();
+  /** Candidate and pre-candidate: the answers so far (voter → granted). */
+  private votes = new Map<NodeId, boolean>();
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private leadTransferee: NodeId | null = null;
+  private readonly readOnly = new ReadOnlyQueue();
+  /** ReadIndex requests that arrived before this leader committed an entry of its term. */
+  private readsAwaitingTermCommit: string[] = [];
+  private readonly snapshotAssembler = new SnapshotAssembler();
+  /** Everything through here was handed to the driver for application (and acknowledged by advance). */
+  private applied: number;
+  private messages: Message[] = [];
+  private messagesAfterPersist: Message[] = [];
+  private readStates: ReadState[] = [];
+  private lastSoftState: SoftState;
+  private lastHardState: HardState;
+  private outstandingReady: Ready | null = null;
+
+  constructor(opts: RaftNodeOptions) {
+    this.id = opts.id;
+    this.opts = opts;
+    const { hardState, snapshot, entries } = opts.storage;
+    const snapshotIndex = snapshot?.meta.index ?? 0;
+    this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit);
+    const bootstrap: ConfState = { voters: [...opts.peers], learners: [...(opts.learners ?? [])] };
+    this.membership = new MembershipHistory(snapshotIndex, snapshot?.meta.confState ?? bootstrap, entries);
+    this.snapshot = snapshot;
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    // The driver rebuilt its state machine from the snapshot; committed entries after it are replayed.
+    this.applied = snapshotIndex;
+    this.lastHardState = this.hardState();
+    this.lastSoftState = this.softState();
+    this.resetElectionTimer();
+  }
+
+  // ---------------------------------------------------------------- driver interface
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'preVote') {
+        // Leader stickiness: while we heard from a live leader within an election timeout, a higher-term
+        // campaign comes from a node that could not hear it (a partition, or a removed node); ignore it.
+        // A leadership transfer is sanctioned by that leader, so it goes through.
+        const inLease = this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+        if (inLease && !m.transfer) return;
+      }
+      // A pre-vote, and a granted pre-vote answer, speak of a term nobody has entered yet.
+      const futureTermOnly = m.type === 'preVote' || (m.type === 'preVoteResponse' && !m.reject);
+      if (!futureTermOnly) {
+        const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshotChunk';
+        this.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.term) {
+      this.stepStale(m);
+      return;
+    }
+
+    switch (m.type) {
+      case 'vote':
+      case 'preVote':
+        this.handleVoteRequest(m);
+        return;
+      case 'append':
+      case 'heartbeat':
+      case 'snapshotChunk':
+        if (this.role === 'leader') {
+          throw new RaftInvariantError(`${this.id} is leader of term ${this.term} and got ${m.type} from ${m.from} in the same term`);
+        }
+        // A (pre-)candidate that hears from the leader of its term gives up and follows.
+        if (this.role !== 'follower' || this.lead === null) this.becomeFollower(this.term, m.from);
+        this.electionElapsed = 0;
+        if (m.type === 'append') this.handleAppend(m);
+        else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+        else this.handleSnapshotChunk(m);
+        return;
+      case 'timeoutNow':
+        if (this.role === 'follower' && this.promotable()) this.campaign('election', true);
+        return;
+      case 'voteResponse':
+      case 'preVoteResponse':
+        this.handleVoteResponse(m);
+        return;
+      case 'appendResponse':
+        if (this.role === 'leader') this.handleAppendResponse(m);
+        return;
+      case 'heartbeatResponse':
+        if (this.role === 'leader') this.handleHeartbeatResponse(m);
+        return;
+      case 'snapshotChunkResponse':
+        if (this.role === 'leader') this.handleSnapshotChunkResponse(m);
+        return;
+    }
+  }
+
+  /** Appends `data` as a new entry if this node is the leader; the entry may still be lost. */
+  propose(data: string): ProposeResult {
+    const refusal = this.proposalRefusal();
+    if (refusal) return { ok: false, refusal };
+    const entry = this.appendEntry('normal', data);
+    this.broadcastAppend();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /** Proposes a single-server membership change. */
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const refusal = this.proposalRefusal();
+    if (refusal) return { ok: false, refusal };
+    // A change started before the leader committed in its term could overlap an uncommitted change of an
+    // earlier leader that this leader never saw (Ongaro, raft-dev, 2015): the no-op commit rules that out.
+    if (!this.committedInCurrentTerm()) return this.refuse('NOT_COMMITTED_IN_TERM', `leader ${this.id} has not yet committed an entry in term ${this.term}; retry shortly`);
+    if (this.membership.lastChangeIndex() > this.log.committed) {
+      return this.refuse('CONF_CHANGE_PENDING', `the membership change at index ${this.membership.lastChangeIndex()} is not committed yet; retry after it is`);
+    }
+    if (change.type === 'removeNode' && change.nodeId === this.id) {
+      return this.refuse('INVALID_CONF_CHANGE', `${this.id} is the leader; transfer leadership before removing it`);
+    }
+    const next = this.currentMembership().apply(change);
+    if (typeof next === 'string') return this.refuse('INVALID_CONF_CHANGE', `${change.type} ${change.nodeId}: ${next}`);
+    const entry = this.appendEntry('confChange', encodeConfChange(change, next));
+    this.broadcastAppend();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Asks for a linearizable read point. The answer comes as a ReadState with this ctx in a later Ready,
+   * once a quorum confirmed this node's leadership; before the leader's first commit in its term the
+   * request waits, since the commit index may lag what earlier leaders committed. If leadership is lost
+   * first, no answer comes and the caller retries (with the new leader, never with a stale index).
+   */
+  readIndex(ctx: string): RaftRequestResult {
+    if (this.role !== 'leader') return this.refuse('NOT_LEADER', `${this.id} is not the leader`);
+    if (this.committedInCurrentTerm()) this.startRead(ctx);
+    else this.readsAwaitingTermCommit.push(ctx);
+    return { ok: true };
+  }
+
+  /** Hands leadership to `to` once its log is caught up; proposals are refused until then. */
+  transferLeadership(to: NodeId): RaftRequestResult {
+    if (this.role !== 'leader') return this.refuse('NOT_LEADER', `${this.id} is not the leader`);
+    if (to === this.id || !this.currentMembership().isVoter(to)) {
+      return this.refuse('INVALID_TRANSFER', `${to} is not another voter of the cluster`);
+    }
+    if (this.leadTransferee === to) return { ok: true };
+    this.leadTransferee = to;
+    // The transfer is aborted if it has not completed within an election timeout from now.
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
+    else this.sendAppend(to);
+    return { ok: true };
+  }
+
+  /**
+   * The application holds a snapshot of its state machine at `index` (which it has applied); entries
+   * through `index` may be dropped, and followers that need them get `data` instead. Returns the
+   * snapshot's metadata, which the driver persists with `data`.
+   */
+  compact(index: number, data: string): SnapshotMeta {
+    if (index > this.applied) throw new RaftInvariantError(`cannot compact to ${index}: only ${this.applied} is applied`);
+    if (index < this.log.firstIndex()) throw new RaftInvariantError(`cannot compact to ${index}: the log already starts after ${this.log.firstIndex() - 1}`);
+    const meta: SnapshotMeta = { index, term: this.log.term(index)!, confState: this.membership.at(index) };
+    this.log.compact(index);
+    this.membership.compactTo(index);
+    this.snapshot = { meta, data };
+    return meta;
+  }
+
+  hasReady(): boolean {
+    if (this.outstandingReady !== null) return false;
+    return (
+      !sameSoftState(this.softState(), this.lastSoftState) ||
+      !sameHardState(this.hardState(), this.lastHardState) ||
+      this.log.lastStableIndex() < this.log.lastIndex() ||
+      this.log.pendingSnapshot() !== null ||
+      this.log.committed > this.applied ||
+      this.messages.length > 0 ||
+      this.messagesAfterPersist.length > 0 ||
+      this.readStates.length > 0
+    );
+  }
+
+  /** What to do next (see Ready for the order). Call advance() with it before asking for another. */
+  ready(): Ready {
+    if (this.outstandingReady !== null) throw new RaftInvariantError('ready() called again before advance()');
+    const softState = this.softState();
+    const hardState = this.hardState();
+    const snapshot = this.log.pendingSnapshot();
+    const applyFrom = snapshot?.meta.index ?? this.applied;
+    const ready: Ready = {
+      softState: sameSoftState(softState, this.lastSoftState) ? null : softState,
+      hardState: sameHardState(hardState, this.lastHardState) ? null : hardState,
+      entries: this.log.unstableEntries(),
+      snapshot,
+      committedEntries: this.log.entriesBetween(applyFrom, this.log.committed),
+      messages: this.messages,
+      messagesAfterPersist: this.messagesAfterPersist,
+      readStates: this.readStates,
+    };
+    this.lastSoftState = softState;
+    this.lastHardState = hardState;
+    this.messages = [];
+    this.messagesAfterPersist = [];
+    this.readStates = [];
+    this.outstandingReady = ready;
+    return ready;
+  }
+
+  /** The driver persisted, sent and applied `ready`. */
+  advance(ready: Ready): void {
+    if (ready !== this.outstandingReady) throw new RaftInvariantError('advance() with a Ready that is not the outstanding one');
+    this.outstandingReady = null;
+    const last = ready.entries.at(-1);
+    if (last !== undefined) this.log.stableTo(last.index, last.term);
+    if (ready.snapshot !== null) {
+      this.log.stableSnapshotTo(ready.snapshot.meta.index);
+      this.applied = Math.max(this.applied, ready.snapshot.meta.index);
+    }
+    const lastApplied = ready.committedEntries.at(-1);
+    if (lastApplied !== undefined) this.applied = Math.max(this.applied, lastApplied.index);
+    // The leader's own entries count toward a quorum only now that they are durable.
+    if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) {
+      this.broadcastAppend();
+    }
+  }
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      term: this.term,
+      vote: this.vote,
+      lead: this.lead,
+      role: this.role,
+      commit: this.log.committed,
+      applied: this.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      transferee: this.leadTransferee,
+    };
+  }
+
+  /** The membership this node follows now (its latest, possibly uncommitted, configuration). */
+  confState(): ConfState {
+    return this.currentMembership().toConfState();
+  }
+
+  /** The term of the entry at `index` in this node's log, if it still holds it. */
+  logTerm(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  // ---------------------------------------------------------------- roles and elections
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(this.opts.preVote ? 'preElection' : 'election', false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.opts.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.opts.checkQuorum && !this.quorumRecentlyActive()) {
+        // Followers may already have elected someone else; stop serving as leader.
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      this.leadTransferee = null;
+    }
+    if (this.heartbeatElapsed >= this.opts.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  /** Whether a quorum of voters was heard from since the last check; starts a new round. */
+  private quorumRecentlyActive(): boolean {
+    const active = [this.id];
+    for (const [id, pr] of this.progress) {
+      if (pr.recentActive) active.push(id);
+      pr.recentActive = false;
+    }
+    return this.currentMembership().hasQuorum(active);
+  }
+
+  /** Learners and removed nodes never campaign. */
+  private promotable(): boolean {
+    return this.currentMembership().isVoter(this.id);
+  }
+
+  private campaign(kind: 'preElection' | 'election', transfer: boolean): void {
+    if (kind === 'preElection') this.becomePreCandidate();
+    else this.becomeCandidate();
+    if (this.currentMembership().voteResult(this.votes) === 'won') {
+      this.winElection();
+      return;
+    }
+    const type = kind === 'preElection' ? 'preVote' : 'vote';
+    const term = kind === 'preElection' ? this.term + 1 : this.term;
+    for (const to of this.currentMembership().voters) {
+      if (to === this.id) continue;
+      this.send({ type, from: this.id, to, term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer });
+    }
+  }
+
+  private winElection(): void {
+    if (this.role === 'preCandidate') this.campaign('election', false);
+    else this.becomeLeader();
+  }
+
+  private handleVoteRequest(m: VoteMessage): void {
+    const responseType = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
+    const canVote =
+      this.vote === m.from ||
+      // Not voted yet, and no leader known in this term (a follower of a live leader does not help replace it).
+      (this.vote === null && this.lead === null) ||
+      // A pre-vote is for a future term: it binds nothing.
+      (m.type === 'preVote' && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+      this.send({ type: responseType, from: this.id, to: m.from, term: m.term, reject: false });
+    } else {
+      this.send({ type: responseType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponseMessage): void {
+    const counting = (this.role === 'preCandidate' && m.type === 'preVoteResponse' && m.term === this.term + 1) || (this.role === 'candidate' && m.type === 'voteResponse');
+    if (!counting || this.votes.has(m.from)) return;
+    this.votes.set(m.from, !m.reject);
+    const result = this.currentMembership().voteResult(this.votes);
+    if (result === 'won') this.winElection();
+    else if (result === 'lost') this.becomeFollower(this.term, null);
+  }
+
+  /** Answers a message from an older term. */
+  private stepStale(m: Message): void {
+    if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+      // With pre-vote or check-quorum our term may have risen without an election that the old leader
+      // could notice (we ignore its term, it ignores no one). Tell it our term so that it steps down.
+      this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, reject: false, index: 0, rejectHint: 0, hintTerm: 0 });
+    } else if (m.type === 'preVote') {
+      // Let a pre-candidate with a stale term learn ours, or it would keep asking.
+      this.send({ type: 'preVoteResponse', from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private becomeFollower(term: number, lead: NodeId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    // Term and vote stay as they are: a pre-election that fails must leave no trace.
+    this.reset(this.term);
+    this.role = 'preCandidate';
+    this.votes.set(this.id, true);
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.role = 'candidate';
+    this.vote = this.id;
+    this.votes.set(this.id, true);
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    for (const id of this.currentMembership().members()) this.addProgress(id);
+    this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex());
+    // Entries of earlier terms can only commit together with one of this term (figure 8).
+    this.appendEntry('noop', '');
+    this.broadcastAppend();
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.lead = null;
+    this.votes = new Map();
+    this.progress = new Map();
+    this.leadTransferee = null;
+    this.readOnly.clear();
+    this.readsAwaitingTermCommit = [];
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetElectionTimer();
+  }
+
+  private resetElectionTimer(): void {
+    this.randomizedElectionTimeout = this.opts.electionTicks + Math.floor(this.opts.random() * this.opts.electionTicks);
+  }
+
+  // ---------------------------------------------------------------- follower side
+
+  private handleAppend(m: AppendMessage): void {
+    if (m.index < this.log.committed) {
+      // Everything through our commit index matches the leader already.
+      this.sendAppendResponse(m.from, false, this.log.committed);
+      return;
+    }
+    const appended = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (appended !== null) {
+      if (appended.writtenFrom !== null) {
+        this.membership.replaceFrom(appended.writtenFrom, this.log.entriesBetween(appended.writtenFrom - 1, this.log.lastIndex()));
+      }
+      this.sendAppendResponse(m.from, false, appended.lastNewIndex);
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, reject: true, index: m.index, rejectHint: hint.index, hintTerm: hint.term });
+  }
+
+  private sendAppendResponse(to: NodeId, reject: boolean, index: number): void {
+    this.send({ type: 'appendResponse', from: this.id, to, term: this.term, reject, index, rejectHint: 0, hintTerm: 0 });
+  }
+
+  private handleHeartbeat(m: HeartbeatMessage): void {
+    // The leader never sends a commit index past what it knows we hold.
+    this.log.commitTo(m.commit);
+    this.send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.term, ctx: m.ctx });
+  }
+
+  private handleSnapshotChunk(m: SnapshotChunkMessage): void {
+    if (m.meta.index <= this.log.committed) {
+      // We already hold all of it (perhaps an answer of ours was lost): tell the leader where we are.
+      this.sendAppendResponse(m.from, false, this.log.committed);
+      return;
+    }
+    const { received, snapshot } = this.snapshotAssembler.add(m);
+    if (snapshot === null) {
+      this.send({ type: 'snapshotChunkResponse', from: this.id, to: m.from, term: this.term, snapshotIndex: m.meta.index, received });
+      return;
+    }
+    this.installSnapshot(snapshot);
+    this.sendAppendResponse(m.from, false, this.log.committed);
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    const { index, term, confState } = snapshot.meta;
+    if (this.log.matchTerm(index, term)) {
+      // We hold the entries it covers: just commit them; our later entries stay valid.
+      this.log.commitTo(index);
+      return;
+    }
+    this.log.restore(snapshot);
+    this.membership.restore(index, confState);
+    this.snapshot = snapshot;
+  }
+
+  // ---------------------------------------------------------------- leader side
+
+  private proposalRefusal(): RaftRefusal | null {
+    if (this.role !== 'leader') return { code: 'NOT_LEADER', message: `${this.id} is not the leader`, lead: this.lead };
+    if (this.leadTransferee !== null) {
+      return { code: 'TRANSFER_IN_PROGRESS', message: `leadership is being transferred to ${this.leadTransferee}; retry with the new leader`, lead: this.lead };
+    }
+    return null;
+  }
+
+  private refuse(code: RefusalCode, message: string): { ok: false; refusal: RaftRefusal } {
+    return { ok: false, refusal: { code, message, lead: this.lead } };
+  }
+
+  private appendEntry(type: EntryType, data: string): Entry {
+    const entry: Entry = { index: this.log.lastIndex() + 1, term: this.term, type, data };
+    this.log.append([entry]);
+    if (type === 'confChange') {
+      this.membership.replaceFrom(entry.index, [entry]);
+      this.syncProgressWithMembership();
+    }
+    return entry;
+  }
+
+  private addProgress(id: NodeId): void {
+    this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.opts.maxInflightMsgs));
+  }
+
+  private syncProgressWithMembership(): void {
+    const members = new Set(this.currentMembership().members());
+    for (const id of members) if (!this.progress.has(id)) this.addProgress(id);
+    for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id);
+    if (this.leadTransferee !== null && !members.has(this.leadTransferee)) this.leadTransferee = null;
+  }
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  /** Commits the highest index a quorum holds, if it is of this term (figure 8); true if commit moved. */
+  private maybeCommit(): boolean {
+    const index = this.currentMembership().quorumIndex((id) => this.progress.get(id)?.match ?? 0);
+    if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
+    this.log.commitTo(index);
+    const waiting = this.readsAwaitingTermCommit;
+    this.readsAwaitingTermCommit = [];
+    for (const ctx of waiting) this.startRead(ctx);
+    return true;
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  private broadcastHeartbeat(): void {
+    const ctx = this.readOnly.latestCtx();
+    for (const [to, pr] of this.progress) {
+      if (to === this.id) continue;
+      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit: Math.min(pr.match, this.log.committed), ctx });
+    }
+  }
+
+  /**
+   * Sends `to` the entries from its next index (or a snapshot if they are compacted). An empty append
+   * is sent only if `sendIfEmpty`, to carry the commit index or to find where the logs diverge.
+   * Returns whether anything was sent.
+   */
+  private sendAppend(to: NodeId, sendIfEmpty = true): boolean {
+    const pr = this.progress.get(to)!;
+    if (pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const entries = this.log.entriesFrom(pr.next, this.opts.maxEntriesPerMsg);
+    if (prevTerm === undefined || entries === null) {
+      this.startSnapshotTransfer(to, pr);
+      return true;
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'append', from: this.id, to, term: this.term, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    pr.sentEntries(prevIndex + entries.length, entries.length);
+    return true;
+  }
+
+  private handleAppendResponse(m: AppendResponseMessage): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      // The follower's hint names its last entry with a term ≤ the one we probed; skip to where our log
+      // can match that (one round trip per term rather than per entry).
+      const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.hintTerm).index : m.rejectHint;
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'probe') {
+      pr.becomeReplicate();
+    } else if (pr.state === 'snapshot') {
+      // The follower holds the snapshot (or enough): entries can flow again.
+      if (pr.match >= this.log.firstIndex() - 1) {
+        pr.becomeProbe();
+        pr.becomeReplicate();
+      }
+    } else {
+      pr.freeInflightThrough(m.index);
+    }
+    if (this.maybeCommit()) this.broadcastAppend();
+    else if (wasPaused) this.sendAppend(m.from);
+    while (this.sendAppend(m.from, false));
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
+    }
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponseMessage): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'replicate') pr.freeOneInflight();
+    // The follower is reachable: resume whatever was lost on the way (appends or a snapshot chunk).
+    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
+    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (m.ctx !== null) {
+      const acks = this.readOnly.acknowledge(m.from, m.ctx);
+      if (acks !== null && this.currentMembership().hasQuorum(acks)) this.readStates.push(...this.readOnly.releaseThrough(m.ctx));
+    }
+  }
+
+  private startSnapshotTransfer(to: NodeId, pr: Progress): void {
+    if (this.snapshot === null) throw new RaftInvariantError(`${to} needs compacted entries but ${this.id} holds no snapshot`);
+    pr.becomeSnapshot(this.snapshot.meta.index);
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snapshot = this.snapshot!;
+    // We compacted again since the transfer began; the old snapshot is gone, send the new one.
+    if (pr.snapshotIndex !== snapshot.meta.index) pr.becomeSnapshot(snapshot.meta.index);
+    const { data, done } = snapshotChunk(snapshot, pr.snapshotOffset, this.opts.snapshotChunkSize);
+    this.send({ type: 'snapshotChunk', from: this.id, to, term: this.term, meta: snapshot.meta, offset: pr.snapshotOffset, data, done });
+  }
+
+  private handleSnapshotChunkResponse(m: SnapshotChunkResponseMessage): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
+    // One chunk is in flight at a time: send the next only when this answer shows progress, so that a
+    // duplicated or reordered answer does not start a second stream. An answer of 0 means the follower
+    // lost its buffer (it restarted): start over.
+    const progressed = m.received > pr.snapshotOffset || (m.received === 0 && pr.snapshotOffset > 0);
+    if (!progressed) return;
+    pr.snapshotOffset = m.received;
+    this.sendSnapshotChunk(m.from, pr);
+  }
+
+  private startRead(ctx: string): void {
+    if (!this.readOnly.add(ctx, this.log.committed, this.id)) return;
+    if (this.currentMembership().hasQuorum([this.id])) {
+      this.readStates.push(...this.readOnly.releaseThrough(ctx));
+      return;
+    }
+    this.broadcastHeartbeat();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private currentMembership(): Membership {
+    return this.membership.current();
+  }
+
+  /**
+   * Queues `m`. A leader's replication traffic may leave before this Ready is durable, provided the
+   * term it carries was already handed to the driver in an earlier Ready (a single-voter cluster
+   * elects itself in one step, and its new term must be durable before anyone hears of it). Everything
+   * else claims something about this node's disk and waits for it.
+   */
+  private send(m: Message): void {
+    const termDurable = this.term === this.lastHardState.term && this.vote === this.lastHardState.vote;
+    if (this.role === 'leader' && termDurable && REPLICATION_TYPES.has(m.type)) this.messages.push(m);
+    else this.messagesAfterPersist.push(m);
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private softState(): SoftState {
+    return { lead: this.lead, role: this.role };
+  }
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.lead === b.lead && a.role === b.role;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}

@@ -1,0 +1,176 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Message, NodeId } from '../../raft/types.js';
+import type { Logger } from '../../../shared/log/logger.js';
+import { raftProto, type RaftEnvelope, type RaftEnvelope__Output, type RaftPeerClient, type RaftPeerHandlers } from '../../../shared/proto/load.js';
+
+/** PEM files for TLS between replicas; with them every replica also demands the peer's certificate. */
+export interface PeerTls {
+  readonly caPem: Buffer;
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+}
+
+export interface PeerTransportOptions {
+  readonly replicaId: NodeId;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** Raft endpoints (HOST:PORT) of the other replicas known from configuration, by id. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** How peers reach this replica's Raft port, and agents its gRPC API: sent with every message. */
+  readonly advertisedRaftAddress: string;
+  readonly advertisedAgentEndpoint: string;
+  readonly tls: PeerTls | null;
+  readonly onMessage: (message: Message) => void;
+  readonly logger: Logger;
+}
+
+/** Writes gRPC may buffer for a slow peer; beyond this the stream is dropped and Raft's retries take over. */
+const MAX_BACKLOG_PER_PEER = 4096;
+
+/**
+ * Raft messages over gRPC: one client stream per peer, opened on first use and reopened after a
+ * failure. Loss is fine (Raft retransmits), so a broken stream drops what was in flight rather than
+ * holding it: a stale append delivered late is harmless but useless.
+ */
+export class PeerTransport {
+  private readonly server = new grpc.Server();
+  private readonly clients = new Map<NodeId, RaftPeerClient>();
+  /** Raft addresses: configured ones, and those of members added later, learned from their messages. */
+  private readonly addresses: Map<NodeId, string>;
+  private readonly agentEndpoints = new Map<NodeId, string>();
+  private readonly streams = new Map<NodeId, grpc.ClientWritableStream<RaftEnvelope>>();
+  /** Writes made since the peer's stream last drained. */
+  private readonly backlog = new Map<NodeId, number>();
+  private closed = false;
+  port = 0;
+
+  constructor(private readonly options: PeerTransportOptions) {
+    this.addresses = new Map(options.peers);
+  }
+
+  /** Where agents reach replica `id`, as it last advertised it; null if it never wrote to us. */
+  agentEndpointOf(id: NodeId): string | null {
+    return this.agentEndpoints.get(id) ?? null;
+  }
+
+  /** Records the Raft address of a member being added, so the leader can reach it. */
+  addPeer(id: NodeId, raftAddress: string): void {
+    if (this.addresses.get(id) === raftAddress) return;
+    this.addresses.set(id, raftAddress);
+    this.forget(id);
+  }
+
+  async start(): Promise<void> {
+    const handlers: RaftPeerHandlers = {
+      Stream: (call, callback) => {
+        call.on('data', (envelope: RaftEnvelope__Output) => this.receive(envelope));
+        call.on('error', () => {});
+        call.on('end', () => callback(null, {}));
+      },
+    };
+    this.server.addService(raftProto().keylease.raft.v1.RaftPeer.service, handlers);
+    const { listenHost, listenPort, tls } = this.options;
+    const credentials = tls ? grpc.ServerCredentials.createSsl(tls.caPem, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], true) : grpc.ServerCredentials.createInsecure();
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${listenPort}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
+    );
+  }
+
+  send(message: Message): void {
+    if (this.closed) return;
+    const stream = this.streamTo(message.to);
+    if (!stream) return;
+    const envelope: RaftEnvelope = {
+      from: this.options.replicaId,
+      to: message.to,
+      message: Buffer.from(JSON.stringify(message)),
+      fromRaftAddress: this.options.advertisedRaftAddress,
+      fromAgentEndpoint: this.options.advertisedAgentEndpoint,
+    };
+    if (!stream.write(envelope)) {
+      // gRPC keeps the write buffered; a peer that stays this far behind gets a fresh stream instead.
+      const backlog = (this.backlog.get(message.to) ?? 0) + 1;
+      this.backlog.set(message.to, backlog);
+      if (backlog > MAX_BACKLOG_PER_PEER) this.resetStream(message.to);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.streams.keys()]) this.resetStream(id);
+    for (const client of this.clients.values()) client.close();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => this.server.forceShutdown(), 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  private receive(envelope: RaftEnvelope__Output): void {
+    let message: Message;
+    try {
+      message = JSON.parse(Buffer.from(envelope.message).toString('utf8')) as Message;
+    } catch {
+      this.options.logger.warn('dropping an undecodable Raft message', { from: envelope.from });
+      return;
+    }
+    if (message.to !== this.options.replicaId || message.from !== envelope.from || message.from === this.options.replicaId) {
+      this.options.logger.warn('dropping a Raft message not meant for this replica', { from: envelope.from, to: message.to });
+      return;
+    }
+    if (envelope.fromAgentEndpoint) this.agentEndpoints.set(message.from, envelope.fromAgentEndpoint);
+    // Configured addresses win; a member added at run time is answered where it says it listens.
+    if (envelope.fromRaftAddress && !this.options.peers.has(message.from) && this.addresses.get(message.from) !== envelope.fromRaftAddress) {
+      this.addresses.set(message.from, envelope.fromRaftAddress);
+      this.forget(message.from);
+    }
+    this.options.onMessage(message);
+  }
+
+  private streamTo(peer: NodeId): grpc.ClientWritableStream<RaftEnvelope> | null {
+    const existing = this.streams.get(peer);
+    if (existing) return existing;
+    const client = this.clientFor(peer);
+    if (!client) return null;
+    const stream = client.Stream((error) => {
+      if (error && !this.closed) this.options.logger.debug('Raft stream to peer ended', { peer, error: error.message });
+      if (this.streams.get(peer) === stream) this.streams.delete(peer);
+    });
+    stream.on('drain', () => this.backlog.delete(peer));
+    this.streams.set(peer, stream);
+    return stream;
+  }
+
+  private clientFor(peer: NodeId): RaftPeerClient | null {
+    const existing = this.clients.get(peer);
+    if (existing) return existing;
+    const address = this.addresses.get(peer);
+    if (!address) return null;
+    const { tls } = this.options;
+    const credentials = tls ? grpc.credentials.createSsl(tls.caPem, tls.keyPem, tls.certPem) : grpc.credentials.createInsecure();
+    const client = new (raftProto().keylease.raft.v1.RaftPeer)(address, credentials, {
+      // Reconnect quickly after a peer restarts: elections are measured in hundreds of milliseconds.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      'grpc.keepalive_time_ms': 10_000,
+    });
+    this.clients.set(peer, client);
+    return client;
+  }
+
+  /** Drops the connection to a peer whose address changed; the next send dials the new one. */
+  private forget(peer: NodeId): void {
+    this.resetStream(peer);
+    this.clients.get(peer)?.close();
+    this.clients.delete(peer);
+  }
+
+  private resetStream(peer: NodeId): void {
+    const stream = this.streams.get(peer);
+    this.streams.delete(peer);
+    this.backlog.delete(peer);
+    stream?.cancel();
+  }
+}

@@ -1,0 +1,477 @@
+import { accept, applyCommand, createEmptyState, restoreSnapshot, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
+import { RaftNode } from '../../raft/node.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
+import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
+import type { Logger } from '../../../shared/log/logger.js';
+import { LogClosedError, NotLeaderError } from '../errors.js';
+import type { AppliedEntry, ReplicatedLog } from '../types.js';
+import { PeerTransport, type PeerTls } from './peer-transport.js';
+import { RaftStorage } from './raft-storage.js';
+
+export interface RaftReplicaOptions {
+  readonly replicaId: NodeId;
+  readonly directory: string;
+  /** The other replicas' Raft addresses, by id. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /**
+   * A replica joining a running cluster (to be added as a learner) does not count itself among the
+   * voters: it must not campaign before the cluster has made it a member.
+   */
+  readonly join: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly advertisedRaftAddress: string;
+  readonly agentEndpoint: string;
+  readonly tls: PeerTls | null;
+  /** One Raft tick; elections time out after electionTicks..2·electionTicks of them. */
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Snapshot the state machine and compact the log after this many applied entries. */
+  readonly snapshotEvery: number;
+  readonly proposalTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (result: Result<unknown>) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  readonly run: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** A batch of reads sharing one ReadIndex round; `index` is known once a quorum confirmed leadership. */
+interface ReadRound {
+  readonly ctx: string;
+  readonly reads: PendingRead[];
+  index: number | null;
+}
+
+export class ProposalTimeoutError extends KeyleaseError {
+  constructor(ms: number) {
+    super('PROPOSAL_TIMEOUT', `the request was not committed within ${ms} ms, so its outcome is unknown: retry it (claims and releases are safe to retry)`);
+  }
+}
+
+/** The replica cannot write its log: it stops rather than run on state it cannot make durable. */
+export class ReplicaStoppedError extends KeyleaseError {
+  constructor() {
+    super('REPLICA_STOPPED', 'this replica stopped after a storage failure: use another replica, and see this one\'s logs');
+  }
+}
+
+/**
+ * The replicated log over Raft: a RaftNode driven by timers, gRPC between replicas and classic-level
+ * storage, applying committed commands to the allocation core. Everything above sees only the
+ * ReplicatedLog interface, exactly as with the single-replica log.
+ */
+export class RaftReplicatedLog implements ReplicatedLog {
+  private state: CoreState;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private role: Role = 'follower';
+  private lead: NodeId | null = null;
+  private readonly pending = new Map<number, PendingProposal>();
+  private readonly queuedReads: PendingRead[] = [];
+  private readonly readRounds: ReadRound[] = [];
+  private readSequence = 0;
+  private readonly appliedListeners = new Set<(entry: AppliedEntry) => void>();
+  private readonly leadershipListeners = new Set<(isLeader: boolean) => void>();
+  private ticker: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private closed = false;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly recoveredCommit: number,
+    private readonly options: RaftReplicaOptions,
+    private readonly node: RaftNode,
+    private readonly storage: RaftStorage,
+    private readonly transport: PeerTransport,
+    recoveredSnapshot: Snapshot | null,
+  ) {
+    this.state = recoveredSnapshot ? restoreSnapshot(JSON.parse(recoveredSnapshot.data)) : createEmptyState();
+    this.appliedIndex = recoveredSnapshot?.meta.index ?? 0;
+    this.snapshotIndex = this.appliedIndex;
+  }
+
+  static async open(options: RaftReplicaOptions): Promise<RaftReplicatedLog> {
+    const { storage, recovered } = await RaftStorage.open(options.directory, options.replicaId, options.logger);
+    const voters = options.join ? [...options.peers.keys()] : [options.replicaId, ...options.peers.keys()];
+    const node = new RaftNode({
+      id: options.replicaId,
+      peers: voters,
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      random: Math.random,
+      preVote: true,
+      checkQuorum: true,
+      maxInflightMsgs: 256,
+      maxEntriesPerMsg: 256,
+      snapshotChunkSize: 512 * 1024,
+      storage: recovered,
+    });
+    let log: RaftReplicatedLog | null = null;
+    const transport = new PeerTransport({
+      replicaId: options.replicaId,
+      listenHost: options.listen.host,
+      listenPort: options.listen.port,
+      peers: options.peers,
+      advertisedRaftAddress: options.advertisedRaftAddress,
+      advertisedAgentEndpoint: options.agentEndpoint,
+      tls: options.tls,
+      onMessage: (message) => log?.step(message),
+      logger: options.logger.child({ component: 'raft-transport' }),
+    });
+    log = new RaftReplicatedLog(recovered.hardState.commit, options, node, storage, transport, recovered.snapshot);
+    try {
+      await transport.start();
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+    options.logger.info('raft replica recovered', {
+      replicaId: options.replicaId,
+      term: recovered.hardState.term,
+      commit: recovered.hardState.commit,
+      snapshotIndex: recovered.snapshot?.meta.index ?? 0,
+      entries: recovered.entries.length,
+      raft: `${options.listen.host}:${transport.port}`,
+    });
+    log.ticker = setInterval(() => log.tick(), options.tickMs);
+    log.kick();
+    return log;
+  }
+
+  /**
+   * The local state once this replica has replayed what it had committed before it stopped: for start-up
+   * checks only (it may be stale; everything else reads through read()).
+   */
+  async recoveredState<T>(query: (state: CoreState) => T): Promise<T> {
+    while (this.appliedIndex < this.recoveredCommit && !this.failure && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const off = this.onApplied(() => {
+          off();
+          resolve();
+        });
+        setTimeout(() => {
+          off();
+          resolve();
+        }, this.options.tickMs);
+      });
+    }
+    this.checkOpen();
+    return query(this.state);
+  }
+
+  get raftPort(): number {
+    return this.transport.port;
+  }
+
+  isLeader(): boolean {
+    return this.role === 'leader' && !this.closed && this.failure === null;
+  }
+
+  /** The agent endpoint of the current leader, as far as this replica knows. */
+  leaderHint(): string | null {
+    if (this.lead === null) return null;
+    if (this.lead === this.options.replicaId) return this.options.agentEndpoint;
+    return this.transport.agentEndpointOf(this.lead);
+  }
+
+  status(): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; confState: ConfState } {
+    const status = this.node.status();
+    return { replicaId: this.options.replicaId, role: status.role, lead: status.lead, term: status.term, commit: status.commit, applied: this.appliedIndex, confState: this.node.confState() };
+  }
+
+  async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
+    this.checkOpen();
+    const proposed = this.node.propose(JSON.stringify(command));
+    if (!proposed.ok) throw new NotLeaderError(this.leaderHint());
+    return (await this.outcomeOf(proposed.index, proposed.term)) as Result<CommandOutcomes[C['type']]>;
+  }
+
+  /** Waits until the entry proposed at `index` in `term` is applied here, or is known to be lost. */
+  private outcomeOf(index: number, term: number): Promise<Result<unknown>> {
+    const outcome = new Promise<Result<unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(index);
+        reject(new ProposalTimeoutError(this.options.proposalTimeoutMs));
+      }, this.options.proposalTimeoutMs);
+      this.pending.set(index, { term, resolve, reject, timer });
+    });
+    this.kick();
+    return outcome;
+  }
+
+  /** Linearizable: runs `query` once this replica has applied everything committed before the call. */
+  read<T>(query: (state: CoreState) => T): Promise<T> {
+    this.checkOpen();
+    if (!this.isLeader()) return Promise.reject(new NotLeaderError(this.leaderHint()));
+    return new Promise<T>((resolve, reject) => {
+      const read: PendingRead = {
+        run: () => {
+          clearTimeout(read.timer);
+          try {
+            resolve(query(this.state));
+          } catch (error) {
+            reject(error);
+          }
+        },
+        reject: (error) => {
+          clearTimeout(read.timer);
+          reject(error);
+        },
+        timer: setTimeout(() => {
+          this.dropRead(read);
+          reject(new ProposalTimeoutError(this.options.proposalTimeoutMs));
+        }, this.options.proposalTimeoutMs),
+      };
+      this.queuedReads.push(read);
+      this.startReadRound();
+    });
+  }
+
+  onApplied(listener: (entry: AppliedEntry) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  onLeadershipChange(listener: (isLeader: boolean) => void): () => void {
+    this.leadershipListeners.add(listener);
+    return () => this.leadershipListeners.delete(listener);
+  }
+
+  /** Single-server membership change; resolves once the change is applied here. */
+  async changeMembership(change: ConfChange, raftAddress?: string): Promise<void> {
+    this.checkOpen();
+    if (raftAddress) this.transport.addPeer(change.nodeId, raftAddress);
+    const proposed = this.node.proposeConfChange(change);
+    if (!proposed.ok) {
+      if (proposed.refusal.code === 'NOT_LEADER') throw new NotLeaderError(this.leaderHint());
+      throw new KeyleaseError(proposed.refusal.code, proposed.refusal.message);
+    }
+    await this.outcomeOf(proposed.index, proposed.term);
+  }
+
+  /** Hands leadership to the voter `to`, or to the most suitable one; resolves when this replica no longer leads. */
+  async transferLeadership(to?: NodeId, timeoutMs = this.options.tickMs * this.options.electionTicks * 2): Promise<boolean> {
+    if (!this.isLeader()) return false;
+    const target = to ?? this.node.confState().voters.find((id) => id !== this.options.replicaId);
+    if (!target) return false;
+    const requested = this.node.transferLeadership(target);
+    if (!requested.ok) throw new KeyleaseError(requested.refusal.code, requested.refusal.message);
+    this.kick();
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, timeoutMs);
+      const off = this.onLeadershipChange((isLeader) => {
+        if (isLeader) return;
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      });
+    });
+  }
+
+  /** Graceful stop: hand leadership over first (no election timeout for the others), then close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.isLeader() && this.node.confState().voters.length > 1) {
+      const handedOver = await this.transferLeadership().catch(() => false);
+      this.options.logger.info(handedOver ? 'leadership handed over before shutdown' : 'leadership transfer did not complete before shutdown', {});
+    }
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    while (this.draining) await this.draining;
+    this.failAll(new LogClosedError());
+    this.setRole({ lead: null, role: 'follower' });
+    await this.transport.close();
+    await this.storage.close();
+  }
+
+  // ---------------------------------------------------------------- driving the node
+
+  private tick(): void {
+    if (this.closed || this.failure) return;
+    this.node.tick();
+    this.kick();
+  }
+
+  private step(message: Message): void {
+    if (this.closed || this.failure) return;
+    this.node.step(message);
+    this.kick();
+  }
+
+  /** Runs the Ready loop unless it is already running; the node stays steppable meanwhile. */
+  private kick(): void {
+    if (this.draining || this.closed || this.failure) return;
+    this.draining = this.drain()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.draining = null;
+        if (!this.closed && !this.failure && this.node.hasReady()) this.kick();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.node.hasReady()) {
+      const ready = this.node.ready();
+      // Replication traffic claims nothing about our disk and may leave before the write completes.
+      for (const message of ready.messages) this.transport.send(message);
+      await this.storage.persist(ready);
+      for (const message of ready.messagesAfterPersist) this.transport.send(message);
+      if (ready.snapshot) this.installSnapshot(ready.snapshot);
+      for (const entry of ready.committedEntries) this.apply(entry);
+      if (ready.softState) this.setRole(ready.softState);
+      this.readIndexesConfirmed(ready.readStates);
+      this.node.advance(ready);
+      this.serveReads();
+      this.startReadRound();
+      await this.maybeCompact(ready);
+    }
+  }
+
+  private apply(entry: Entry): void {
+    if (entry.index <= this.appliedIndex) return;
+    this.appliedIndex = entry.index;
+    let result: Result<unknown> = accept({});
+    if (entry.type === 'normal') {
+      const command = JSON.parse(entry.data) as Command;
+      result = applyCommand(this.state, command);
+      const applied: AppliedEntry = { index: entry.index, command, result: result as AppliedEntry['result'] };
+      for (const listener of this.appliedListeners) {
+        try {
+          listener(applied);
+        } catch (error) {
+          this.options.logger.error('applied-entry listener failed', { error });
+        }
+      }
+    } else if (entry.type === 'confChange') {
+      this.options.logger.info('membership changed', { index: entry.index, ...this.node.confState() });
+    }
+    const pending = this.pending.get(entry.index);
+    if (!pending) return;
+    this.pending.delete(entry.index);
+    clearTimeout(pending.timer);
+    // Another leader's entry took this index: ours was never committed, and the caller may retry.
+    if (pending.term === entry.term) pending.resolve(result);
+    else pending.reject(new NotLeaderError(this.leaderHint()));
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.state = restoreSnapshot(JSON.parse(snapshot.data));
+    this.appliedIndex = snapshot.meta.index;
+    this.snapshotIndex = snapshot.meta.index;
+    for (const [index, pending] of this.pending) {
+      if (index > snapshot.meta.index) continue;
+      this.pending.delete(index);
+      clearTimeout(pending.timer);
+      pending.reject(new NotLeaderError(this.leaderHint()));
+    }
+    this.options.logger.info('installed a snapshot from the leader', { index: snapshot.meta.index, term: snapshot.meta.term });
+  }
+
+  private async maybeCompact(ready: Ready): Promise<void> {
+    if (ready.committedEntries.length === 0 || this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+    const index = this.appliedIndex;
+    const data = JSON.stringify(takeSnapshot(this.state));
+    const meta = this.node.compact(index, data);
+    await this.storage.compact({ meta, data });
+    this.snapshotIndex = index;
+    this.options.logger.debug('log compacted', { index });
+  }
+
+  private setRole(softState: SoftState): void {
+    const wasLeader = this.isLeader();
+    this.role = softState.role;
+    this.lead = softState.lead;
+    const isLeader = this.isLeader();
+    if (wasLeader && !isLeader) {
+      for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(new NotLeaderError(this.leaderHint()));
+      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+    }
+    if (wasLeader !== isLeader) {
+      this.options.logger.info(isLeader ? 'became leader' : 'no longer leader', { term: this.node.status().term, lead: this.lead });
+      for (const listener of this.leadershipListeners) listener(isLeader);
+    }
+  }
+
+  // ---------------------------------------------------------------- linearizable reads
+
+  /** Sends the queued reads in one ReadIndex round, unless a round is already waiting for its index. */
+  private startReadRound(): void {
+    if (this.queuedReads.length === 0 || this.readRounds.some((r) => r.index === null)) return;
+    if (!this.isLeader()) {
+      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+      return;
+    }
+    const ctx = `${this.options.replicaId}:${++this.readSequence}`;
+    const requested = this.node.readIndex(ctx);
+    if (!requested.ok) {
+      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+      return;
+    }
+    this.readRounds.push({ ctx, reads: this.queuedReads.splice(0), index: null });
+    this.kick();
+  }
+
+  private readIndexesConfirmed(readStates: readonly ReadState[]): void {
+    for (const { ctx, index } of readStates) {
+      const round = this.readRounds.find((r) => r.ctx === ctx);
+      if (round) round.index = index;
+    }
+  }
+
+  private serveReads(): void {
+    for (let i = 0; i < this.readRounds.length; ) {
+      const round = this.readRounds[i]!;
+      if (round.index !== null && round.index <= this.appliedIndex) {
+        this.readRounds.splice(i, 1);
+        for (const read of round.reads) read.run();
+      } else i++;
+    }
+  }
+
+  private dropRead(read: PendingRead): void {
+    const queued = this.queuedReads.indexOf(read);
+    if (queued !== -1) this.queuedReads.splice(queued, 1);
+    for (const round of this.readRounds) {
+      const at = round.reads.indexOf(read);
+      if (at !== -1) round.reads.splice(at, 1);
+    }
+  }
+
+  // ---------------------------------------------------------------- failure and shutdown
+
+  private checkOpen(): void {
+    if (this.failure) throw new ReplicaStoppedError();
+    if (this.closed) throw new LogClosedError();
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.options.logger.error('raft replica stopped: its log could not be written', { error: this.failure });
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(new ReplicaStoppedError());
+    this.setRole({ lead: null, role: 'follower' });
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+    for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(error);
+    for (const read of this.queuedReads.splice(0)) read.reject(error);
+  }
+}

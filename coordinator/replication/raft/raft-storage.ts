@@ -1,0 +1,161 @@
+import { ClassicLevel } from 'classic-level';
+import type { Entry, HardState, Ready, RecoveredState, Snapshot } from '../../raft/types.js';
+import type { Logger } from '../../../shared/log/logger.js';
+import { StorageError } from '../errors.js';
+import { decodeRecord, encodeRecord } from '../record-codec.js';
+
+export const RAFT_STORAGE_FORMAT = 'keylease-raft-v1';
+
+const META_KEY = 'meta';
+const HARD_STATE_KEY = 'hardstate';
+const SNAPSHOT_KEY = 'snapshot';
+const ENTRY_PREFIX = 'entry:';
+const entryKey = (index: number) => ENTRY_PREFIX + String(index).padStart(16, '0');
+const ENTRY_RANGE = { gt: ENTRY_PREFIX, lt: ENTRY_PREFIX + '~' } as const;
+
+type Operation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+interface Meta {
+  readonly format: string;
+  readonly replicaId: string;
+}
+
+/**
+ * A replica's durable Raft state in classic-level: hard state, snapshot and log entries, each record
+ * checksummed. Every Ready is written as one batch with `sync: true`, so a crash leaves either all of
+ * it or none; nothing is acknowledged before its batch returns.
+ */
+export class RaftStorage {
+  private constructor(
+    private readonly db: ClassicLevel<string, string>,
+    /** The durable log's bounds, kept so a truncation knows which keys to delete. */
+    private firstIndex: number,
+    private lastIndex: number,
+  ) {}
+
+  /** Opens (or creates) the store and reads back what survived; refuses damaged or foreign data. */
+  static async open(directory: string, replicaId: string, logger: Logger): Promise<{ storage: RaftStorage; recovered: RecoveredState }> {
+    const db = new ClassicLevel<string, string>(directory, { valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (cause) {
+      throw new StorageError('STORAGE_IO', `cannot open the Raft log in ${directory}: is another keylease using it, or is the directory unwritable?`, { cause });
+    }
+    try {
+      await checkMeta(db, directory, replicaId);
+      const recovered = await recover(db, logger);
+      const first = recovered.snapshot ? recovered.snapshot.meta.index + 1 : 1;
+      const last = recovered.entries.length > 0 ? recovered.entries[recovered.entries.length - 1]!.index : first - 1;
+      return { storage: new RaftStorage(db, first, last), recovered };
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  /** Makes a Ready's snapshot, entries and hard state durable in one synced batch. */
+  async persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): Promise<void> {
+    const ops: Operation[] = [];
+    let first = this.firstIndex;
+    let last = this.lastIndex;
+    if (ready.snapshot) {
+      // A received snapshot replaces the whole log.
+      for (let i = first; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord(ready.snapshot) });
+      first = ready.snapshot.meta.index + 1;
+      last = ready.snapshot.meta.index;
+    }
+    if (ready.entries.length > 0) {
+      const from = ready.entries[0]!.index;
+      if (from < first || from > last + 1) throw new StorageError('STORAGE_CORRUPT', `Raft asked to write entries from ${from}, but the durable log holds ${first}..${last}: this is a bug; the replica stops rather than leave a gap`);
+      // A conflicting suffix is truncated in the same batch as its replacement is written.
+      for (let i = from; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const entry of ready.entries) ops.push({ type: 'put', key: entryKey(entry.index), value: encodeRecord(entry) });
+      last = ready.entries[ready.entries.length - 1]!.index;
+    }
+    if (ready.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(ready.hardState) });
+    if (ops.length === 0) return;
+    await this.write(ops);
+    this.firstIndex = first;
+    this.lastIndex = last;
+  }
+
+  /** Stores the application's snapshot at `snapshot.meta.index` and drops the entries it covers. */
+  async compact(snapshot: Snapshot): Promise<void> {
+    const upTo = Math.min(snapshot.meta.index, this.lastIndex);
+    const ops: Operation[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord(snapshot) }];
+    for (let i = this.firstIndex; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
+    await this.write(ops);
+    this.firstIndex = Math.max(this.firstIndex, snapshot.meta.index + 1);
+    this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private async write(ops: Operation[]): Promise<void> {
+    try {
+      await this.db.batch(ops, { sync: true });
+    } catch (cause) {
+      throw new StorageError('STORAGE_IO', 'writing the Raft log failed; nothing of this batch was acknowledged', { cause });
+    }
+  }
+}
+
+async function checkMeta(db: ClassicLevel<string, string>, directory: string, replicaId: string): Promise<void> {
+  const stored = await db.get(META_KEY);
+  if (stored === undefined) {
+    if ((await db.keys({ limit: 1 }).all()).length > 0) {
+      throw new StorageError('STORAGE_CORRUPT', `${directory} holds data but no keylease metadata: point --data-dir at a keylease data directory or an empty one`);
+    }
+    await db.put(META_KEY, encodeRecord({ format: RAFT_STORAGE_FORMAT, replicaId } satisfies Meta), { sync: true });
+    return;
+  }
+  const meta = decodeRecord<Meta>(stored, META_KEY);
+  if (meta.format !== RAFT_STORAGE_FORMAT) {
+    throw new StorageError(
+      'STORAGE_VERSION',
+      `${directory} was written in storage format ${JSON.stringify(meta.format)}; this keylease reads ${RAFT_STORAGE_FORMAT}: run the keylease version that wrote it, or start with a new --data-dir`,
+    );
+  }
+  if (meta.replicaId !== replicaId) {
+    // A replica must never take over another's log: its votes and acknowledgements would be forged.
+    throw new StorageError('STORAGE_CORRUPT', `${directory} belongs to replica ${JSON.stringify(meta.replicaId)}, not ${JSON.stringify(replicaId)}: check --replica-id and --data-dir`);
+  }
+}
+
+async function recover(db: ClassicLevel<string, string>, logger: Logger): Promise<RecoveredState> {
+  const hardStateStored = await db.get(HARD_STATE_KEY);
+  let hardState: HardState = hardStateStored === undefined ? { term: 0, vote: null, commit: 0 } : decodeRecord<HardState>(hardStateStored, HARD_STATE_KEY);
+  const snapshotStored = await db.get(SNAPSHOT_KEY);
+  const snapshot = snapshotStored === undefined ? null : decodeRecord<Snapshot>(snapshotStored, SNAPSHOT_KEY);
+  const after = snapshot?.meta.index ?? 0;
+
+  const stored: Array<[string, string]> = [];
+  for await (const [key, value] of db.iterator({ gt: entryKey(after), lt: ENTRY_RANGE.lt })) stored.push([key, value]);
+  const entries: Entry[] = [];
+  for (const [position, [key, value]] of stored.entries()) {
+    let entry: Entry;
+    try {
+      entry = decodeRecord<Entry>(value, key);
+    } catch (error) {
+      if (position !== stored.length - 1) throw error;
+      // Only the very last record may be torn: it was never acknowledged, so it is dropped.
+      logger.warn('dropping a torn last Raft log record', { key });
+      await db.del(key, { sync: true });
+      break;
+    }
+    const expected = (entries.length > 0 ? entries[entries.length - 1]!.index : after) + 1;
+    if (entry.index !== expected || key !== entryKey(entry.index)) {
+      throw new StorageError('STORAGE_CORRUPT', `Raft log entry ${expected} is missing or misplaced (found ${entry.index} under ${key}): restore this replica's data directory or replace the replica`);
+    }
+    entries.push(entry);
+  }
+  const lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : after;
+  if (hardState.commit > lastIndex) {
+    logger.warn('durable commit index is past the recovered log; lowering it to the last entry', { commit: hardState.commit, lastIndex });
+    hardState = { ...hardState, commit: lastIndex };
+  }
+  return { hardState, snapshot, entries };
+}
