@@ -31,6 +31,7 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'tick-ms', kind: 'int', default: 100, min: 5, max: 10_000, description: 'One Raft tick; a leader heartbeats every tick.' },
     { name: 'election-ticks', kind: 'int', default: 10, min: 3, max: 1000, description: 'Ticks without a leader before a follower campaigns (randomized up to twice this).' },
     { name: 'snapshot-every', kind: 'int', default: 10_000, min: 10, max: 10_000_000, description: 'Snapshot the state and compact the log after this many entries.' },
+    { name: 'api-token-file', kind: 'string', description: 'Bearer token of the admin endpoints (default: DATA_DIR/api-token.txt, created on first start).' },
     { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for mutual TLS between replicas (with --tls-cert-file and --tls-key-file).' },
     { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, presented to and accepted from peers signed by --tls-ca-file.' },
     { name: 'tls-key-file', kind: 'string', description: 'PEM private key of --tls-cert-file.' },
@@ -60,6 +61,7 @@ export interface CoordinatorConfig {
   readonly pool: string;
   readonly poolSettings: PoolSettings;
   readonly logLevel: LogLevel;
+  readonly apiTokenFile: string | null;
   /** Null for a single replica, which keeps a local log instead of running Raft. */
   readonly raft: RaftConfig | null;
 }
@@ -85,6 +87,7 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       coolingMs: values['cooling-ms'] as number,
     },
     logLevel: logLevelOf(values),
+    apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
     raft: raftConfig(values, grpc),
   };
 }

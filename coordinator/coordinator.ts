@@ -4,6 +4,7 @@ import { AllocationService } from './allocation/allocation-service.js';
 import { startGrpcServer } from './api/grpc-server.js';
 import { startHttpServer } from './api/http-server.js';
 import { CoordinatorMetrics } from './api/metrics.js';
+import { loadAdminToken } from './api/admin-token.js';
 import { readKek } from './keys/kek.js';
 import { mnemonicToSeed } from './keys/derive.js';
 import { readMnemonicFile } from './keys/mnemonic-file.js';
@@ -79,7 +80,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),
-      ...(log instanceof RaftReplicatedLog ? { raftStatus: () => log.status() } : {}),
+      ...(log instanceof RaftReplicatedLog ? { raftStatus: () => log.status(), clusterAdmin: { admin: log, token: (await loadAdminToken(config.dataDir, config.apiTokenFile)).token } } : {}),
     });
     closers.push(() => httpServer.close());
     logger.info('coordinator ready', {

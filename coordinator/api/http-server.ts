@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ReadonlyCoreState } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
+import { routeClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
 import { assignmentsJson, buildAssignments } from './assignments.js';
 import { renderAssignmentsPage } from './assignments-page.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -23,6 +24,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Raft role, term and indices of this replica, for /raft/status; absent on a single replica. */
   readonly raftStatus?: () => unknown;
+  /** Membership and leadership operations, behind the admin bearer token; absent on a single replica. */
+  readonly clusterAdmin?: { admin: ClusterAdmin; token: string };
 }
 
 /** /assignments (HTML or JSON), /metrics, /healthz, /readyz. */
@@ -55,6 +58,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
 async function route(request: IncomingMessage, response: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (options.clusterAdmin && (await routeClusterAdmin(request, response, path, options.clusterAdmin.admin, options.clusterAdmin.token))) return;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
     return;

@@ -149,7 +149,12 @@ export class RaftNode {
       const futureTermOnly = m.type === 'preVote' || (m.type === 'preVoteResponse' && !m.reject);
       if (!futureTermOnly) {
         const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshotChunk';
+        const electionElapsed = this.electionElapsed;
         this.becomeFollower(m.term, fromLeader ? m.from : null);
+        // Only a granted vote or a live leader restarts the election timer (figure 2). A candidate
+        // whose log is too stale to win must not keep everyone else from campaigning, which it would
+        // if its clock runs faster than theirs and each of its campaigns reset their timers.
+        if (m.type === 'vote') this.electionElapsed = electionElapsed;
       }
     } else if (m.term < this.term) {
       this.stepStale(m);

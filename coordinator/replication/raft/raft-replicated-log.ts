@@ -80,6 +80,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private readonly queuedReads: PendingRead[] = [];
   private readonly readRounds: ReadRound[] = [];
   private readSequence = 0;
+  /** Highest index each peer acknowledged to this replica: tells whether a learner has caught up. */
+  private readonly acknowledged = new Map<NodeId, number>();
   private readonly appliedListeners = new Set<(entry: AppliedEntry) => void>();
   private readonly leadershipListeners = new Set<(isLeader: boolean) => void>();
   private ticker: NodeJS.Timeout | null = null;
@@ -247,8 +249,33 @@ export class RaftReplicatedLog implements ReplicatedLog {
     return () => this.leadershipListeners.delete(listener);
   }
 
+  /** Adds a replica that follows the log without voting; it catches up (by snapshot if need be) first. */
+  addLearner(id: NodeId, raftAddress: string): Promise<void> {
+    return this.changeMembership({ type: 'addLearner', nodeId: id }, raftAddress);
+  }
+
+  /** Makes a learner a voter once it has acknowledged everything committed when this was asked. */
+  async promoteLearner(id: NodeId, catchUpTimeoutMs = this.options.proposalTimeoutMs): Promise<void> {
+    this.checkOpen();
+    if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
+    if (!this.node.confState().learners.includes(id)) throw new KeyleaseError('INVALID_CONF_CHANGE', `${id} is not a learner of this cluster: add it first`);
+    const target = this.node.status().commit;
+    const deadline = Date.now() + catchUpTimeoutMs;
+    while ((this.acknowledged.get(id) ?? 0) < target) {
+      if (Date.now() > deadline) {
+        throw new KeyleaseError('LEARNER_BEHIND', `learner ${id} has acknowledged entries up to ${this.acknowledged.get(id) ?? 0} of ${target}: let it catch up (is it running and reachable?), then promote again`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.options.tickMs));
+    }
+    await this.changeMembership({ type: 'promoteLearner', nodeId: id });
+  }
+
+  removeMember(id: NodeId): Promise<void> {
+    return this.changeMembership({ type: 'removeNode', nodeId: id });
+  }
+
   /** Single-server membership change; resolves once the change is applied here. */
-  async changeMembership(change: ConfChange, raftAddress?: string): Promise<void> {
+  private async changeMembership(change: ConfChange, raftAddress?: string): Promise<void> {
     this.checkOpen();
     if (raftAddress) this.transport.addPeer(change.nodeId, raftAddress);
     const proposed = this.node.proposeConfChange(change);
@@ -307,6 +334,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private step(message: Message): void {
     if (this.closed || this.failure) return;
+    if (message.type === 'appendResponse' && !message.reject) {
+      this.acknowledged.set(message.from, Math.max(this.acknowledged.get(message.from) ?? 0, message.index));
+    }
     this.node.step(message);
     this.kick();
   }
