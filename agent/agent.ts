@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { layoutFor } from '../shared/eth/layouts/types.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
@@ -18,6 +18,14 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningAgent> {
+  let caPem: Buffer | null = null;
+  if (config.tlsCaFile) {
+    try {
+      caPem = await readFile(config.tlsCaFile);
+    } catch (cause) {
+      throw new ConfigError(`cannot read --tls-ca-file ${config.tlsCaFile}: check the path`, { cause });
+    }
+  }
   try {
     await mkdir(config.outDir, { recursive: true, mode: 0o700 });
   } catch (cause) {
@@ -26,7 +34,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
   const layout = layoutFor(config.layout);
   // A restarted agent holds no lease yet: whatever an earlier run left behind must not be signed with.
   await layout.remove(config.outDir);
-  const client = new CoordinatorClient(config.coordinatorEndpoints);
+  const client = new CoordinatorClient(config.coordinatorEndpoints, caPem);
   const loop = new LeaseLoop({
     podName: config.podName,
     pool: config.pool,

@@ -17,6 +17,7 @@ export const AGENT_COMMAND: CommandSpec = {
     { name: 'out', kind: 'string', required: true, description: 'Directory (an in-memory volume in Kubernetes) to write the keys into.' },
     { name: 'health-listen', kind: 'string', default: '127.0.0.1:8081', description: 'HOST:PORT for /healthz and /readyz (port 0 picks a free port).' },
     { name: 'fence-margin-ms', kind: 'int', default: 0, min: 0, max: 3_600_000, description: 'Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5).' },
+    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the coordinators\' certificates: talk to them over TLS (required wherever the network is not loopback).' },
     { name: 'request-timeout-ms', kind: 'int', default: 5000, min: 100, max: 120_000, description: 'Deadline of each call to the coordinator.' },
     ...LOG_LEVEL_FLAGS,
   ],
@@ -32,6 +33,7 @@ export interface AgentConfig {
   readonly health: { host: string; port: number };
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
+  readonly tlsCaFile: string | null;
   readonly logLevel: LogLevel;
 }
 
@@ -55,6 +57,7 @@ export function agentConfig(values: FlagValues): AgentConfig {
     health: parseListenAddress(values['health-listen'] as string, 'health-listen'),
     fenceMarginMs: values['fence-margin-ms'] as number,
     requestTimeoutMs: values['request-timeout-ms'] as number,
+    tlsCaFile: (values['tls-ca-file'] as string | undefined) ?? null,
     logLevel: logLevelOf(values),
   };
 }

@@ -37,7 +37,8 @@ export class CoordinatorClient {
   private readonly clients = new Map<string, AllocationClient>();
   private current: string;
 
-  constructor(endpoints: readonly string[]) {
+  /** With `caPem`, coordinators are reached over TLS and must present a certificate that CA signed. */
+  constructor(endpoints: readonly string[], private readonly caPem: Buffer | null = null) {
     this.configured = [...endpoints];
     this.current = this.configured[0]!;
   }
@@ -74,7 +75,7 @@ export class CoordinatorClient {
     let client = this.clients.get(endpoint);
     if (!client) {
       const Allocation = keyleaseProto().keylease.v1.Allocation;
-      client = new Allocation(endpoint, grpc.credentials.createInsecure());
+      client = new Allocation(endpoint, this.caPem ? grpc.credentials.createSsl(this.caPem) : grpc.credentials.createInsecure());
       this.clients.set(endpoint, client);
     }
     return client;

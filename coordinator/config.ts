@@ -32,8 +32,8 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'election-ticks', kind: 'int', default: 10, min: 3, max: 1000, description: 'Ticks without a leader before a follower campaigns (randomized up to twice this).' },
     { name: 'snapshot-every', kind: 'int', default: 10_000, min: 10, max: 10_000_000, description: 'Snapshot the state and compact the log after this many entries.' },
     { name: 'api-token-file', kind: 'string', description: 'Bearer token of the admin endpoints (default: DATA_DIR/api-token.txt, created on first start).' },
-    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for mutual TLS between replicas (with --tls-cert-file and --tls-key-file).' },
-    { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, presented to and accepted from peers signed by --tls-ca-file.' },
+    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for TLS (with --tls-cert-file and --tls-key-file): agents are served over TLS, and replicas accept only peers whose certificates it signed (mutual TLS).' },
+    { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, for agents and peers; its names must cover the advertised hosts.' },
     { name: 'tls-key-file', kind: 'string', description: 'PEM private key of --tls-cert-file.' },
     ...LOG_LEVEL_FLAGS,
   ],
@@ -49,7 +49,12 @@ export interface RaftConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEvery: number;
-  readonly tlsFiles: { caFile: string; certFile: string; keyFile: string } | null;
+}
+
+export interface TlsFiles {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface CoordinatorConfig {
@@ -62,6 +67,8 @@ export interface CoordinatorConfig {
   readonly poolSettings: PoolSettings;
   readonly logLevel: LogLevel;
   readonly apiTokenFile: string | null;
+  /** Null: plaintext (loopback development only). */
+  readonly tls: TlsFiles | null;
   /** Null for a single replica, which keeps a local log instead of running Raft. */
   readonly raft: RaftConfig | null;
 }
@@ -88,6 +95,7 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
     },
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
+    tls: tlsFiles(values),
     raft: raftConfig(values, grpc),
   };
 }
@@ -110,8 +118,6 @@ function raftConfig(values: FlagValues, grpc: { host: string; port: number }): R
   if (advertised.port === 0 || grpc.port === 0 || listen.port === 0) {
     throw new ConfigError('with --peers, give fixed ports: the other replicas and agents must know where this one listens (--grpc-listen, --raft-listen, or their --*-advertise twins)');
   }
-  const tls = ['tls-ca-file', 'tls-cert-file', 'tls-key-file'].map((name) => values[name] as string | undefined);
-  if (tls.some(Boolean) && !tls.every(Boolean)) throw new ConfigError('give all three of --tls-ca-file, --tls-cert-file and --tls-key-file, or none');
   return {
     replicaId,
     peers,
@@ -122,8 +128,14 @@ function raftConfig(values: FlagValues, grpc: { host: string; port: number }): R
     tickMs: values['tick-ms'] as number,
     electionTicks: values['election-ticks'] as number,
     snapshotEvery: values['snapshot-every'] as number,
-    tlsFiles: tls[0] ? { caFile: tls[0], certFile: tls[1]!, keyFile: tls[2]! } : null,
   };
+}
+
+function tlsFiles(values: FlagValues): TlsFiles | null {
+  const [caFile, certFile, keyFile] = ['tls-ca-file', 'tls-cert-file', 'tls-key-file'].map((name) => values[name] as string | undefined);
+  if (!caFile && !certFile && !keyFile) return null;
+  if (!caFile || !certFile || !keyFile) throw new ConfigError('give all three of --tls-ca-file, --tls-cert-file and --tls-key-file, or none');
+  return { caFile, certFile, keyFile };
 }
 
 /** Parses ID=HOST:PORT,… into a map, refusing duplicates and this replica's own id. */

@@ -11,7 +11,7 @@ import { readMnemonicFile } from './keys/mnemonic-file.js';
 import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
-import { raftDirectory, replicaDirectory, type CoordinatorConfig } from './config.js';
+import { raftDirectory, replicaDirectory, type CoordinatorConfig, type TlsFiles } from './config.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
 import type { PeerTls } from './replication/raft/peer-transport.js';
 import type { ReplicatedLog } from './replication/types.js';
@@ -41,7 +41,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   } catch (cause) {
     throw new ConfigError(`cannot create --data-dir ${config.dataDir}: check the path and its permissions`, { cause });
   }
-  const log = await openLog(config, logger);
+  const tls = config.tls ? await readTls(config.tls) : null;
+  const log = await openLog(config, tls, logger);
   const closers: Array<() => Promise<void>> = [() => log.close(), () => secrets.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -70,7 +71,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     }, LEASE_TICK_MS);
     closers.push(async () => clearInterval(timer));
 
-    const grpcServer = await startGrpcServer({ ...config.grpc, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
+    const grpcServer = await startGrpcServer({ ...config.grpc, tls, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
     closers.push(() => grpcServer.close());
     const httpServer = await startHttpServer({
       ...config.http,
@@ -97,7 +98,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
 }
 
 /** One replica keeps a local log; with peers, the replicas run Raft. */
-async function openLog(config: CoordinatorConfig, logger: Logger): Promise<ReplicatedLog> {
+async function openLog(config: CoordinatorConfig, tls: PeerTls | null, logger: Logger): Promise<ReplicatedLog> {
   if (!config.raft) return SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
   const raft = config.raft;
   return RaftReplicatedLog.open({
@@ -108,7 +109,7 @@ async function openLog(config: CoordinatorConfig, logger: Logger): Promise<Repli
     listen: raft.listen,
     advertisedRaftAddress: raft.advertisedRaftAddress,
     agentEndpoint: raft.agentEndpoint,
-    tls: raft.tlsFiles ? await readPeerTls(raft.tlsFiles) : null,
+    tls,
     tickMs: raft.tickMs,
     electionTicks: raft.electionTicks,
     heartbeatTicks: 1,
@@ -118,7 +119,7 @@ async function openLog(config: CoordinatorConfig, logger: Logger): Promise<Repli
   });
 }
 
-async function readPeerTls(files: { caFile: string; certFile: string; keyFile: string }): Promise<PeerTls> {
+async function readTls(files: TlsFiles): Promise<PeerTls> {
   const read = async (path: string, flag: string) => {
     try {
       return await readFile(path);

@@ -47,6 +47,8 @@ export interface GrpcServerHandle {
 export async function startGrpcServer(options: {
   host: string;
   port: number;
+  /** Serve agents over TLS with this certificate; agents prove who they are by token, not certificate. */
+  tls: { certPem: Buffer; keyPem: Buffer } | null;
   allocation: AllocationService;
   metrics: CoordinatorMetrics;
   logger: Logger;
@@ -89,8 +91,9 @@ export async function startGrpcServer(options: {
 
   const server = new grpc.Server();
   server.addService(keyleaseProto().keylease.v1.Allocation.service, handlers);
+  const credentials = options.tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.certPem, private_key: options.tls.keyPem }], false) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });

@@ -54,7 +54,7 @@ export class TestCluster {
   }
 
   /** Starts (or restarts) replica `id`; `peers` defaults to every other replica of the cluster. */
-  async start(id: string, options: { join?: boolean; peers?: readonly ReplicaSpec[] } = {}): Promise<KeyleaseProcess> {
+  async start(id: string, options: { join?: boolean; peers?: readonly ReplicaSpec[]; extra?: readonly string[] } = {}): Promise<KeyleaseProcess> {
     const me = this.spec(id);
     const peers = (options.peers ?? this.replicas.filter((r) => r.id !== id)).map((r) => `${r.id}=127.0.0.1:${r.raftPort}`).join(',');
     const proc = new KeyleaseProcess([
@@ -71,6 +71,7 @@ export class TestCluster {
       '--log-level', 'debug',
       ...(options.join ? ['--join'] : []),
       ...this.extra,
+      ...(options.extra ?? []),
     ]);
     this.processes.set(id, proc);
     await proc.waitForMessage('coordinator ready', 30_000);

@@ -1,0 +1,61 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { status } from '@grpc/grpc-js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoordinatorCallError, CoordinatorClient } from '../../agent/coordinator-client.js';
+import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
+import { createTestCa } from '../support/certs.js';
+import { TestCluster } from '../support/cluster-fixture.js';
+import { KeyleaseProcess } from '../support/processes.js';
+import { tempDir } from '../support/temp-dir.js';
+
+test('with certificates, replicas talk mutual TLS (a peer of another CA is shut out) and agents reach them over TLS only', async () => {
+  const dir = await tempDir('raft-tls');
+  const secrets = await writeSecrets(dir.path);
+  const ca = createTestCa(dir.path, 'ca');
+  const stranger = createTestCa(dir.path, 'stranger');
+  const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3']);
+  const tlsArgs = (authority: typeof ca, id: string) => {
+    const { certFile, keyFile } = authority.issue(id);
+    return ['--tls-ca-file', authority.caFile, '--tls-cert-file', certFile, '--tls-key-file', keyFile];
+  };
+  let agent: KeyleaseProcess | null = null;
+  const plain = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
+  const trusting = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint), await readFile(ca.caFile));
+  try {
+    await Promise.all([
+      cluster.start('r1', { extra: tlsArgs(ca, 'r1') }),
+      cluster.start('r2', { extra: tlsArgs(ca, 'r2') }),
+      cluster.start('r3', { extra: tlsArgs(stranger, 'r3') }),
+    ]);
+    const leader = await cluster.leader(['r1', 'r2']);
+
+    agent = new KeyleaseProcess(['agent', '--coordinator', cluster.agentEndpoints, '--tls-ca-file', ca.caFile, '--pod-name', 'validator-0', '--keys', '1', '--layout', 'plain', '--out', join(dir.path, 'pod'), '--health-listen', '127.0.0.1:0']);
+    await agent.waitForMessage('keys claimed and written', 30_000);
+    await eventually(() => trusting.claim('validator-1', 'default', 1, 3000), 10_000, 'a claim over TLS');
+
+    try {
+      await plain.claim('validator-2', 'default', 1, 3000);
+      assert.unreachable('a plaintext client was served');
+    } catch (error) {
+      assert.instance(error, CoordinatorCallError);
+      assert.is((error as CoordinatorCallError).status, status.UNAVAILABLE);
+    }
+
+    // Everything above was committed by r1 and r2; r3, whose certificate the others do not trust, saw none of it.
+    const leaderStatus = (await cluster.status(leader))!;
+    assert.ok(leaderStatus.commit >= 3, `the leader committed ${leaderStatus.commit} entries`);
+    const outsider = (await cluster.status('r3'))!;
+    assert.is(outsider.lead, null, 'r3 never heard from the leader');
+    assert.is(outsider.applied, 0);
+  } finally {
+    plain.close();
+    trusting.close();
+    await agent?.kill('SIGKILL');
+    await cluster.stopAll();
+    await dir.cleanup();
+  }
+});
+
+test.run();
