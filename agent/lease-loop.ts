@@ -163,7 +163,9 @@ export class LeaseLoop {
         const sentAt = clock.monotonicMs();
         const remainingMs = this.deadlineMs - sentAt;
         try {
-          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs)));
+          // A third of what is left per attempt: a replica that hangs (paused, partitioned) must leave
+          // time to try the others before the fence deadline.
+          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)));
           // Only a renewal sent before the fence can extend the deadline.
           if (this.phase !== 'holding') return;
           this.deadlineMs = sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);

@@ -96,4 +96,43 @@ test('graceful shutdown of the leader hands leadership over faster than an elect
   }
 });
 
+test('a leader paused (SIGSTOP) past every lease TTL never expires leases when it resumes', async () => {
+  const dir = await tempDir('raft-pause');
+  const secrets = await writeSecrets(dir.path);
+  // Long enough for the agents to find the new leader before their fence deadline.
+  const ttlMs = 6000;
+  const cluster = await TestCluster.create(dir.path, secrets, IDS, ['--lease-ttl-ms', String(ttlMs)]);
+  const agents: KeyleaseProcess[] = [];
+  try {
+    await cluster.startAll();
+    const first = await cluster.leader();
+    for (const pod of ['validator-0', 'validator-1']) agents.push(startAgent(cluster.agentEndpoints, pod, join(dir.path, 'pods', pod)));
+    await Promise.all(agents.map((a) => a.waitForMessage('keys claimed and written', 30_000)));
+
+    const paused = cluster.processes.get(first)!;
+    paused.child.kill('SIGSTOP');
+    const pausedAt = Date.now();
+    const second = await cluster.leader(IDS.filter((id) => id !== first));
+    // Hold the old leader stopped until the new one has kept the leases alive for longer than a TTL.
+    const newLeader = cluster.processes.get(second)!;
+    await newLeader.waitFor((r) => r.msg === 'lease renewed' && timeOf(r) > pausedAt + ttlMs * 1.5, 20_000, 'renewals past a whole TTL at the new leader');
+    const resumedAt = Date.now();
+    paused.child.kill('SIGCONT');
+    // The resumed replica learns of the new term and follows; it must not have proposed any expiry.
+    await eventually(async () => ((await cluster.status(first))?.lead === second ? true : undefined), 10_000, 'the old leader to follow the new one');
+    await newLeader.waitFor((r) => r.msg === 'lease renewed' && timeOf(r) > resumedAt + ttlMs, 20_000, 'renewals a TTL after the resume');
+    const expiries = [...cluster.processes.entries()].flatMap(([id, p]) => p.records.filter((r) => r.msg === 'lease expired without renewal').map((r) => `${id} ${r['time']} ${r['podName']}`));
+    const fences = agents.flatMap((a) => a.records.filter((r) => r.msg === 'fenced: keys removed').map((r) => `${r['podName']} ${r['time']} ${r['reason']}`));
+    assert.equal(expiries, [], `no lease was expired (paused ${first} at ${new Date(pausedAt).toISOString()}; fences: ${fences.join('; ')})`);
+    const assignments = await fetchAssignments(cluster.spec(second).httpBase);
+    assert.equal(assignments.pods.map((p) => p.podName), ['validator-0', 'validator-1']);
+    assert.ok(agents.every((a) => !a.records.some((r) => r.msg === 'fenced: keys removed')), 'no agent fenced');
+  } finally {
+    await Promise.all(agents.map((a) => a.kill('SIGKILL')));
+    cluster.processes.forEach((p) => p.child.kill('SIGCONT'));
+    await cluster.stopAll();
+    await dir.cleanup();
+  }
+});
+
 test.run();
