@@ -59,11 +59,10 @@ export class AllocationService {
         if (result.refusal.code === 'NEEDS_KEYS' || result.refusal.code === 'DERIVATION_INDEX_MISMATCH') continue;
         return result;
       }
-      const { lease, existing, derivedCount } = result.value;
+      const { lease, keys, existing, derivedCount } = result.value;
       this.observer.onClaim?.(pool, derivedCount, existing);
       this.logger.info(existing ? 'claim repeated: same lease returned' : 'keys claimed', { podName, pool, leaseId: lease.leaseId, keys: lease.pubKeys.length, derived: derivedCount });
-      const byPubKey = await this.log.read((state) => lease.pubKeys.map((pubKey) => state.keys.get(pubKey)!));
-      return accept({ lease, existing, keys: byPubKey.map((key) => this.secrets.open(key)) });
+      return accept({ lease, existing, keys: keys.map((key) => this.secrets.open(key)) });
     }
     return refuse('POOL_EXHAUSTED', `pool ${pool} is being claimed from faster than keys can be derived: retry the claim`);
   }

@@ -123,7 +123,7 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   const held = state.leases.get(command.podName);
   if (held) {
     if (held.pool === command.pool && held.pubKeys.length === command.count) {
-      return accept({ lease: held, existing: true, derivedCount: 0 });
+      return accept({ lease: held, keys: storedKeys(state, held), existing: true, derivedCount: 0 });
     }
     return refuse(
       'LEASE_CONFLICT',
@@ -174,7 +174,14 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
     key.coolingUntilMs = null;
   }
   state.leases.set(lease.podName, lease);
-  return accept({ lease, existing: false, derivedCount: derived.length });
+  return accept({ lease, keys: storedKeys(state, lease), existing: false, derivedCount: derived.length });
+}
+
+function storedKeys(state: CoreState, lease: Lease): NewPoolKey[] {
+  return lease.pubKeys.map((pubKey) => {
+    const { path, sealedSecret } = state.keys.get(pubKey)!;
+    return { pubKey, path, sealedSecret };
+  });
 }
 
 function checkDerivedKeys(state: CoreState, pool: Pool, derived: ClaimCommand['derivedKeys']): Result<never> | null {

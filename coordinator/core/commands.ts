@@ -72,6 +72,8 @@ export type CommandType = Command['type'];
 
 export interface ClaimOutcome {
   readonly lease: Lease;
+  /** The lease's keys as stored (sealed secrets included), in the lease's order: no second read needed. */
+  readonly keys: readonly NewPoolKey[];
   /** True when the pod already held this lease and the same keys were returned. */
   readonly existing: boolean;
   readonly derivedCount: number;

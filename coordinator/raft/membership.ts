@@ -73,15 +73,18 @@ export class Membership {
 }
 
 /**
- * A confChange entry carries the whole resulting configuration, not just the delta: a node that joins
- * (and so never saw the bootstrap configuration) learns the full membership from the entry that added it.
+ * A confChange entry carries the whole resulting configuration, not just the delta, so the
+ * configuration at any index is simply the latest such entry at or before it.
  */
 interface ConfChangeRecord {
-  readonly change: ConfChange;
+  /** Null for the bootstrap configuration (entry 1 of a new cluster). */
+  readonly change: ConfChange | null;
   readonly confState: ConfState;
 }
 
-export function encodeConfChange(change: ConfChange, confState: ConfState): string {
+export const EMPTY_CONF_STATE: ConfState = { voters: [], learners: [] };
+
+export function encodeConfChange(change: ConfChange | null, confState: ConfState): string {
   const record: ConfChangeRecord = { change, confState };
   return JSON.stringify(record);
 }
@@ -98,7 +101,7 @@ export function decodeConfChange(data: string): ConfChangeRecord {
  * The configuration in force at each point of the log. A change takes effect as soon as its entry is
  * in a node's log, committed or not (dissertation §4.1, single-server changes); if a new leader
  * overwrites the entry, the node falls back to the configuration before it. Hence we keep the base
- * (from the snapshot, or the bootstrap peers) plus every change still in the log.
+ * (from the snapshot; empty before entry 1) plus every change still in the log.
  */
 export class MembershipHistory {
   private baseIndex: number;

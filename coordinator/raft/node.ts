@@ -1,5 +1,5 @@
 import { RaftLog } from './log.js';
-import { encodeConfChange, MembershipHistory, type Membership } from './membership.js';
+import { EMPTY_CONF_STATE, encodeConfChange, MembershipHistory, type Membership } from './membership.js';
 import { Progress } from './progress.js';
 import { ReadOnlyQueue } from './read-only.js';
 import { SnapshotAssembler, snapshotChunk } from './snapshot-transfer.js';
@@ -35,7 +35,12 @@ import {
 
 export interface RaftNodeOptions {
   readonly id: NodeId;
-  /** Voters of the bootstrap configuration; ignored once the log or a snapshot holds a configuration. */
+  /**
+   * The initial configuration of a new cluster. A member starting with empty storage writes it as
+   * entry 1 (term 1, committed), identical on every initial member, as etcd does: every log then records
+   * the configuration from the start, and a node joining later learns it from the log like any other.
+   * A joining node passes no peers. Ignored when the storage holds state.
+   */
   readonly peers: readonly NodeId[];
   readonly learners?: readonly NodeId[];
   /** A follower campaigns after a random number of ticks in [electionTicks, 2·electionTicks). */
@@ -116,16 +121,26 @@ export class RaftNode {
     const { hardState, snapshot, entries } = opts.storage;
     const snapshotIndex = snapshot?.meta.index ?? 0;
     this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit);
-    const bootstrap: ConfState = { voters: [...opts.peers], learners: [...(opts.learners ?? [])] };
-    this.membership = new MembershipHistory(snapshotIndex, snapshot?.meta.confState ?? bootstrap, entries);
+    this.membership = new MembershipHistory(snapshotIndex, snapshot?.meta.confState ?? EMPTY_CONF_STATE, entries);
     this.snapshot = snapshot;
     this.term = hardState.term;
     this.vote = hardState.vote;
     // The driver rebuilt its state machine from the snapshot; committed entries after it are replayed.
     this.applied = snapshotIndex;
-    this.lastHardState = this.hardState();
+    this.lastHardState = hardState;
     this.lastSoftState = this.softState();
+    const fresh = hardState.term === 0 && snapshot === null && entries.length === 0;
+    if (fresh && opts.peers.length > 0) this.bootstrap({ voters: [...opts.peers].sort(), learners: [...(opts.learners ?? [])].sort() });
     this.resetElectionTimer();
+  }
+
+  /** Writes the initial configuration as entry 1; it goes out, with term 1, in the first Ready. */
+  private bootstrap(conf: ConfState): void {
+    const entry: Entry = { index: 1, term: 1, type: 'confChange', data: encodeConfChange(null, conf) };
+    this.log.append([entry]);
+    this.log.commitTo(1);
+    this.membership.replaceFrom(1, [entry]);
+    this.term = 1;
   }
 
   // ---------------------------------------------------------------- driver interface
@@ -448,8 +463,10 @@ export class RaftNode {
   /** Answers a message from an older term. */
   private stepStale(m: Message): void {
     if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
-      // With pre-vote or check-quorum our term may have risen without an election that the old leader
-      // could notice (we ignore its term, it ignores no one). Tell it our term so that it steps down.
+      // Perhaps only delayed; but perhaps we moved to a higher term during a partition, and with
+      // pre-vote or check-quorum nothing else would ever carry that term to this leader (its followers
+      // ignore our campaigns, it ignores our votes). Answer with our term so that it steps down and an
+      // election at a term above ours lets us rejoin.
       this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, reject: false, index: 0, rejectHint: 0, hintTerm: 0 });
     } else if (m.type === 'preVote') {
       // Let a pre-candidate with a stale term learn ours, or it would keep asking.
@@ -663,15 +680,17 @@ export class RaftNode {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'probe') {
+    const updated = pr.maybeUpdate(m.index);
+    if (pr.state === 'snapshot') {
+      // Once the follower holds the snapshot we were sending (or more), entries can flow again, or a
+      // newer snapshot if we compacted past it meanwhile (sendAppend decides).
+      if (pr.match < pr.snapshot!.meta.index) return;
+      pr.becomeProbe();
       pr.becomeReplicate();
-    } else if (pr.state === 'snapshot') {
-      // The follower holds the snapshot (or enough): entries can flow again.
-      if (pr.match >= this.log.firstIndex() - 1) {
-        pr.becomeProbe();
-        pr.becomeReplicate();
-      }
+    } else if (!updated) {
+      return;
+    } else if (pr.state === 'probe') {
+      pr.becomeReplicate();
     } else {
       pr.freeInflightThrough(m.index);
     }
@@ -690,8 +709,10 @@ export class RaftNode {
     pr.probeSent = false;
     if (pr.state === 'replicate') pr.freeOneInflight();
     // The follower is reachable: resume whatever was lost on the way (appends or a snapshot chunk).
-    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
-    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (pr.state === 'snapshot') {
+      if (pr.snapshotOffset === pr.snapshotOffsetAtHeartbeat) this.sendSnapshotChunk(m.from, pr);
+      pr.snapshotOffsetAtHeartbeat = pr.snapshotOffset;
+    } else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.ctx !== null) {
       const acks = this.readOnly.acknowledge(m.from, m.ctx);
       if (acks !== null && this.currentMembership().hasQuorum(acks)) this.readStates.push(...this.readOnly.releaseThrough(m.ctx));
@@ -700,14 +721,12 @@ export class RaftNode {
 
   private startSnapshotTransfer(to: NodeId, pr: Progress): void {
     if (this.snapshot === null) throw new RaftInvariantError(`${to} needs compacted entries but ${this.id} holds no snapshot`);
-    pr.becomeSnapshot(this.snapshot.meta.index);
+    pr.becomeSnapshot(this.snapshot);
     this.sendSnapshotChunk(to, pr);
   }
 
   private sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    const snapshot = this.snapshot!;
-    // We compacted again since the transfer began; the old snapshot is gone, send the new one.
-    if (pr.snapshotIndex !== snapshot.meta.index) pr.becomeSnapshot(snapshot.meta.index);
+    const snapshot = pr.snapshot!;
     const { data, done } = snapshotChunk(snapshot, pr.snapshotOffset, this.opts.snapshotChunkSize);
     this.send({ type: 'snapshotChunk', from: this.id, to, term: this.term, meta: snapshot.meta, offset: pr.snapshotOffset, data, done });
   }
@@ -716,12 +735,11 @@ export class RaftNode {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
-    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
-    // One chunk is in flight at a time: send the next only when this answer shows progress, so that a
-    // duplicated or reordered answer does not start a second stream. An answer of 0 means the follower
-    // lost its buffer (it restarted): start over.
-    const progressed = m.received > pr.snapshotOffset || (m.received === 0 && pr.snapshotOffset > 0);
-    if (!progressed) return;
+    if (pr.snapshot?.meta.index !== m.snapshotIndex) return;
+    // One chunk is in flight at a time: answer only news, so that duplicated answers do not start
+    // parallel streams. The follower's count may also go down (it restarted, or a reordered chunk of
+    // another snapshot reset its buffer): then resend from where it stands.
+    if (m.received === pr.snapshotOffset) return;
     pr.snapshotOffset = m.received;
     this.sendSnapshotChunk(m.from, pr);
   }

@@ -1,3 +1,5 @@
+import type { Snapshot } from './types.js';
+
 /**
  * What a leader knows about one follower's log, and how it paces replication to it (etcd's Progress):
  *  - probe: the leader does not know where the logs match; one append at a time until one is accepted.
@@ -17,9 +19,15 @@ export class Progress {
   probeSent = false;
   /** Last index of each unacknowledged append, oldest first (replicate state). */
   private inflight: number[] = [];
-  /** In snapshot state: the index of the snapshot being sent and how much of it the follower holds. */
-  snapshotIndex = 0;
+  /**
+   * In snapshot state: the snapshot being sent (kept even if the leader compacts again meanwhile, so
+   * that frequent compaction cannot keep restarting a long transfer), how much of it the follower
+   * holds, and that amount as of the last heartbeat answer (unchanged across a heartbeat round means
+   * the chunk in flight was lost).
+   */
+  snapshot: Snapshot | null = null;
   snapshotOffset = 0;
+  snapshotOffsetAtHeartbeat = -1;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
 
@@ -32,7 +40,7 @@ export class Progress {
 
   becomeProbe(): void {
     // After a snapshot the follower holds at least the snapshot, even if its answer has not arrived.
-    this.next = this.state === 'snapshot' ? Math.max(this.match + 1, this.snapshotIndex + 1) : this.match + 1;
+    this.next = this.snapshot !== null ? Math.max(this.match + 1, this.snapshot.meta.index + 1) : this.match + 1;
     this.reset('probe');
   }
 
@@ -41,17 +49,18 @@ export class Progress {
     this.reset('replicate');
   }
 
-  becomeSnapshot(snapshotIndex: number): void {
+  becomeSnapshot(snapshot: Snapshot): void {
     this.reset('snapshot');
-    this.snapshotIndex = snapshotIndex;
+    this.snapshot = snapshot;
   }
 
   private reset(state: ProgressState): void {
     this.state = state;
     this.probeSent = false;
     this.inflight = [];
-    this.snapshotIndex = 0;
+    this.snapshot = null;
     this.snapshotOffset = 0;
+    this.snapshotOffsetAtHeartbeat = -1;
   }
 
   /** An append up to `index` was acknowledged. Returns false for a stale acknowledgement. */

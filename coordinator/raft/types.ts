@@ -168,8 +168,6 @@ export type Message =
   | SnapshotChunkResponseMessage
   | TimeoutNowMessage;
 
-export type MessageType = Message['type'];
-
 /**
  * Everything the node wants done since the last advance(). The driver must, in this order:
  *  1. Send `messages` (it may do so while 2 is still running).

@@ -22,10 +22,15 @@ interface Meta {
 
 /**
  * A replica's durable Raft state in classic-level: hard state, snapshot and log entries, each record
- * checksummed. Every Ready is written as one batch with `sync: true`, so a crash leaves either all of
- * it or none; nothing is acknowledged before its batch returns.
+ * checksummed. Every Ready is written as one atomic batch, so a crash leaves either all of it or none,
+ * and synced whenever it holds something a promise depends on: entries, a snapshot, a new term or vote.
+ * A batch that only moves the commit index is not synced (as in etcd): a lost commit index is learned
+ * again from the leader, and the state machine is rebuilt from the log on restart anyway.
  */
 export class RaftStorage {
+  private durableTerm = 0;
+  private durableVote: string | null = null;
+
   private constructor(
     private readonly db: ClassicLevel<string, string>,
     /** The durable log's bounds, kept so a truncation knows which keys to delete. */
@@ -46,7 +51,10 @@ export class RaftStorage {
       const recovered = await recover(db, logger);
       const first = recovered.snapshot ? recovered.snapshot.meta.index + 1 : 1;
       const last = recovered.entries.length > 0 ? recovered.entries[recovered.entries.length - 1]!.index : first - 1;
-      return { storage: new RaftStorage(db, first, last), recovered };
+      const storage = new RaftStorage(db, first, last);
+      storage.durableTerm = recovered.hardState.term;
+      storage.durableVote = recovered.hardState.vote;
+      return { storage, recovered };
     } catch (error) {
       await db.close();
       throw error;
@@ -73,11 +81,17 @@ export class RaftStorage {
       for (const entry of ready.entries) ops.push({ type: 'put', key: entryKey(entry.index), value: encodeRecord(entry) });
       last = ready.entries[ready.entries.length - 1]!.index;
     }
-    if (ready.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(ready.hardState) });
+    const hardState = ready.hardState;
+    if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(hardState) });
     if (ops.length === 0) return;
-    await this.write(ops);
+    const mustSync = ready.snapshot !== null || ready.entries.length > 0 || (hardState !== null && (hardState.term !== this.durableTerm || hardState.vote !== this.durableVote));
+    await this.write(ops, mustSync);
     this.firstIndex = first;
     this.lastIndex = last;
+    if (hardState) {
+      this.durableTerm = hardState.term;
+      this.durableVote = hardState.vote;
+    }
   }
 
   /** Stores the application's snapshot at `snapshot.meta.index` and drops the entries it covers. */
@@ -85,7 +99,7 @@ export class RaftStorage {
     const upTo = Math.min(snapshot.meta.index, this.lastIndex);
     const ops: Operation[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord(snapshot) }];
     for (let i = this.firstIndex; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
-    await this.write(ops);
+    await this.write(ops, true);
     this.firstIndex = Math.max(this.firstIndex, snapshot.meta.index + 1);
     this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
   }
@@ -94,9 +108,9 @@ export class RaftStorage {
     return this.db.close();
   }
 
-  private async write(ops: Operation[]): Promise<void> {
+  private async write(ops: Operation[], sync: boolean): Promise<void> {
     try {
-      await this.db.batch(ops, { sync: true });
+      await this.db.batch(ops, { sync });
     } catch (cause) {
       throw new StorageError('STORAGE_IO', 'writing the Raft log failed; nothing of this batch was acknowledged', { cause });
     }
