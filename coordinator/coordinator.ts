@@ -81,7 +81,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),
-      ...(log instanceof RaftReplicatedLog ? { raftStatus: () => log.status(), clusterAdmin: { admin: log, token: (await loadAdminToken(config.dataDir, config.apiTokenFile)).token } } : {}),
+      ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: (await loadAdminToken(config.dataDir, config.apiTokenFile)).token } } : {}),
     });
     closers.push(() => httpServer.close());
     logger.info('coordinator ready', {

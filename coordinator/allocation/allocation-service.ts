@@ -49,7 +49,8 @@ export class AllocationService {
     this.requireLeader();
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
       const nowMs = this.clock.wallMs();
-      const plan = await this.log.read((state) => planClaim(state, pool, podName, count, nowMs));
+      // Planning needs no quorum round: the core checks the claim again when it applies.
+      const plan = this.log.peek((state) => planClaim(state, pool, podName, count, nowMs));
       if (!plan.ok) return plan; // bad arguments never reach the log
       const result =
         plan.value.missingKeys > 0 && this.secrets.canDerive(pool)
@@ -70,7 +71,7 @@ export class AllocationService {
   /** Re-plans under the lock (another claim may have derived meanwhile), derives, and proposes. */
   private async deriveAndClaim(podName: string, pool: string, count: number) {
     const nowMs = this.clock.wallMs();
-    const plan = await this.log.read((state) => planClaim(state, pool, podName, count, nowMs));
+    const plan = this.log.peek((state) => planClaim(state, pool, podName, count, nowMs));
     if (!plan.ok) return plan;
     let lastLogged = 0;
     const derivedKeys = await this.secrets.deriveKeys(pool, plan.value.nextDerivationIndex, plan.value.missingKeys, (done, total) => {

@@ -23,7 +23,7 @@ export interface HttpServerOptions {
   readonly metrics: CoordinatorMetrics;
   readonly logger: Logger;
   /** Raft role, term and indices of this replica, for /raft/status; absent on a single replica. */
-  readonly raftStatus?: () => unknown;
+  readonly raftStatus?: (withStateHash: boolean) => unknown;
   /** Membership and leadership operations, behind the admin bearer token; absent on a single replica. */
   readonly clusterAdmin?: { admin: ClusterAdmin; token: string };
 }
@@ -57,7 +57,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 }
 
 async function route(request: IncomingMessage, response: ServerResponse, options: HttpServerOptions): Promise<void> {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const path = url.pathname;
   if (options.clusterAdmin && (await routeClusterAdmin(request, response, path, options.clusterAdmin.admin, options.clusterAdmin.token))) return;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
@@ -76,7 +77,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       return;
     case '/raft/status':
       if (!options.raftStatus) send(response, 404, 'text/plain', 'this coordinator runs as a single replica, without Raft\n');
-      else send(response, 200, 'application/json', JSON.stringify(options.raftStatus(), null, 2) + '\n');
+      else send(response, 200, 'application/json', JSON.stringify(options.raftStatus(url.searchParams.has('hash')), null, 2) + '\n');
       return;
     case '/assignments': {
       const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry);

@@ -92,6 +92,11 @@ export class SingleReplicaLog implements ReplicatedLog {
     return query(this.state);
   }
 
+  peek<T>(query: (state: CoreState) => T): T {
+    if (this.closed) throw new LogClosedError();
+    return query(this.state);
+  }
+
   onApplied(listener: (entry: AppliedEntry) => void): () => void {
     this.appliedListeners.add(listener);
     return () => this.appliedListeners.delete(listener);

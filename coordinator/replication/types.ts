@@ -16,6 +16,12 @@ export interface ReplicatedLog {
   propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>>;
   /** Runs `query` against a state that includes every command acknowledged before the call. */
   read<T>(query: (state: ReadonlyCoreState) => T): Promise<T>;
+  /**
+   * Runs `query` against this replica's applied state as it is now, which may lag the latest commits.
+   * Only for planning a proposal whose every condition the core checks again when it applies (which
+   * keys to derive, whether the arguments are sane): never for an answer. It saves a quorum round.
+   */
+  peek<T>(query: (state: ReadonlyCoreState) => T): T;
   /** Whether this replica may answer claims, renewals and expiries now. */
   isLeader(): boolean;
   onApplied(listener: (entry: AppliedEntry) => void): () => void;

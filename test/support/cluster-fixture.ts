@@ -54,9 +54,11 @@ export class TestCluster {
   }
 
   /** Starts (or restarts) replica `id`; `peers` defaults to every other replica of the cluster. */
-  async start(id: string, options: { join?: boolean; peers?: readonly ReplicaSpec[]; extra?: readonly string[] } = {}): Promise<KeyleaseProcess> {
+  /** `peerAddress` routes this replica's traffic to a peer elsewhere (through a proxy, say). */
+  async start(id: string, options: { join?: boolean; peers?: readonly ReplicaSpec[]; extra?: readonly string[]; peerAddress?: (peer: ReplicaSpec) => string } = {}): Promise<KeyleaseProcess> {
     const me = this.spec(id);
-    const peers = (options.peers ?? this.replicas.filter((r) => r.id !== id)).map((r) => `${r.id}=127.0.0.1:${r.raftPort}`).join(',');
+    const address = options.peerAddress ?? ((r: ReplicaSpec) => `127.0.0.1:${r.raftPort}`);
+    const peers = (options.peers ?? this.replicas.filter((r) => r.id !== id)).map((r) => `${r.id}=${address(r)}`).join(',');
     const proc = new KeyleaseProcess([
       'coordinator',
       '--data-dir', me.dataDir,

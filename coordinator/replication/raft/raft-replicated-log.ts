@@ -1,4 +1,4 @@
-import { accept, applyCommand, createEmptyState, restoreSnapshot, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
+import { accept, applyCommand, createEmptyState, restoreSnapshot, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
 import { RaftNode } from '../../raft/node.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
 import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
@@ -186,9 +186,19 @@ export class RaftReplicatedLog implements ReplicatedLog {
     return this.transport.agentEndpointOf(this.lead);
   }
 
-  status(): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; confState: ConfState } {
+  /** Role, term and indices; with `withStateHash`, a digest of the applied state to compare replicas by. */
+  status(withStateHash = false): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; confState: ConfState; stateHash?: string } {
     const status = this.node.status();
-    return { replicaId: this.options.replicaId, role: status.role, lead: status.lead, term: status.term, commit: status.commit, applied: this.appliedIndex, confState: this.node.confState() };
+    return {
+      replicaId: this.options.replicaId,
+      role: status.role,
+      lead: status.lead,
+      term: status.term,
+      commit: status.commit,
+      applied: this.appliedIndex,
+      confState: this.node.confState(),
+      ...(withStateHash ? { stateHash: stateHash(this.state) } : {}),
+    };
   }
 
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
@@ -237,6 +247,11 @@ export class RaftReplicatedLog implements ReplicatedLog {
       this.queuedReads.push(read);
       this.startReadRound();
     });
+  }
+
+  peek<T>(query: (state: CoreState) => T): T {
+    this.checkOpen();
+    return query(this.state);
   }
 
   onApplied(listener: (entry: AppliedEntry) => void): () => void {
