@@ -326,6 +326,17 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * The messages that depend on nothing durable (Ready.messages), handed over now rather than with the
+   * next Ready: a driver still persisting the last Ready can send a leader's appends and a follower's
+   * heartbeat responses at once, so disk writes on different replicas overlap.
+   */
+  takeMessages(): Message[] {
+    const messages = this.messages;
+    this.messages = [];
+    return messages;
+  }
+
   /** The driver persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     if (ready !== this.outstandingReady) throw new RaftInvariantError('advance() with a Ready that is not the outstanding one');
@@ -767,7 +778,9 @@ export class RaftNode {
    */
   private send(m: Message): void {
     const termDurable = this.term === this.lastHardState.term && this.vote === this.lastHardState.vote;
-    if (this.role === 'leader' && termDurable && REPLICATION_TYPES.has(m.type)) this.messages.push(m);
+    // A heartbeat response claims nothing about the log: only the term it carries must be durable.
+    const claimsNothing = this.role === 'leader' ? REPLICATION_TYPES.has(m.type) : m.type === 'heartbeatResponse';
+    if (termDurable && claimsNothing) this.messages.push(m);
     else this.messagesAfterPersist.push(m);
   }
 

@@ -190,9 +190,12 @@ export interface Ready {
   readonly snapshot: Snapshot | null;
   readonly committedEntries: readonly Entry[];
   /**
-   * A leader's replication traffic (appends, heartbeats, snapshot chunks, TimeoutNow): none of it
-   * claims anything about this node's disk, so it may leave before this Ready is durable; the leader
-   * counts its own entries toward a quorum only after advance() (dissertation §10.2.1).
+   * A leader's replication traffic (appends, heartbeats, snapshot chunks, TimeoutNow) and a follower's
+   * heartbeat responses: none of it claims anything about this node's log, so it may leave before this
+   * Ready is durable (RaftNode.takeMessages hands it over even sooner); the leader counts its own
+   * entries toward a quorum only after advance() (dissertation §10.2.1). Its term must be durable
+   * already: when it is not (a single voter elects itself within one Ready), it goes to
+   * messagesAfterPersist instead.
    */
   readonly messages: readonly Message[];
   /**

@@ -104,7 +104,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   static async open(options: RaftReplicaOptions): Promise<RaftReplicatedLog> {
     const { storage, recovered } = await RaftStorage.open(options.directory, options.replicaId, options.logger);
-    const voters = options.join ? [...options.peers.keys()] : [options.replicaId, ...options.peers.keys()];
+    // A joining replica bootstraps no configuration: it learns the membership from the leader's log.
+    const voters = options.join ? [] : [options.replicaId, ...options.peers.keys()];
     const node = new RaftNode({
       id: options.replicaId,
       peers: voters,
@@ -356,9 +357,14 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.kick();
   }
 
-  /** Runs the Ready loop unless it is already running; the node stays steppable meanwhile. */
+  /**
+   * Sends what needs no disk write at once (even while a Ready is being persisted), then runs the Ready
+   * loop unless it is already running; the node stays steppable meanwhile.
+   */
   private kick(): void {
-    if (this.draining || this.closed || this.failure) return;
+    if (this.closed || this.failure) return;
+    for (const message of this.node.takeMessages()) this.transport.send(message);
+    if (this.draining) return;
     this.draining = this.drain()
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
