@@ -6,12 +6,17 @@ const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
 /** Sent by a follower: where the leader takes agent calls. */
 const LEADER_TRAILER = 'keylease-leader';
 
+/** Sent when the request certainly had no effect (no leader took it). */
+const NOT_APPLIED_TRAILER = 'keylease-not-applied';
+
 /** A failed call: the gRPC status, the coordinator's refusal code if it refused, and its message. */
 export class CoordinatorCallError extends Error {
   constructor(
     readonly status: grpc.status,
     readonly refusalCode: string | null,
     message: string,
+    /** True when the coordinator said the request had no effect; false when that is unknown. */
+    readonly notApplied = false,
   ) {
     super(message);
   }
@@ -96,7 +101,8 @@ export class CoordinatorClient {
         const leader = error.metadata?.get(LEADER_TRAILER)[0];
         if (leader !== undefined) this.current = String(leader);
         else if (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) this.moveOn();
-        reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message));
+        const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
+        reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied));
       });
     });
   }

@@ -23,12 +23,16 @@ function refusalError(refusal: Refusal): ServiceError {
 export const LEADER_TRAILER = 'keylease-leader';
 
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
-const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'REPLICA_STOPPED']);
+const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED']);
+
+/** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
+export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
 
 function failureError(error: unknown, logger: Logger, operation: Operation): ServiceError {
-  if (error instanceof NotLeaderError && error.leaderHint) {
+  if (error instanceof NotLeaderError) {
     const metadata = new grpc.Metadata();
-    metadata.set(LEADER_TRAILER, error.leaderHint);
+    metadata.set(NOT_APPLIED_TRAILER, '1');
+    if (error.leaderHint) metadata.set(LEADER_TRAILER, error.leaderHint);
     return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
   }
   if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) {

@@ -13,6 +13,7 @@ export class LogClosedError extends KeyleaseError {
   }
 }
 
+/** The request was not applied and will not be: this replica does not lead (or lost the entry's index). */
 export class NotLeaderError extends KeyleaseError {
   constructor(readonly leaderHint: string | null) {
     super('NOT_LEADER', leaderHint ? `this replica is not the leader: use ${leaderHint}` : 'this replica is not the leader and knows of none yet: retry shortly');

@@ -58,6 +58,13 @@ export class ProposalTimeoutError extends KeyleaseError {
   }
 }
 
+/** A proposal whose entry may or may not have been committed: only a retry (which is safe) can tell. */
+export class OutcomeUnknownError extends KeyleaseError {
+  constructor() {
+    super('OUTCOME_UNKNOWN', 'leadership changed before the outcome of this request was known: retry it (claims and releases are safe to retry)');
+  }
+}
+
 /** The replica cannot write its log: it stops rather than run on state it cannot make durable. */
 export class ReplicaStoppedError extends KeyleaseError {
   constructor() {
@@ -426,7 +433,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
       if (index > snapshot.meta.index) continue;
       this.pending.delete(index);
       clearTimeout(pending.timer);
-      pending.reject(new NotLeaderError(this.leaderHint()));
+      // The snapshot may or may not contain our entry: the caller cannot know, and must retry.
+      pending.reject(new OutcomeUnknownError());
     }
     this.options.logger.info('installed a snapshot from the leader', { index: snapshot.meta.index, term: snapshot.meta.term });
   }

@@ -1,0 +1,48 @@
+import { AgentError } from '../errors.js';
+
+export type KeymanagerErrorCode =
+  /** Nothing answers at the Keymanager URL (refused, reset, DNS). */
+  | 'KEYMANAGER_UNREACHABLE'
+  /** No answer within the deadline. */
+  | 'KEYMANAGER_TIMEOUT'
+  /** 401 or 403: the bearer token is missing or wrong. */
+  | 'KEYMANAGER_AUTH'
+  /** Any other non-2xx answer. */
+  | 'KEYMANAGER_HTTP'
+  /** A 2xx answer whose body does not follow the Keymanager API schema. */
+  | 'KEYMANAGER_RESPONSE'
+  /** A request this client refuses to send (it would be malformed). */
+  | 'KEYMANAGER_REQUEST'
+  /** DELETE did not take every key out of the validator client. */
+  | 'KEYMANAGER_FENCE_FAILED';
+
+/**
+ * A failed call to a validator client's Keymanager API. `endpoint` is "METHOD /path"; `httpStatus` is
+ * null when no HTTP answer came. Messages never carry passwords, keystores or the token.
+ */
+export class KeymanagerError extends AgentError {
+  readonly endpoint: string;
+  readonly httpStatus: number | null;
+
+  constructor(code: KeymanagerErrorCode, endpoint: string, httpStatus: number | null, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.endpoint = endpoint;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/**
+ * The validator client may still sign with `stillListed` (it lists them after DELETE) or `notDeleted`
+ * (DELETE answered `error` for them). Whoever holds these keys must not give them up until the client is
+ * stopped, or one key could sign in two places.
+ */
+export class FenceFailedError extends KeymanagerError {
+  readonly stillListed: readonly string[];
+  readonly notDeleted: readonly string[];
+
+  constructor(stillListed: readonly string[], notDeleted: readonly string[], detail: string) {
+    super('KEYMANAGER_FENCE_FAILED', 'DELETE /eth/v1/keystores', null, `fence failed: ${detail}. The validator client may still sign with these keys: stop it (delete the pod) before the keys are released`);
+    this.stillListed = stillListed;
+    this.notDeleted = notDeleted;
+  }
+}
