@@ -4,6 +4,7 @@ import { ConfigError } from '../shared/errors/keylease-error.js';
 import type { LogLevel } from '../shared/log/logger.js';
 import { poolNameProblem } from '../shared/names/pod-name.js';
 import type { PoolSettings } from './core/index.js';
+import { KNOWN_NETWORK_NAMES, KNOWN_NETWORKS, type KnownNetworkName } from '../shared/eth/networks.js';
 
 /** Two epochs of mainnet: 2 × 32 slots × 12 s. */
 export const DEFAULT_COOLING_MS = 2 * 32 * 12 * 1000;
@@ -21,6 +22,9 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'pool-max-keys', kind: 'int', default: 1000, min: 1, max: 1_000_000, description: 'Most keys the pool may hold, derived and imported together.' },
     { name: 'max-keys-per-claim', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Most keys one pod may claim.' },
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
+    { name: 'network', kind: 'string', default: 'mainnet', choices: KNOWN_NETWORK_NAMES, description: 'Network of the pool\'s validators: its genesis validators root scopes slashing protection.' },
+    { name: 'genesis-validators-root', kind: 'string', description: 'For a custom network: its genesis validators root (0x + 64 hex), instead of --network\'s.' },
+    { name: 'history-retention-ms', kind: 'int', default: 30 * 24 * 3_600_000, min: 0, max: 3650 * 24 * 3_600_000, description: 'How long ended assignments stay in /assignments/history.' },
     { name: 'cooling-ms', kind: 'int', default: DEFAULT_COOLING_MS, min: 0, max: 7 * 24 * 3_600_000, description: 'How long keys of an expired (not released) lease wait before reuse.' },
     { name: 'replica-id', kind: 'string', default: 'r1', description: 'This replica\'s id in the Raft cluster (a DNS-1123 label, e.g. the StatefulSet pod name).' },
     { name: 'peers', kind: 'string', default: '', description: 'The other replicas\' Raft endpoints, ID=HOST:PORT[,ID=HOST:PORT…]. Empty: one replica, with a local log instead of Raft.' },
@@ -92,6 +96,8 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       maxKeysPerClaim: values['max-keys-per-claim'] as number,
       leaseTtlMs: values['lease-ttl-ms'] as number,
       coolingMs: values['cooling-ms'] as number,
+      genesisValidatorsRoot: genesisValidatorsRoot(values),
+      historyRetentionMs: values['history-retention-ms'] as number,
     },
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
@@ -129,6 +135,13 @@ function raftConfig(values: FlagValues, grpc: { host: string; port: number }): R
     electionTicks: values['election-ticks'] as number,
     snapshotEvery: values['snapshot-every'] as number,
   };
+}
+
+function genesisValidatorsRoot(values: FlagValues): string {
+  const custom = values['genesis-validators-root'] as string | undefined;
+  if (custom === undefined) return KNOWN_NETWORKS[values['network'] as KnownNetworkName].genesisValidatorsRoot;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(custom)) throw new ConfigError(`--genesis-validators-root ${JSON.stringify(custom.slice(0, 70))} is not 0x and 64 hex digits`);
+  return custom.toLowerCase();
 }
 
 function tlsFiles(values: FlagValues): TlsFiles | null {

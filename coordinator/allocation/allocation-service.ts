@@ -1,4 +1,6 @@
-import { accept, refuse, planClaim, type Lease, type Result } from '../core/index.js';
+import { accept, refuse, planClaim, type KeyProtection, type Lease, type Result } from '../core/index.js';
+import { checkInterchangeFor, parseInterchange, SlashingProtectionError } from '../../shared/eth/slashing-protection/index.js';
+import { interchangeOf, protectionOf } from './protection-interchange.js';
 import type { OpenedPoolKey } from '../keys/pool-key.js';
 import type { PoolSecrets } from '../keys/pool-secrets.js';
 import type { LeaseKeeper } from '../leases/lease-keeper.js';
@@ -9,8 +11,17 @@ import { NotLeaderError } from '../replication/errors.js';
 
 export interface ClaimGrant {
   readonly lease: Lease;
-  readonly keys: readonly OpenedPoolKey[];
+  /** Each key opened, with its slashing protection as an EIP-3076 interchange. */
+  readonly keys: ReadonlyArray<OpenedPoolKey & { readonly slashingProtection: string }>;
   readonly existing: boolean;
+}
+
+export interface ReleaseOptions {
+  /** Kept across the agent's retries of one release, so it applies once. */
+  readonly requestId?: string;
+  /** The EIP-3076 interchange the validator client returned for the lease's keys. */
+  readonly slashingProtection?: string;
+  readonly reason?: 'released' | 'fenced';
 }
 
 export interface AllocationObserver {
@@ -63,7 +74,8 @@ export class AllocationService {
       const { lease, keys, existing, derivedCount } = result.value;
       this.observer.onClaim?.(pool, derivedCount, existing);
       this.logger.info(existing ? 'claim repeated: same lease returned' : 'keys claimed', { podName, pool, leaseId: lease.leaseId, keys: lease.pubKeys.length, derived: derivedCount });
-      return accept({ lease, existing, keys: keys.map((key) => this.secrets.open(key)) });
+      const genesisValidatorsRoot = this.log.peek((state) => state.pools.get(lease.pool)!.genesisValidatorsRoot);
+      return accept({ lease, existing, keys: keys.map((key) => ({ ...this.secrets.open(key), slashingProtection: interchangeOf(genesisValidatorsRoot, [key]) })) });
     }
     return refuse('POOL_EXHAUSTED', `pool ${pool} is being claimed from faster than keys can be derived: retry the claim`);
   }
@@ -90,16 +102,51 @@ export class AllocationService {
     return result;
   }
 
-  async release(podName: string, leaseId: string, requestId = ''): Promise<Result<{ lease: Lease }>> {
+  /**
+   * Releases a lease, with the slashing protection the validator client returned for its keys (an
+   * EIP-3076 interchange, checked here so a bad one is refused before anything is written).
+   */
+  async release(podName: string, leaseId: string, options: ReleaseOptions = {}): Promise<Result<{ lease: Lease; cooling: readonly string[] }>> {
     this.requireLeader();
-    const result = await this.log.propose({ type: 'Release', nowMs: this.clock.wallMs(), podName, leaseId, ...(requestId ? { requestId } : {}) });
+    const protection = options.slashingProtection ? this.checkedProtection(podName, leaseId, options.slashingProtection) : null;
+    if (protection && !protection.ok) {
+      this.observer.onRefusal?.('release', protection.refusal.code);
+      return protection;
+    }
+    const result = await this.log.propose({
+      type: 'Release',
+      nowMs: this.clock.wallMs(),
+      podName,
+      leaseId,
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+      ...(options.reason ? { reason: options.reason } : {}),
+      ...(protection ? protection.value : {}),
+    });
     if (!result.ok) {
       this.observer.onRefusal?.('release', result.refusal.code);
       return result;
     }
     this.observer.onRelease?.(result.value.lease.pool);
-    this.logger.info('keys released', { podName, leaseId, keys: result.value.lease.pubKeys.length });
+    this.logger.info('keys released', { podName, leaseId, keys: result.value.lease.pubKeys.length, cooling: result.value.cooling.length, reason: options.reason ?? 'released' });
     return result;
+  }
+
+  /** The interchange as per-key protection for the lease's keys, or why it cannot be taken. */
+  private checkedProtection(podName: string, leaseId: string, json: string): Result<{ protection: Record<string, KeyProtection>; genesisValidatorsRoot: string }> {
+    const found = this.log.peek((state) => {
+      const lease = state.leases.get(podName);
+      return lease?.leaseId === leaseId ? { pubKeys: lease.pubKeys, genesisValidatorsRoot: state.pools.get(lease.pool)!.genesisValidatorsRoot } : null;
+    });
+    // An unknown lease is the core's to refuse, with its usual message.
+    if (!found) return accept({ protection: {}, genesisValidatorsRoot: '' });
+    try {
+      const interchange = parseInterchange(json);
+      checkInterchangeFor({ interchange, genesisValidatorsRoot: found.genesisValidatorsRoot, allowedPubKeys: found.pubKeys });
+      return accept({ protection: protectionOf(interchange), genesisValidatorsRoot: interchange.metadata.genesisValidatorsRoot });
+    } catch (error) {
+      if (error instanceof SlashingProtectionError) return refuse('INVALID_INTERCHANGE', `slashing protection refused, nothing released: ${error.message}`);
+      throw error;
+    }
   }
 
   private requireLeader(): void {

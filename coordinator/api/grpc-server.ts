@@ -86,11 +86,16 @@ export async function startGrpcServer(options: {
       (grant) => ({
         leaseId: grant.lease.leaseId,
         leaseTtlMs: grant.lease.ttlMs,
-        keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword })),
+        keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword, slashingProtection: key.slashingProtection })),
       }),
     ),
     Renew: handle('renew', (request) => allocation.renew(request.podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
-    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId, request.requestId), () => ({})),
+    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId, {
+          requestId: request.requestId,
+          slashingProtection: request.slashingProtection,
+          // Anything but released or fenced is refused by the core, naming the value.
+          ...(request.reason ? { reason: request.reason as 'released' | 'fenced' } : {}),
+        }), () => ({})),
   };
 
   const server = new grpc.Server();

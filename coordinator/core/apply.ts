@@ -8,8 +8,11 @@ import type {
   FinishCoolingCommand,
   ImportKeysCommand,
   ReleaseCommand,
+  RemoveKeysCommand,
 } from './commands.js';
 import { accept, refuse, type Result } from './refusal.js';
+import { closeAssignment, recordAssignment } from './history.js';
+import { mergeProtection, protectionProblem } from './protection.js';
 import type { CoreState, Lease, NewPoolKey, Pool, PoolKey, PoolSettings, ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
@@ -59,6 +62,8 @@ function applyFresh(state: CoreState, command: Command): CommandResult {
       return importKeys(state, command);
     case 'FinishCooling':
       return finishCooling(state, command);
+    case 'RemoveKeys':
+      return removeKeys(state, command);
     case 'Noop':
       return accept({});
     default:
@@ -72,11 +77,13 @@ function settingsProblem(settings: PoolSettings): string | null {
     return typeof value === 'number' && Number.isSafeInteger(value) && value >= min ? null : `${name} must be an integer ≥ ${min}`;
   };
   if (typeof settings?.derive !== 'boolean') return 'derive must be true or false';
+  if (typeof settings.genesisValidatorsRoot !== 'string' || !/^0x[0-9a-f]{64}$/.test(settings.genesisValidatorsRoot)) return 'genesisValidatorsRoot must be 0x and 64 lowercase hex digits';
   return (
     positive('maxKeys', 1) ??
     positive('maxKeysPerClaim', 1) ??
     positive('coolingMs', 0) ??
-    positive('leaseTtlMs', 1000)
+    positive('leaseTtlMs', 1000) ??
+    positive('historyRetentionMs', 0)
   );
 }
 
@@ -90,7 +97,10 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
   if (command.settings.maxKeys < keyCount) {
     return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds ${keyCount} keys; maxKeys cannot be set below that`);
   }
-  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs } = command.settings;
+  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs, genesisValidatorsRoot, historyRetentionMs } = command.settings;
+  if (existing && countPoolKeys(state, command.pool) > 0 && existing.genesisValidatorsRoot !== genesisValidatorsRoot) {
+    return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds keys of the network with genesis validators root ${existing.genesisValidatorsRoot}; a pool cannot move to another network`);
+  }
   state.pools.set(command.pool, {
     name: command.pool,
     derive,
@@ -98,6 +108,8 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
     maxKeysPerClaim,
     coolingMs,
     leaseTtlMs,
+    genesisValidatorsRoot,
+    historyRetentionMs,
     nextDerivationIndex: existing?.nextDerivationIndex ?? 0,
   });
   return accept({ pool: command.pool, created: existing === undefined });
@@ -174,13 +186,14 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
     key.coolingUntilMs = null;
   }
   state.leases.set(lease.podName, lease);
+  recordAssignment(state, lease, command.nowMs);
   return accept({ lease, keys: storedKeys(state, lease), existing: false, derivedCount: derived.length });
 }
 
 function storedKeys(state: CoreState, lease: Lease): NewPoolKey[] {
   return lease.pubKeys.map((pubKey) => {
-    const { path, sealedSecret } = state.keys.get(pubKey)!;
-    return { pubKey, path, sealedSecret };
+    const { path, sealedSecret, protection } = state.keys.get(pubKey)!;
+    return { pubKey, path, sealedSecret, protection };
   });
 }
 
@@ -213,6 +226,9 @@ function newKeysProblem(state: CoreState, keys: readonly NewPoolKey[]): Result<n
     if (typeof key.path !== 'string' || typeof key.sealedSecret !== 'string' || key.sealedSecret.length === 0) {
       return refuse('INVALID_ARGUMENT', `key ${key.pubKey} lacks its path or sealed secret`);
     }
+    if (key.protection !== undefined && key.protection !== null && protectionProblem(key.protection)) {
+      return refuse('INVALID_INTERCHANGE', `slashing protection of ${key.pubKey}: ${protectionProblem(key.protection)}`);
+    }
     if (state.keys.has(key.pubKey) || seen.has(key.pubKey)) {
       return refuse('DUPLICATE_KEY', `key ${key.pubKey} is already in a pool (or listed twice): each key may enter the pool once`);
     }
@@ -225,15 +241,44 @@ function release(state: CoreState, command: ReleaseCommand): Result<CommandOutco
   const found = findLease(state, command.podName, command.leaseId);
   if (!found.ok) return found;
   const lease = found.value;
+  const pool = state.pools.get(lease.pool)!;
+  const protection = command.protection ?? {};
+  const problem = releaseProtectionProblem(lease, pool, command);
+  if (problem) return problem;
+  const coolingUntilMs = command.nowMs + pool.coolingMs;
+  const cooling: string[] = [];
   for (const pubKey of lease.pubKeys) {
     const key = state.keys.get(pubKey)!;
-    key.state = 'unallocated';
+    const reported = protection[pubKey];
+    // A key whose client handed back its slashing protection provably stopped signing: free at once.
+    // Any other may still be loaded in a validator client somewhere, so it cools down first.
+    const free = reported !== undefined || pool.coolingMs === 0;
+    if (!free) cooling.push(pubKey);
+    key.state = free ? 'unallocated' : 'cooling';
     key.holderPod = null;
     key.leaseId = null;
-    key.coolingUntilMs = null;
+    key.coolingUntilMs = free ? null : coolingUntilMs;
+    key.protection = mergeProtection(key.protection, reported ?? null);
   }
   state.leases.delete(lease.podName);
-  return accept({ lease });
+  closeAssignment(state, lease, command.reason === 'fenced' ? 'fenced' : 'released', command.nowMs, pool.historyRetentionMs);
+  return accept({ lease, cooling, coolingUntilMs: cooling.length > 0 ? coolingUntilMs : null });
+}
+
+function releaseProtectionProblem(lease: Lease, pool: Pool, command: ReleaseCommand): Result<never> | null {
+  if (command.reason !== undefined && command.reason !== 'released' && command.reason !== 'fenced') {
+    return refuse('INVALID_ARGUMENT', `release reason ${JSON.stringify(String(command.reason).slice(0, 20))} is neither released nor fenced`);
+  }
+  if (command.protection === undefined) return null;
+  if (command.genesisValidatorsRoot !== pool.genesisValidatorsRoot) {
+    return refuse('INVALID_INTERCHANGE', `the slashing protection is for genesis validators root ${String(command.genesisValidatorsRoot).slice(0, 66)}, but pool ${pool.name} is on ${pool.genesisValidatorsRoot}: it comes from another network`);
+  }
+  for (const [pubKey, protection] of Object.entries(command.protection)) {
+    if (!lease.pubKeys.includes(pubKey)) return refuse('INVALID_INTERCHANGE', `the slashing protection names key ${pubKey.slice(0, 98)}, which lease ${lease.leaseId} does not hold`);
+    const problem = protectionProblem(protection);
+    if (problem) return refuse('INVALID_INTERCHANGE', `slashing protection of ${pubKey}: ${problem}`);
+  }
+  return null;
 }
 
 function expireLease(state: CoreState, command: ExpireLeaseCommand): Result<CommandOutcomes['ExpireLease']> {
@@ -250,7 +295,27 @@ function expireLease(state: CoreState, command: ExpireLeaseCommand): Result<Comm
     key.coolingUntilMs = coolingUntilMs;
   }
   state.leases.delete(lease.podName);
+  closeAssignment(state, lease, 'expired', command.nowMs, pool.historyRetentionMs);
   return accept({ lease, coolingUntilMs });
+}
+
+function removeKeys(state: CoreState, command: RemoveKeysCommand): Result<CommandOutcomes['RemoveKeys']> {
+  const pool = state.pools.get(command.pool);
+  if (!pool) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, command.pool));
+  if (!Array.isArray(command.pubKeys) || command.pubKeys.length === 0) return refuse('INVALID_ARGUMENT', 'removal names no keys');
+  for (const pubKey of command.pubKeys) {
+    const key = state.keys.get(pubKey);
+    if (!key || key.pool !== pool.name) return refuse('KEY_NOT_FOUND', `key ${String(pubKey).slice(0, 98)} is not in pool ${pool.name}`);
+    if (key.state !== 'unallocated') {
+      return refuse('KEY_IN_USE', `key ${pubKey} is ${key.state}${key.holderPod ? ` by pod ${key.holderPod}` : ''}: only unallocated keys can be removed; release it (or wait for cooling) first`);
+    }
+  }
+  const removed = [...new Set(command.pubKeys)].map((pubKey) => {
+    const key = state.keys.get(pubKey)!;
+    state.keys.delete(pubKey);
+    return { pubKey, protection: key.protection };
+  });
+  return accept({ removed });
 }
 
 function importKeys(state: CoreState, command: ImportKeysCommand): Result<CommandOutcomes['ImportKeys']> {
@@ -299,6 +364,7 @@ function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, n
     holderPod: null,
     leaseId: null,
     coolingUntilMs: null,
+    protection: key.protection ?? null,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { KeyProtection } from './protection.js';
 import type { DerivedPoolKey, Lease, NewPoolKey, PoolSettings } from './types.js';
 
 /**
@@ -11,6 +12,7 @@ export type Command =
   | ExpireLeaseCommand
   | ImportKeysCommand
   | FinishCoolingCommand
+  | RemoveKeysCommand
   | NoopCommand;
 
 export interface ConfigurePoolCommand {
@@ -40,6 +42,16 @@ export interface ReleaseCommand {
    * Claim needs none: the pod is its key, and a pod's repeated claim returns the lease it holds.
    */
   readonly requestId?: string;
+  /**
+   * The validator client's slashing protection for (some of) the lease's keys, as it returned them on
+   * removal. Keys it covers go straight back to the pool; keys it does not cover cool down first, since
+   * nothing shows they stopped signing.
+   */
+  readonly protection?: Readonly<Record<string, KeyProtection>>;
+  /** The network the protection was recorded on; must be the pool's. */
+  readonly genesisValidatorsRoot?: string;
+  /** 'fenced' when the agent let go because it could not renew in time. */
+  readonly reason?: 'released' | 'fenced';
 }
 
 export interface ExpireLeaseCommand {
@@ -62,6 +74,14 @@ export interface FinishCoolingCommand {
   readonly nowMs: number;
 }
 
+/** Takes unallocated keys out of the pool (admin Keymanager API DELETE); allocated ones are refused. */
+export interface RemoveKeysCommand {
+  readonly type: 'RemoveKeys';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly pubKeys: readonly string[];
+}
+
 /** Appended by a new leader (Raft) or on start; changes nothing. */
 export interface NoopCommand {
   readonly type: 'Noop';
@@ -81,6 +101,9 @@ export interface ClaimOutcome {
 
 export interface ReleaseOutcome {
   readonly lease: Lease;
+  /** Keys that went to cooling because no slashing protection came back for them, and until when. */
+  readonly cooling: readonly string[];
+  readonly coolingUntilMs: number | null;
 }
 
 export interface ExpireOutcome {
@@ -90,6 +113,11 @@ export interface ExpireOutcome {
 
 export interface ImportOutcome {
   readonly imported: readonly string[];
+}
+
+export interface RemoveKeysOutcome {
+  /** The removed keys with the slashing protection known for each. */
+  readonly removed: ReadonlyArray<{ readonly pubKey: string; readonly protection: KeyProtection | null }>;
 }
 
 export interface FinishCoolingOutcome {
@@ -103,5 +131,6 @@ export interface CommandOutcomes {
   ExpireLease: ExpireOutcome;
   ImportKeys: ImportOutcome;
   FinishCooling: FinishCoolingOutcome;
+  RemoveKeys: RemoveKeysOutcome;
   Noop: Record<string, never>;
 }

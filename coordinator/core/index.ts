@@ -4,3 +4,5 @@ export * from './refusal.js';
 export { applyCommand, type CommandResult } from './apply.js';
 export * from './snapshot.js';
 export * from './views.js';
+export * from './protection.js';
+export { assignmentHistory, type HistoryQuery } from './history.js';

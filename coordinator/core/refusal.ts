@@ -11,7 +11,10 @@ export type RefusalCode =
   | 'LEASE_NOT_FOUND'
   | 'DUPLICATE_KEY'
   | 'DERIVATION_INDEX_MISMATCH'
-  | 'POOL_FULL';
+  | 'POOL_FULL'
+  | 'INVALID_INTERCHANGE'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_IN_USE';
 
 export interface Refusal {
   readonly code: RefusalCode;

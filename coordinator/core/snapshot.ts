@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { CoreState, Lease, Pool, PoolKey, ReadonlyCoreState, RememberedRequest } from './types.js';
+import type { AssignmentRecord, CoreState, Lease, Pool, PoolKey, ReadonlyCoreState, RememberedRequest } from './types.js';
 
-export const SNAPSHOT_FORMAT = 'keylease-core-v1';
+export const SNAPSHOT_FORMAT = 'keylease-core-v2';
 
 /** The whole state as plain JSON-able data, in a canonical order so equal states give equal bytes. */
 export interface CoreSnapshot {
@@ -11,10 +11,11 @@ export interface CoreSnapshot {
   readonly keys: readonly PoolKey[];
   readonly leases: readonly Lease[];
   readonly recentRequests: ReadonlyArray<RememberedRequest & { requestId: string }>;
+  readonly history: readonly AssignmentRecord[];
 }
 
 export function createEmptyState(): CoreState {
-  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0, recentRequests: new Map() };
+  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0, recentRequests: new Map(), history: [] };
 }
 
 const byName = <T>(pick: (v: T) => string) => (a: T, b: T) => (pick(a) < pick(b) ? -1 : pick(a) > pick(b) ? 1 : 0);
@@ -27,6 +28,8 @@ export function takeSnapshot(state: ReadonlyCoreState): CoreSnapshot {
     keys: [...state.keys.values()].map((k) => ({ ...k })).sort(byName((k) => k.pubKey)),
     leases: [...state.leases.values()].map((l) => ({ ...l, pubKeys: [...l.pubKeys] })).sort(byName((l) => l.podName)),
     recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })).sort(byName((r) => r.requestId)),
+    // Kept in log order: it is a history.
+    history: state.history.map((r) => ({ ...r })),
   };
 }
 
@@ -42,6 +45,7 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
   for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
   for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, pubKeys: [...lease.pubKeys] });
   for (const { requestId, ...remembered } of snapshot.recentRequests ?? []) state.recentRequests.set(requestId, remembered);
+  for (const record of snapshot.history ?? []) state.history.push({ ...record });
   return state;
 }
 

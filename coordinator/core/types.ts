@@ -1,3 +1,5 @@
+import type { KeyProtection } from './protection.js';
+
 /**
  * The allocation state machine's data. Everything here is plain data so that a snapshot is a faithful
  * copy and a replay of the same commands gives the same state on every replica.
@@ -20,6 +22,8 @@ export interface PoolKey {
   leaseId: string | null;
   /** Set while cooling: the key may be handed out again at or after this wall-clock time. */
   coolingUntilMs: number | null;
+  /** The latest slashing protection received for the key; handed out with it on the next claim. */
+  protection: KeyProtection | null;
 }
 
 export interface Lease {
@@ -41,6 +45,10 @@ export interface PoolSettings {
   /** How long keys of an expired (not released) lease wait before reuse. */
   readonly coolingMs: number;
   readonly leaseTtlMs: number;
+  /** The network's genesis validators root (0x + 64 hex): slashing protection of another network is refused. */
+  readonly genesisValidatorsRoot: string;
+  /** How long ended assignments stay in the history. */
+  readonly historyRetentionMs: number;
 }
 
 export interface Pool extends PoolSettings {
@@ -58,6 +66,20 @@ export interface CoreState {
   leaseSequence: number;
   /** Answers to recent releases that carried a request id, so a retried Release applies once. */
   readonly recentRequests: Map<string, RememberedRequest>;
+  /** Which pod held which key when: open records for live leases, closed ones kept for a while. */
+  readonly history: AssignmentRecord[];
+}
+
+export type AssignmentEnd = 'released' | 'expired' | 'fenced';
+
+export interface AssignmentRecord {
+  readonly pubKey: string;
+  readonly podName: string;
+  readonly leaseId: string;
+  readonly pool: string;
+  readonly fromMs: number;
+  readonly toMs: number | null;
+  readonly end: AssignmentEnd | null;
 }
 
 export interface RememberedRequest {
@@ -72,6 +94,7 @@ export type ReadonlyCoreState = {
   readonly leases: ReadonlyMap<string, Lease>;
   readonly leaseSequence: number;
   readonly recentRequests: ReadonlyMap<string, RememberedRequest>;
+  readonly history: readonly AssignmentRecord[];
 };
 
 /** A key as it enters the pool: already encrypted once, sealed, ready to store. */
@@ -79,6 +102,8 @@ export interface NewPoolKey {
   readonly pubKey: string;
   readonly path: string;
   readonly sealedSecret: string;
+  /** Slashing protection that comes with an imported key; none for a freshly derived one. */
+  readonly protection?: KeyProtection | null;
 }
 
 export interface DerivedPoolKey extends NewPoolKey {

@@ -122,10 +122,9 @@ export class LeaseKeeper {
     } else if (command.type === 'Release' || command.type === 'ExpireLease') {
       // A retried release answers from memory: it must not end a newer lease of the same pod.
       if (this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);
-      if (command.type === 'ExpireLease') {
-        const until = (result.value as { coolingUntilMs: number | null }).coolingUntilMs;
-        if (until !== null && (this.nextCoolingEndMs === null || until < this.nextCoolingEndMs)) this.nextCoolingEndMs = until;
-      }
+      // Both can send keys to cooling; the earliest end is when FinishCooling is next proposed.
+      const until = (result.value as { coolingUntilMs: number | null }).coolingUntilMs;
+      if (until !== null && (this.nextCoolingEndMs === null || until < this.nextCoolingEndMs)) this.nextCoolingEndMs = until;
     }
   }
 }

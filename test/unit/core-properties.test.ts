@@ -12,6 +12,7 @@ import {
   type Command,
   type CoreState,
   type DerivedPoolKey,
+  type KeyProtection,
 } from '../../coordinator/core/index.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
 
@@ -54,6 +55,14 @@ function violation(state: CoreState): string | null {
     if (key.state !== 'cooling' && key.coolingUntilMs !== null) return `key ${key.pubKey} not cooling keeps a cooling end`;
     if (!state.pools.has(key.pool)) return `key ${key.pubKey} in unknown pool`;
   }
+  for (const lease of state.leases.values()) {
+    const open = state.history.filter((r) => r.leaseId === lease.leaseId && r.toMs === null).map((r) => r.pubKey).sort();
+    if (JSON.stringify(open) !== JSON.stringify([...lease.pubKeys].sort())) return `history of live lease ${lease.leaseId} does not list exactly its keys as open`;
+  }
+  for (const record of state.history) {
+    if (record.toMs === null && state.leases.get(record.podName)?.leaseId !== record.leaseId) return `history keeps ${record.leaseId} open after it ended`;
+    if (record.toMs !== null && (record.end === null || record.toMs < record.fromMs)) return `history record of ${record.leaseId} closed without an end`;
+  }
   const counts = keyCountsByPool(state);
   for (const pool of state.pools.values()) {
     const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool.name);
@@ -63,9 +72,17 @@ function violation(state: CoreState): string | null {
     if (leased !== byState.allocated) return `pool ${pool.name}: ${leased} leased keys but ${byState.allocated} allocated`;
     if (poolKeys.length > pool.maxKeys) return `pool ${pool.name} over its maximum`;
     const indices = poolKeys.map((k) => k.derivationIndex).filter((i): i is number => i !== null).sort((a, b) => a - b);
-    if (indices.length !== pool.nextDerivationIndex || indices.some((v, i) => v !== i)) return `pool ${pool.name} derivation indices not 0..${pool.nextDerivationIndex - 1}`;
+    // Distinct and below the next index: removed keys leave gaps, but no index is ever used twice.
+    if (new Set(indices).size !== indices.length || indices.some((v) => v < 0 || v >= pool.nextDerivationIndex)) return `pool ${pool.name} derivation indices reused or beyond ${pool.nextDerivationIndex - 1}`;
   }
   return null;
+}
+
+const GVR = '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95';
+
+function randomProtection(random: () => number): KeyProtection {
+  const mark = () => (random() < 0.2 ? null : String(intBetween(random, 0, 1000) + (random() < 0.1 ? 2 ** 60 : 0)));
+  return { maxBlockSlot: mark(), maxSourceEpoch: mark(), maxTargetEpoch: mark() };
 }
 
 function randomCommand(random: () => number, state: CoreState, nowMs: number, importSalt: number): Command {
@@ -77,7 +94,7 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
       type: 'ConfigurePool',
       nowMs,
       pool,
-      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000 },
+      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000 },
     };
   }
   if (roll < 0.45) {
@@ -88,7 +105,19 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
   }
   const lease = state.leases.get(podName);
   const leaseId = lease && random() < 0.9 ? lease.leaseId : `lease-${intBetween(random, 0, 50)}`;
-  if (roll < 0.65) return { type: 'Release', nowMs, podName, leaseId, requestId: `release-${importSalt}` };
+  if (roll < 0.65) {
+    // Sometimes with the client's slashing protection (now and then naming a foreign key or network).
+    const held = lease?.pubKeys ?? [];
+    const protection: Record<string, KeyProtection> = {};
+    if (random() < 0.5) for (const pubKey of held) if (random() < 0.7) protection[pubKey] = randomProtection(random);
+    if (random() < 0.05) protection[fakePubKey(pool, 999_999, 2)] = randomProtection(random);
+    const genesisValidatorsRoot = random() < 0.05 ? '0x' + '11'.repeat(32) : GVR;
+    return { type: 'Release', nowMs, podName, leaseId, requestId: `release-${importSalt}`, ...(random() < 0.6 ? { protection, genesisValidatorsRoot } : {}) };
+  }
+  if (roll < 0.68) {
+    const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool).map((k) => k.pubKey);
+    return { type: 'RemoveKeys', nowMs, pool, pubKeys: poolKeys.filter(() => random() < 0.3).slice(0, 3) };
+  }
   if (roll < 0.8) return { type: 'ExpireLease', nowMs, podName, leaseId };
   if (roll < 0.9) {
     const keys = Array.from({ length: intBetween(random, 0, 3) }, (_, i) => ({ pubKey: fakePubKey(pool, 100000 + importSalt * 10 + i, 1), path: '', sealedSecret: 'sealed-import' }));
@@ -108,6 +137,7 @@ test('invariants hold after every command of long random sequences, and refusals
     const random = seededRandom(seed);
     const state = createEmptyState();
     const accepted: Array<{ command: Command; result: unknown }> = [];
+    const watermarks = new Map<string, KeyProtection>();
     let nowMs = 1_700_000_000_000;
     for (let step = 0; step < 400; step++) {
       nowMs += intBetween(random, 0, 400);
@@ -123,6 +153,15 @@ test('invariants hold after every command of long random sequences, and refusals
       }
       const problem = violation(state);
       assert.is(problem, null, `seed ${seed} step ${step} after ${command.type}: ${problem}`);
+      for (const key of state.keys.values()) {
+        const earlier = watermarks.get(key.pubKey);
+        for (const field of ['maxBlockSlot', 'maxSourceEpoch', 'maxTargetEpoch'] as const) {
+          const before = earlier?.[field] ?? null;
+          const after = key.protection?.[field] ?? null;
+          assert.ok(before === null || (after !== null && BigInt(after) >= BigInt(before)), `seed ${seed} step ${step}: ${field} of ${key.pubKey} moved back from ${before} to ${after}`);
+        }
+        if (key.protection) watermarks.set(key.pubKey, key.protection);
+      }
       if (result.ok && command.type === 'Release') accepted.push({ command, result });
       // A retry of an accepted request, even much later, returns the first answer and changes nothing.
       if (accepted.length > 0 && random() < 0.1) {
@@ -142,7 +181,7 @@ test('invariants hold after every command of long random sequences, and refusals
   }
   assert.ok(applied > 5000 && refused > 2000, `both paths exercised (applied ${applied}, refused ${refused})`);
   assert.ok(retries > 500, `retries exercised (${retries})`);
-  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY']) {
+  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY', 'INVALID_INTERCHANGE', 'KEY_IN_USE']) {
     assert.ok(refusalCodes.has(code), `refusal ${code} was exercised`);
   }
 });

@@ -5,4 +5,4 @@ export { parseInterchange } from './parse.js';
 export { checkInterchangeFor } from './check.js';
 export { mergeInterchanges } from './merge.js';
 export { interchangeFor } from './select.js';
-export { watermarks, type Watermarks } from './watermarks.js';
+export { watermarks, watermarksByKey, type Watermarks } from './watermarks.js';

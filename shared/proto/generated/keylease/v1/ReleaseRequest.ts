@@ -5,10 +5,14 @@ export interface ReleaseRequest {
   'podName'?: (string);
   'leaseId'?: (string);
   'requestId'?: (string);
+  'slashingProtection'?: (string);
+  'reason'?: (string);
 }
 
 export interface ReleaseRequest__Output {
   'podName': (string);
   'leaseId': (string);
   'requestId': (string);
+  'slashingProtection': (string);
+  'reason': (string);
 }
