@@ -1,5 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { layoutFor } from '../shared/eth/layouts/types.js';
+import { CombinedKeyHolder, FileKeyHolder, KeymanagerKeyHolder, type KeyHolder } from './key-holders.js';
+import { KeymanagerClient } from './keymanager/client.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import type { Logger } from '../shared/log/logger.js';
@@ -26,31 +28,43 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
       throw new ConfigError(`cannot read --tls-ca-file ${config.tlsCaFile}: check the path`, { cause });
     }
   }
-  try {
-    await mkdir(config.outDir, { recursive: true, mode: 0o700 });
-  } catch (cause) {
-    throw new ConfigError(`cannot create --out ${config.outDir}: check the path and its permissions`, { cause });
+  const holders: KeyHolder[] = [];
+  if (config.keymanager) {
+    const token = await readToken(config.keymanager.tokenFile);
+    const keymanager = new KeymanagerKeyHolder(new KeymanagerClient({ baseUrl: config.keymanager.url, token, timeoutMs: config.keymanager.timeoutMs }), logger);
+    // A restarted agent holds no lease yet: whatever an earlier run left in the client must not sign.
+    const removed = await keymanager.removeLeftovers();
+    if (removed > 0) logger.warn('removed keys an earlier run left in the validator client, before claiming', { keys: removed });
+    holders.push(keymanager);
   }
-  const layout = layoutFor(config.layout);
-  // A restarted agent holds no lease yet: whatever an earlier run left behind must not be signed with.
-  await layout.remove(config.outDir);
+  if (config.files) {
+    try {
+      await mkdir(config.files.outDir, { recursive: true, mode: 0o700 });
+    } catch (cause) {
+      throw new ConfigError(`cannot create --out ${config.files.outDir}: check the path and its permissions`, { cause });
+    }
+    const files = new FileKeyHolder(layoutFor(config.files.layout), config.files.outDir);
+    // Likewise for files an earlier run wrote.
+    await files.removeAll();
+    holders.push(files);
+  }
+  const holder = holders.length === 1 ? holders[0]! : new CombinedKeyHolder(holders);
   const client = new CoordinatorClient(config.coordinatorEndpoints, caPem);
   const loop = new LeaseLoop({
     podName: config.podName,
     pool: config.pool,
     keyCount: config.keyCount,
-    outDir: config.outDir,
-    layout,
+    holder,
     client,
     clock,
     logger,
     fenceMarginMs: config.fenceMarginMs,
     requestTimeoutMs: config.requestTimeoutMs,
   });
-  const health = await startHealthServer(config.health.host, config.health.port, () => loop.currentPhase);
+  const health = await startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop());
   loop.onPhase((phase) => logger.debug('agent phase', { phase }));
   const finished = loop.start();
-  logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, layout: config.layout, out: config.outDir, health: `${config.health.host}:${health.port}` });
+  logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, to: holder.name, out: config.files?.outDir ?? null, health: `${config.health.host}:${health.port}` });
   let stopping: Promise<void> | null = null;
   return {
     healthPort: health.port,
@@ -63,4 +77,16 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
         client.close();
       })()),
   };
+}
+
+async function readToken(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read --keymanager-token-file ${path}: check the path (the validator client writes it on first start)`, { cause });
+  }
+  const token = text.trim();
+  if (token === '') throw new ConfigError(`--keymanager-token-file ${path} is empty`);
+  return token;
 }

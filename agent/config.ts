@@ -13,8 +13,11 @@ export const AGENT_COMMAND: CommandSpec = {
     { name: 'pod-name', kind: 'string', required: true, description: 'Name of the pod this agent serves (a DNS-1123 name).' },
     { name: 'pool', kind: 'string', default: 'default', description: 'Pool to claim keys from.' },
     { name: 'keys', kind: 'int', default: 1, min: 1, max: 10_000, description: 'Number of keys to claim.' },
-    { name: 'layout', kind: 'string', required: true, choices: LAYOUT_NAMES, description: 'On-disk layout of the validator client that reads the keys.' },
-    { name: 'out', kind: 'string', required: true, description: 'Directory (an in-memory volume in Kubernetes) to write the keys into.' },
+    { name: 'layout', kind: 'string', choices: LAYOUT_NAMES, description: 'On-disk layout of the validator client that reads the keys (with --out). Needed unless --keymanager-url is given.' },
+    { name: 'out', kind: 'string', description: 'Directory (an in-memory volume in Kubernetes) to write the keys into, in --layout.' },
+    { name: 'keymanager-url', kind: 'string', description: 'The validator client\'s Keymanager API (e.g. http://127.0.0.1:5062): keys are imported and removed through it, with their slashing protection.' },
+    { name: 'keymanager-token-file', kind: 'string', description: 'File with the bearer token of --keymanager-url (the client\'s api-token file).' },
+    { name: 'keymanager-timeout-ms', kind: 'int', default: 10_000, min: 100, max: 120_000, description: 'Deadline of each call to the Keymanager API.' },
     { name: 'health-listen', kind: 'string', default: '127.0.0.1:8081', description: 'HOST:PORT for /healthz and /readyz (port 0 picks a free port).' },
     { name: 'fence-margin-ms', kind: 'int', default: 0, min: 0, max: 3_600_000, description: 'Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5).' },
     { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the coordinators\' certificates: talk to them over TLS (required wherever the network is not loopback).' },
@@ -28,8 +31,10 @@ export interface AgentConfig {
   readonly podName: string;
   readonly pool: string;
   readonly keyCount: number;
-  readonly layout: LayoutName;
-  readonly outDir: string;
+  /** Files for the validator client, if it reads them from a volume. */
+  readonly files: { readonly layout: LayoutName; readonly outDir: string } | null;
+  /** The validator client's Keymanager API, if it is managed through it. */
+  readonly keymanager: { readonly url: string; readonly tokenFile: string; readonly timeoutMs: number } | null;
   readonly health: { host: string; port: number };
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
@@ -52,12 +57,41 @@ export function agentConfig(values: FlagValues): AgentConfig {
     podName,
     pool,
     keyCount: values['keys'] as number,
-    layout: values['layout'] as LayoutName,
-    outDir: resolve(values['out'] as string),
+    files: filesConfig(values),
+    keymanager: keymanagerConfig(values),
     health: parseListenAddress(values['health-listen'] as string, 'health-listen'),
     fenceMarginMs: values['fence-margin-ms'] as number,
     requestTimeoutMs: values['request-timeout-ms'] as number,
     tlsCaFile: (values['tls-ca-file'] as string | undefined) ?? null,
     logLevel: logLevelOf(values),
   };
+}
+
+function filesConfig(values: FlagValues): AgentConfig['files'] {
+  const layout = values['layout'] as LayoutName | undefined;
+  const out = values['out'] as string | undefined;
+  if (!layout && !out) {
+    if (!values['keymanager-url']) throw new ConfigError('say where the keys go: --layout and --out (files the validator client reads), or --keymanager-url (its Keymanager API), or both');
+    return null;
+  }
+  if (!layout || !out) throw new ConfigError('--layout and --out go together: the layout of the validator client, and the directory it reads');
+  return { layout, outDir: resolve(out) };
+}
+
+function keymanagerConfig(values: FlagValues): AgentConfig['keymanager'] {
+  const url = values['keymanager-url'] as string | undefined;
+  const tokenFile = values['keymanager-token-file'] as string | undefined;
+  if (!url) {
+    if (tokenFile) throw new ConfigError('--keymanager-token-file needs --keymanager-url');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`--keymanager-url ${JSON.stringify(url.slice(0, 200))} is not a URL: give e.g. http://127.0.0.1:5062`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError('--keymanager-url must be http:// or https://');
+  if (!tokenFile) throw new ConfigError('--keymanager-url needs --keymanager-token-file: the validator client\'s API token');
+  return { url: url.replace(/\/$/, ''), tokenFile, timeoutMs: values['keymanager-timeout-ms'] as number };
 }

@@ -30,7 +30,7 @@ export class CoordinatorCallError extends Error {
 export interface ClaimedKeys {
   readonly leaseId: string;
   readonly leaseTtlMs: number;
-  readonly keys: ReadonlyArray<{ pubKey: string; keystoreJson: string; keystorePassword: string }>;
+  readonly keys: ReadonlyArray<{ pubKey: string; keystoreJson: string; keystorePassword: string; slashingProtection: string }>;
 }
 
 /**
@@ -66,9 +66,13 @@ export class CoordinatorClient {
     return this.call((client, options, done) => client.Renew({ podName, leaseId }, options, done), timeoutMs);
   }
 
-  /** `requestId` stays the same across retries of one release, so the coordinator applies it once. */
-  async release(podName: string, leaseId: string, timeoutMs: number, requestId = ''): Promise<void> {
-    await this.call((client, options, done) => client.Release({ podName, leaseId, requestId }, options, done), timeoutMs);
+  /**
+   * `requestId` stays the same across retries of one release, so the coordinator applies it once;
+   * `slashingProtection` is what the validator client returned for the keys (EIP-3076 interchange).
+   */
+  async release(podName: string, leaseId: string, timeoutMs: number, options: { requestId?: string; slashingProtection?: string | null; reason?: 'released' | 'fenced' } = {}): Promise<void> {
+    const request = { podName, leaseId, requestId: options.requestId ?? '', slashingProtection: options.slashingProtection ?? '', reason: options.reason ?? '' };
+    await this.call((client, callOptions, done) => client.Release(request, callOptions, done), timeoutMs);
   }
 
   close(): void {

@@ -4,11 +4,29 @@ import type { AgentPhase } from './lease-loop.js';
 
 /**
  * /healthz is red while the agent is fenced or failed (its keys were taken away and not yet regained);
- * /readyz is green only while the keys are written and the lease is live.
+ * /readyz is green only while the keys are written and the lease is live. POST /prestop is what the
+ * validator client container's preStop hook calls: the keys are taken out of the client and released,
+ * and the answer comes only once the release is committed, so the keys are free when the pod is gone.
  */
-export async function startHealthServer(host: string, port: number, phase: () => AgentPhase): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHealthServer(
+  host: string,
+  port: number,
+  phase: () => AgentPhase,
+  prestop: () => Promise<{ released: boolean }>,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/prestop') {
+      if (request.method !== 'POST') {
+        response.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' }).end('use POST /prestop\n');
+        return;
+      }
+      prestop().then(
+        ({ released }) => response.writeHead(200, { 'content-type': 'text/plain' }).end(released ? 'keys removed and released\n' : 'keys removed; the lease will expire and the keys cool down\n'),
+        () => response.writeHead(500, { 'content-type': 'text/plain' }).end('handover failed; see the agent logs\n'),
+      );
+      return;
+    }
     const current = phase();
     let ok: boolean;
     if (path === '/healthz') ok = current !== 'fenced' && current !== 'failed';

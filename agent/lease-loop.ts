@@ -1,10 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import type { KeyLayout } from '../shared/eth/layouts/types.js';
 import type { Clock } from '../shared/clock/clock.js';
 import type { Logger } from '../shared/log/logger.js';
 import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient } from './coordinator-client.js';
 import { AgentError } from './errors.js';
+import type { KeyHolder } from './key-holders.js';
 
 export type AgentPhase = 'claiming' | 'holding' | 'fenced' | 'stopped' | 'failed';
 
@@ -12,8 +12,8 @@ export interface LeaseLoopOptions {
   readonly podName: string;
   readonly pool: string;
   readonly keyCount: number;
-  readonly outDir: string;
-  readonly layout: KeyLayout;
+  /** Where the validator client gets the keys: files, its Keymanager API, or both. */
+  readonly holder: KeyHolder;
   readonly client: CoordinatorClient;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -41,6 +41,7 @@ export class LeaseLoop {
   private wakeTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
   private stopping = false;
+  private stopped: Promise<{ released: boolean }> | null = null;
   private running: Promise<void> | null = null;
   private readonly listeners = new Set<(phase: AgentPhase) => void>();
   failure: Error | null = null;
@@ -64,39 +65,66 @@ export class LeaseLoop {
     return this.running;
   }
 
-  /** Removes the keys first (nothing may sign once we let go), then releases the lease. */
-  async stop(): Promise<void> {
+  /**
+   * Removes the keys first (nothing may sign once we let go), then releases the lease with the slashing
+   * protection the validator client returned. Resolves once the release is committed (or has failed).
+   */
+  stop(): Promise<{ released: boolean }> {
+    // preStop and then SIGTERM both stop the agent: the second call waits for the first.
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<{ released: boolean }> {
     this.stopping = true;
     this.wake?.();
     await this.running?.catch(() => {});
     this.clearFenceTimer();
-    await this.options.layout.remove(this.options.outDir);
     const lease = this.lease;
+    const removal = await this.removeKeys();
     this.lease = null;
-    if (lease) await this.release(lease);
+    // A removal that could not be proven must not release: the keys may still sign here until the lease expires.
+    const released = lease !== null && removal !== null ? await this.release(lease, removal.slashingProtection, 'released') : false;
     this.setPhase('stopped');
+    return { released };
+  }
+
+  /** Takes every key away from the validator client; null (and logged) when that could not be proven. */
+  private async removeKeys(): Promise<{ slashingProtection: string | null } | null> {
+    try {
+      return await this.options.holder.removeAll();
+    } catch (error) {
+      this.options.logger.error('could not prove the keys were removed from the validator client: not releasing, the lease will expire and the keys cool down', { error: describe(error) });
+      return null;
+    }
   }
 
   /**
    * Retries (same request id, so it applies once) through leader changes until the lease could have
    * lapsed anyway; after that the keys simply expire and cool down.
    */
-  private async release(lease: ClaimedKeys): Promise<void> {
+  private async release(lease: ClaimedKeys, slashingProtection: string | null, reason: 'released' | 'fenced'): Promise<boolean> {
     const { client, podName, logger, clock, requestTimeoutMs } = this.options;
     const requestId = randomUUID();
     let retryMs = MIN_RETRY_MS;
     for (;;) {
       try {
-        await client.release(podName, lease.leaseId, requestTimeoutMs, requestId);
-        logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length });
-        return;
+        await client.release(podName, lease.leaseId, requestTimeoutMs, { requestId, slashingProtection, reason });
+        logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length, withSlashingProtection: slashingProtection !== null, reason });
+        return true;
       } catch (error) {
         const remainingMs = this.deadlineMs - clock.monotonicMs();
         const refused = error instanceof CoordinatorCallError && error.isRefusal;
+        if (refused && error.refusalCode === 'INVALID_INTERCHANGE' && slashingProtection !== null) {
+          // The keys are out of the client; without the protection they merely cool down first.
+          logger.warn('the coordinator refused the slashing protection; releasing without it', { error: describe(error) });
+          slashingProtection = null;
+          continue;
+        }
         if (refused || remainingMs <= retryMs) {
           // The keys are gone from this pod already; the lease will expire and the keys cool down.
           logger.warn('release failed; the lease will expire on its own', { leaseId: lease.leaseId, error: describe(error) });
-          return;
+          return false;
         }
         await new Promise((resolve) => setTimeout(resolve, retryMs));
         retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
@@ -131,12 +159,21 @@ export class LeaseLoop {
         this.lease = claimed;
         this.deadlineMs = sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs);
         this.armFenceTimer();
-        await this.options.layout.write(this.options.outDir, claimed.keys);
+        try {
+          await this.options.holder.install(claimed.keys);
+        } catch (error) {
+          // The client would not take the keys (or cannot be reached): give them back and try again later.
+          logger.warn('handing the keys to the validator client failed; giving them back', { error: describe(error) });
+          await this.fence('the validator client did not take the keys');
+          await this.sleep(retryMs);
+          retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+          continue;
+        }
         if (clock.monotonicMs() >= this.deadlineMs) {
           await this.fence('writing keys took longer than the lease allows');
           continue;
         }
-        logger.info('keys claimed and written', { leaseId: claimed.leaseId, keys: claimed.keys.length, leaseTtlMs: claimed.leaseTtlMs, layout: this.options.layout.name });
+        logger.info('keys claimed and written', { leaseId: claimed.leaseId, keys: claimed.keys.length, leaseTtlMs: claimed.leaseTtlMs, to: this.options.holder.name });
         this.setPhase('holding');
         return true;
       } catch (error) {
@@ -185,15 +222,25 @@ export class LeaseLoop {
     }
   }
 
-  /** Removes every key this agent wrote, and forgets the lease: from here on this pod signs nothing. */
+  /**
+   * Takes every key away from the validator client and forgets the lease: from here on this pod signs
+   * nothing. Retried until the removal is proven, however long that takes; then the lease is given back
+   * (with the client's slashing protection, so the keys need not cool) if the coordinator still has it.
+   */
   private async fence(reason: string): Promise<void> {
     this.clearFenceTimer();
     const lease = this.lease;
     this.lease = null;
     this.setPhase('fenced');
     this.wake?.();
-    await this.options.layout.remove(this.options.outDir);
+    let removal = await this.removeKeys();
+    while (removal === null && !this.stopping) {
+      await new Promise((resolve) => setTimeout(resolve, MIN_RETRY_MS * 4));
+      removal = await this.removeKeys();
+    }
+    if (removal === null) return;
     this.options.logger.warn('fenced: keys removed', { reason, leaseId: lease?.leaseId ?? null });
+    if (lease && this.deadlineMs > this.options.clock.monotonicMs()) await this.release(lease, removal.slashingProtection, 'fenced');
   }
 
   private armFenceTimer(): void {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ReadonlyCoreState } from '../core/index.js';
+import { assignmentHistory, type HistoryQuery, type ReadonlyCoreState } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
 import { routeClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
@@ -79,6 +79,17 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       if (!options.raftStatus) send(response, 404, 'text/plain', 'this coordinator runs as a single replica, without Raft\n');
       else send(response, 200, 'application/json', JSON.stringify(options.raftStatus(url.searchParams.has('hash')), null, 2) + '\n');
       return;
+    case '/assignments/history': {
+      const query = historyQuery(url.searchParams);
+      if (typeof query === 'string') {
+        send(response, 400, 'text/plain', query + '\n');
+        return;
+      }
+      const records = assignmentHistory((await options.readState()).history, query);
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      send(response, 200, 'application/json', JSON.stringify({ records: records.map((r) => ({ ...r, from: iso(r.fromMs), to: iso(r.toMs) })) }, null, 2) + '\n');
+      return;
+    }
     case '/assignments': {
       const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry);
       if (wantsJson(request)) send(response, 200, 'application/json', JSON.stringify(assignmentsJson(doc), null, 2) + '\n');
@@ -86,8 +97,23 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       return;
     }
     default:
-      send(response, 404, 'text/plain', `no such page ${path}: try /assignments, /metrics, /healthz or /readyz\n`);
+      send(response, 404, 'text/plain', `no such page ${path}: try /assignments, /assignments/history, /metrics, /healthz or /readyz\n`);
   }
+}
+
+/** ?pubkey=0x…&pod=NAME&at=ISO-time-or-ms; at least one of pubkey and pod. */
+function historyQuery(params: URLSearchParams): HistoryQuery | string {
+  const pubKey = params.get('pubkey')?.toLowerCase() ?? undefined;
+  const podName = params.get('pod') ?? undefined;
+  const at = params.get('at');
+  if (!pubKey && !podName) return 'give ?pubkey=0x… or ?pod=NAME (and optionally &at=2026-01-01T00:00:00Z)';
+  if (pubKey && !/^0x[0-9a-f]{96}$/.test(pubKey)) return `pubkey ${JSON.stringify(pubKey.slice(0, 100))} is not 0x and 96 hex digits`;
+  let atMs: number | undefined;
+  if (at !== null) {
+    atMs = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+    if (!Number.isFinite(atMs)) return `at ${JSON.stringify(at.slice(0, 40))} is neither an ISO time nor milliseconds since the epoch`;
+  }
+  return { ...(pubKey ? { pubKey } : {}), ...(podName ? { podName } : {}), ...(atMs !== undefined ? { atMs } : {}) };
 }
 
 function wantsJson(request: IncomingMessage): boolean {

@@ -1,4 +1,4 @@
-import { Transaction, Wallet, type JsonRpcProvider } from 'ethers';
+import { JsonRpcProvider, Transaction, Wallet } from 'ethers';
 import { DepositError, hexToBytes, prefixedHex, verifyDeposit, type SignedDeposit } from '../../shared/eth/deposit/index.js';
 import { DEPOSIT_EVENT_TOPIC } from './deposit-contract-abi.js';
 import { decodeDepositEvent, type DepositEventRecord } from './deposit-events.js';
@@ -10,7 +10,8 @@ import { assertAffordable, assertWithinDailyCap } from './funding-guards.js';
 const LOG_BLOCK_RANGE = 10_000;
 
 export interface DepositSenderOptions {
-  readonly provider: JsonRpcProvider;
+  /** JSON-RPC endpoint of an execution node of `network`. */
+  readonly rpcUrl: string;
   /** 0x-prefixed secp256k1 key of the wallet that pays for deposits. Kept private to this object. */
   readonly fundingPrivKey: string;
   readonly network: DepositNetwork;
@@ -42,9 +43,17 @@ export class DepositSender {
   constructor(options: DepositSenderOptions) {
     this.#wallet = new Wallet(options.fundingPrivKey);
     this.fundingAddress = this.#wallet.address;
-    this.#provider = options.provider;
+    // Every read fresh: ethers otherwise shares identical requests for 250 ms, and a stale nonce or
+    // receipt is exactly what must not decide a deposit. No batching: our calls are sequential, and
+    // ethers would hold each one back 10 ms waiting for company.
+    this.#provider = new JsonRpcProvider(options.rpcUrl, options.network.chainId, { staticNetwork: true, cacheTimeout: -1, batchMaxCount: 1 });
     this.#network = options.network;
     this.#maxDepositsPerDay = options.maxDepositsPerDay;
+  }
+
+  /** Releases the JSON-RPC connection. */
+  close(): void {
+    this.#provider.destroy();
   }
 
   /** Refuses an endpoint that serves another chain, or has no contract at the deposit address. */

@@ -68,7 +68,7 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
   const { address, port } = await server.listen();
   const rpcUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
-  const provider = new JsonRpcProvider(rpcUrl, LOCAL_CHAIN_ID, { staticNetwork: true });
+  const provider = new JsonRpcProvider(rpcUrl, LOCAL_CHAIN_ID, { staticNetwork: true, batchMaxCount: 1 });
   try {
     const factory = new ContractFactory(DEPOSIT_CONTRACT_ARTIFACT.abi, DEPOSIT_CONTRACT_ARTIFACT.bytecode, deployer.connect(provider));
     const contract = await factory.deploy();

@@ -72,7 +72,7 @@ try {
         const leaseId = leases.get(worker);
         if (leaseId === undefined) leases.set(worker, (await client.claim(podName, 'default', 1, 30_000)).leaseId);
         else {
-          await client.release(podName, leaseId, 30_000, `r-${concurrency}-${n}`);
+          await client.release(podName, leaseId, 30_000, { requestId: `r-${concurrency}-${n}` });
           leases.delete(worker);
         }
       }),

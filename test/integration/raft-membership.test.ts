@@ -25,7 +25,7 @@ test('a dead replica is replaced: the new one joins as a learner, catches up by 
     const held = await eventually(() => client.claim('holder', 'default', 2, 5000), 10_000, 'a first claim');
     for (let i = 0; i < 15; i++) {
       const lease = await eventually(() => client.claim(`pod-${i}`, 'default', 1, 5000), 10_000, 'a claim');
-      await client.release(`pod-${i}`, lease.leaseId, 5000, `release-${i}`);
+      await client.release(`pod-${i}`, lease.leaseId, 5000, { requestId: `release-${i}` });
     }
 
     const dead = ['r1', 'r2', 'r3'].find((id) => id !== leader)!;

@@ -18,17 +18,17 @@ test('a retried release (same request id) succeeds once more without effect; ano
   const httpBase = `http://127.0.0.1:${coordinator.httpPort}`;
   try {
     const first = await client.claim('pod-a', 'default', 1, 30_000);
-    await client.release('pod-a', first.leaseId, 5000, 'release-1');
+    await client.release('pod-a', first.leaseId, 5000, { requestId: 'release-1' });
     // The same pod claims again (a new lease), then an old retry of the first release arrives.
     const second = await client.claim('pod-a', 'default', 1, 30_000);
     assert.is.not(second.leaseId, first.leaseId);
-    await client.release('pod-a', first.leaseId, 5000, 'release-1');
+    await client.release('pod-a', first.leaseId, 5000, { requestId: 'release-1' });
     const during = await fetchAssignments(httpBase);
     assert.equal(during.pods.map((p) => [p.podName, p.leaseId]), [['pod-a', second.leaseId]], 'the retry did not touch the new lease');
     await client.renew('pod-a', second.leaseId, 5000);
 
     try {
-      await client.release('pod-a', first.leaseId, 5000, 'release-2');
+      await client.release('pod-a', first.leaseId, 5000, { requestId: 'release-2' });
       assert.unreachable('a new release of an ended lease was accepted');
     } catch (error) {
       assert.instance(error, CoordinatorCallError);

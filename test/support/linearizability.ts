@@ -1,0 +1,241 @@
+/**
+ * A linearizability checker for client histories: Wing & Gong's search (1993) with Lowe's memoisation
+ * ("Testing for linearizability", 2017), the algorithm porcupine implements and etcd's robustness
+ * tests use.
+ *
+ * A history is linearizable when its operations can be put in one order that the sequential model
+ * accepts step by step and that respects real time: an op that returned before another was called
+ * comes first. The search walks the list of call and return events; at a call it tries to linearize
+ * that op next, at a return it has failed (that op had to come first) and backtracks.
+ */
+
+export interface Operation<I, O> {
+  clientId: string;
+  input: I;
+  /** When the client sent the request. */
+  call: number;
+  /** When the answer arrived; null if none did (timed out, crashed): the op may or may not have taken effect. */
+  return: number | null;
+  /** The answer; ignored when `return` is null. */
+  output: O | null;
+}
+
+export interface Model<S, I, O> {
+  init(): S;
+  /**
+   * Applies one op to `state` (without changing it). `output` null: the answer was lost, so accept
+   * whatever outcome the model allows. `ok` false: this op with this answer cannot happen in `state`.
+   */
+  step(state: S, input: I, output: O | null): { ok: boolean; state: S };
+  /** Splits the history into parts that are linearizable independently, checked one by one (default: one part). */
+  partition?(history: readonly Operation<I, O>[]): Operation<I, O>[][];
+  /** Equal hashes must mean equal states: the search skips a (linearized ops, state) pair it already explored. */
+  hash(state: S): string;
+  describe?(op: Operation<I, O>): string;
+}
+
+export interface CheckResult {
+  result: 'ok' | 'illegal' | 'unknown';
+  /** For 'illegal': the longest linearizable prefix found and the op that could not follow it. */
+  info?: string;
+}
+
+/** Reading the clock on every step would cost more than the step. */
+const DEADLINE_CHECK_EVERY = 1024;
+/** How much of the longest prefix an 'illegal' report lists: the ops just before the failure matter most. */
+const PREFIX_OPS_SHOWN = 20;
+
+export function checkLinearizable<S, I, O>(
+  model: Model<S, I, O>,
+  history: readonly Operation<I, O>[],
+  { timeoutMs }: { timeoutMs: number },
+): CheckResult {
+  const deadline = performance.now() + timeoutMs;
+  const partitions = model.partition?.(history) ?? [[...history]];
+  for (const [index, ops] of partitions.entries()) {
+    const outcome = searchPartition(model, ops, deadline);
+    if (outcome.kind === 'timed-out') {
+      return { result: 'unknown', info: `not decided within ${timeoutMs} ms (partition ${index + 1} of ${partitions.length}, ${ops.length} ops)` };
+    }
+    if (outcome.kind === 'illegal') return { result: 'illegal', info: explain(model, outcome) };
+  }
+  return { result: 'ok' };
+}
+
+type PartitionOutcome<S, I, O> =
+  | { kind: 'linearizable' }
+  | { kind: 'timed-out' }
+  | { kind: 'illegal'; prefix: Operation<I, O>[]; blocked: Operation<I, O>; stateAfterPrefix: S };
+
+/** The list's start, and what every entry links back to. */
+interface Link<I, O> {
+  next: Entry<I, O> | null;
+}
+
+/** A call or return event, doubly linked so a linearized op can be lifted out of the list and put back in O(1). */
+interface Entry<I, O> extends Link<I, O> {
+  prev: Link<I, O>;
+  readonly op: Operation<I, O>;
+  /** The op's index in its partition: its bit in the linearized set. */
+  readonly id: number;
+  readonly isCall: boolean;
+  /** On a call: its op's return event, or null if the op never returned (it has none). */
+  readonly returnEntry: Entry<I, O> | null;
+}
+
+/** A choice on the search path: `call` was linearized from `stateBefore`. Linked downwards, so keeping a path is O(1). */
+interface Frame<S, I, O> {
+  readonly call: Entry<I, O>;
+  readonly stateBefore: S;
+  readonly below: Frame<S, I, O> | null;
+  readonly depth: number;
+}
+
+function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], deadline: number): PartitionOutcome<S, I, O> {
+  const { head, answered } = eventList(ops);
+  // An op that never returned sits at +∞: it may be linearized anywhere after its call or never, so the
+  // search is done once every answered op is linearized; the rest are left out.
+  let unplaced = answered;
+  let state = model.init();
+  let path: Frame<S, I, O> | null = null;
+  const linearized = new Bitset(ops.length);
+  const explored = new Set<string>();
+  let deepestFailure: { depth: number; path: Frame<S, I, O> | null; blocked: Operation<I, O>; state: S } | null = null;
+  let entry = head.next;
+  for (let steps = 1; unplaced > 0; steps++) {
+    if (steps % DEADLINE_CHECK_EVERY === 0 && performance.now() > deadline) return { kind: 'timed-out' };
+    // While an answered op is unplaced its return event lies ahead, so the scan never runs off the list.
+    const current = entry!;
+    if (current.isCall) {
+      const { op } = current;
+      const step = model.step(state, op.input, op.return === null ? null : op.output);
+      const afterHash = step.ok ? model.hash(step.state) : null;
+      // A lost op that would change nothing is left out instead: placing it gains nothing, and every
+      // subset of such ops placed would be another (linearized set, state) pair to explore.
+      const worthPlacing = afterHash !== null && !(op.return === null && afterHash === model.hash(state));
+      if (worthPlacing) {
+        linearized.set(current.id);
+        const key = `${linearized.key()}|${afterHash}`;
+        if (!explored.has(key)) {
+          explored.add(key);
+          const frame: Frame<S, I, O> = { call: current, stateBefore: state, below: path, depth: (path?.depth ?? 0) + 1 }; // typed, or TS narrows `path` to null
+          path = frame;
+          state = step.state;
+          lift(current);
+          if (current.returnEntry !== null) unplaced--;
+          entry = head.next;
+          continue;
+        }
+        // Same ops linearized, same state: everything from here was already tried and failed.
+        linearized.clear(current.id);
+      }
+      entry = current.next;
+    } else {
+      // This op had to be linearized before anything later, and no choice so far lets it: undo the last one.
+      const depth = path?.depth ?? 0;
+      if (deepestFailure === null || depth > deepestFailure.depth) deepestFailure = { depth, path, blocked: current.op, state };
+      if (path === null) {
+        return { kind: 'illegal', prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state };
+      }
+      const undone = path.call;
+      state = path.stateBefore;
+      linearized.clear(undone.id);
+      unlift(undone);
+      if (undone.returnEntry !== null) unplaced++;
+      entry = undone.next;
+      path = path.below;
+    }
+  }
+  return { kind: 'linearizable' };
+}
+
+/** The ops' call and return events in time order, as a linked list, and how many ops were answered. */
+function eventList<I, O>(ops: readonly Operation<I, O>[]): { head: Link<I, O>; answered: number } {
+  const head: Link<I, O> = { next: null };
+  const events: { time: number; entry: Entry<I, O> }[] = [];
+  ops.forEach((op, id) => {
+    const newEntry = (isCall: boolean, returnEntry: Entry<I, O> | null): Entry<I, O> => ({ op, id, isCall, returnEntry, prev: head, next: null });
+    let returnEntry: Entry<I, O> | null = null;
+    if (op.return !== null) {
+      if (op.return < op.call) throw new Error(`operation ${id} of ${op.clientId} returns (${op.return}) before its call (${op.call})`);
+      returnEntry = newEntry(false, null);
+      events.push({ time: op.return, entry: returnEntry });
+    }
+    events.push({ time: op.call, entry: newEntry(true, returnEntry) });
+  });
+  // At equal times calls go first: ops that merely touch count as concurrent, the lenient reading of coarse clocks.
+  events.sort((a, b) => a.time - b.time || Number(b.entry.isCall) - Number(a.entry.isCall));
+  let last: Link<I, O> = head;
+  for (const { entry } of events) {
+    entry.prev = last;
+    last.next = entry;
+    last = entry;
+  }
+  return { head, answered: events.length - ops.length };
+}
+
+function lift<I, O>(call: Entry<I, O>): void {
+  unlink(call);
+  if (call.returnEntry !== null) unlink(call.returnEntry);
+}
+
+/** Exactly undoes `lift`, relinking in reverse order (the "dancing links" trick). */
+function unlift<I, O>(call: Entry<I, O>): void {
+  if (call.returnEntry !== null) relink(call.returnEntry);
+  relink(call);
+}
+
+function unlink<I, O>(entry: Entry<I, O>): void {
+  entry.prev.next = entry.next;
+  if (entry.next !== null) entry.next.prev = entry.prev;
+}
+
+function relink<I, O>(entry: Entry<I, O>): void {
+  entry.prev.next = entry;
+  if (entry.next !== null) entry.next.prev = entry;
+}
+
+/** The set of linearized ops, one bit per op of the partition. */
+class Bitset {
+  private readonly words: Uint32Array;
+
+  constructor(size: number) {
+    this.words = new Uint32Array(Math.ceil(size / 32));
+  }
+
+  set(bit: number): void {
+    this.words[bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  clear(bit: number): void {
+    this.words[bit >>> 5]! &= ~(1 << (bit & 31));
+  }
+
+  key(): string {
+    return this.words.join(',');
+  }
+}
+
+function opsOf<S, I, O>(path: Frame<S, I, O> | null): Operation<I, O>[] {
+  const ops: Operation<I, O>[] = [];
+  for (let frame = path; frame !== null; frame = frame.below) ops.push(frame.call.op);
+  return ops.reverse();
+}
+
+function explain<S, I, O>(model: Model<S, I, O>, failure: Extract<PartitionOutcome<S, I, O>, { kind: 'illegal' }>): string {
+  const describe = model.describe?.bind(model) ?? describeOperation;
+  const { prefix, blocked } = failure;
+  const shown = prefix.slice(-PREFIX_OPS_SHOWN);
+  const lines = [
+    `cannot linearize ${describe(blocked)}`,
+    `after the longest linearizable prefix found (${prefix.length} ops${shown.length < prefix.length ? `, the last ${shown.length} shown` : ''}):`,
+    ...shown.map((op, i) => `  ${prefix.length - shown.length + i + 1}. ${describe(op)}`),
+    `model state after it: ${model.hash(failure.stateAfterPrefix)}`,
+  ];
+  return lines.join('\n');
+}
+
+function describeOperation<I, O>(op: Operation<I, O>): string {
+  const answer = op.return === null ? 'no answer' : JSON.stringify(op.output);
+  return `${op.clientId}: ${JSON.stringify(op.input)} → ${answer} [${op.call}, ${op.return ?? '∞'}]`;
+}
