@@ -71,6 +71,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     }, LEASE_TICK_MS);
     closers.push(async () => clearInterval(timer));
 
+    const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
     const grpcServer = await startGrpcServer({ ...config.grpc, tls, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
     closers.push(() => grpcServer.close());
     const httpServer = await startHttpServer({
@@ -81,13 +82,15 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),
-      ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: (await loadAdminToken(config.dataDir, config.apiTokenFile)).token } } : {}),
+      keymanagerAdmin: { log, secrets, pool: config.pool, token: adminToken.token, wallMs: () => clock.wallMs(), logger: logger.child({ component: 'keymanager-api' }) },
+      ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: adminToken.token } } : {}),
     });
     closers.push(() => httpServer.close());
     logger.info('coordinator ready', {
       grpc: `${config.grpc.host}:${grpcServer.port}`,
       http: `${config.http.host}:${httpServer.port}`,
       pool: config.pool,
+      adminTokenFile: adminToken.path,
       ...(log instanceof RaftReplicatedLog ? { replicaId: config.raft!.replicaId, raft: `${config.raft!.listen.host}:${log.raftPort}` } : {}),
     });
     return { grpcPort: grpcServer.port, httpPort: httpServer.port, close: closeAll };

@@ -4,6 +4,7 @@ import { poolNameProblem } from '../../shared/names/pod-name.js';
 import { parseListenAddress } from '../../shared/cli/flags.js';
 import { NotLeaderError } from '../replication/errors.js';
 import { bearerMatches } from './admin-token.js';
+import { readJsonBody, replyJson } from './http-json.js';
 
 /** What the Raft replica offers to operators; every call must be made on the leader. */
 export interface ClusterAdmin {
@@ -25,36 +26,36 @@ export async function routeClusterAdmin(request: IncomingMessage, response: Serv
   const known = path === '/raft/members' || path === '/raft/transfer-leadership' || member !== null;
   if (!known || request.method === 'GET' || request.method === 'HEAD') return false;
   if (!bearerMatches(request.headers.authorization, token)) {
-    reply(response, 401, { message: 'missing or wrong bearer token: send Authorization: Bearer <contents of the api-token file>' });
+    replyJson(response, 401, { message: 'missing or wrong bearer token: send Authorization: Bearer <contents of the api-token file>' });
     return true;
   }
   try {
     if (path === '/raft/members' && request.method === 'POST') {
-      const body = await readJson(request);
+      const body = await readJsonBody(request, MAX_BODY_BYTES);
       const id = checkedId(body['id']);
       const raftAddress = String(body['raftAddress'] ?? '');
       parseListenAddress(raftAddress, 'raftAddress');
       await admin.addLearner(id, raftAddress);
-      reply(response, 200, { message: `${id} added as a learner; promote it once it has caught up` });
+      replyJson(response, 200, { message: `${id} added as a learner; promote it once it has caught up` });
     } else if (member && member[2] && request.method === 'POST') {
       const id = checkedId(decodeURIComponent(member[1]!));
       await admin.promoteLearner(id);
-      reply(response, 200, { message: `${id} is now a voter` });
+      replyJson(response, 200, { message: `${id} is now a voter` });
     } else if (member && !member[2] && request.method === 'DELETE') {
       const id = checkedId(decodeURIComponent(member[1]!));
       await admin.removeMember(id);
-      reply(response, 200, { message: `${id} removed from the cluster` });
+      replyJson(response, 200, { message: `${id} removed from the cluster` });
     } else if (path === '/raft/transfer-leadership' && request.method === 'POST') {
-      const body = await readJson(request);
+      const body = await readJsonBody(request, MAX_BODY_BYTES);
       const to = body['to'] === undefined ? undefined : checkedId(body['to']);
       const done = await admin.transferLeadership(to);
-      reply(response, done ? 200 : 409, { message: done ? 'leadership handed over' : 'leadership was not handed over (no caught-up voter, or not the leader)' });
+      replyJson(response, done ? 200 : 409, { message: done ? 'leadership handed over' : 'leadership was not handed over (no caught-up voter, or not the leader)' });
     } else {
-      reply(response, 405, { message: `method ${request.method} not allowed on ${path}` });
+      replyJson(response, 405, { message: `method ${request.method} not allowed on ${path}` });
     }
   } catch (error) {
-    if (error instanceof NotLeaderError) reply(response, 503, { message: error.message, leader: error.leaderHint });
-    else if (error instanceof KeyleaseError) reply(response, error.code === 'BAD_REQUEST' || error.code === 'CONFIG' ? 400 : 409, { code: error.code, message: error.message });
+    if (error instanceof NotLeaderError) replyJson(response, 503, { message: error.message, leader: error.leaderHint });
+    else if (error instanceof KeyleaseError) replyJson(response, error.code === 'BAD_REQUEST' || error.code === 'CONFIG' ? 400 : 409, { code: error.code, message: error.message });
     else throw error;
   }
   return true;
@@ -64,27 +65,4 @@ function checkedId(value: unknown): string {
   const id = String(value ?? '');
   if (poolNameProblem(id)) throw new KeyleaseError('BAD_REQUEST', `replica id ${JSON.stringify(id.slice(0, 63))} is not a DNS-1123 label`);
   return id;
-}
-
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new KeyleaseError('BAD_REQUEST', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
-  try {
-    const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new KeyleaseError('BAD_REQUEST', 'request body is not a JSON object');
-}
-
-function reply(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body) + '\n');
 }

@@ -4,6 +4,7 @@ import { assignmentHistory, type HistoryQuery, type ReadonlyCoreState } from '..
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
 import { routeClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
+import { routeKeymanagerAdmin, type KeymanagerAdminOptions } from './keymanager-admin.js';
 import { assignmentsJson, buildAssignments } from './assignments.js';
 import { renderAssignmentsPage } from './assignments-page.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   readonly raftStatus?: (withStateHash: boolean) => unknown;
   /** Membership and leadership operations, behind the admin bearer token; absent on a single replica. */
   readonly clusterAdmin?: { admin: ClusterAdmin; token: string };
+  /** The Keymanager API for the pool (/eth/v1/keystores), behind the same token. */
+  readonly keymanagerAdmin: KeymanagerAdminOptions;
 }
 
 /** /assignments (HTML or JSON), /metrics, /healthz, /readyz. */
@@ -60,6 +63,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
   const url = new URL(request.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (options.clusterAdmin && (await routeClusterAdmin(request, response, path, options.clusterAdmin.admin, options.clusterAdmin.token))) return;
+  if (await routeKeymanagerAdmin(request, response, url, options.keymanagerAdmin)) return;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
     return;

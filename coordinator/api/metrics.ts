@@ -46,6 +46,23 @@ export class CoordinatorMetrics implements AllocationObserver {
       },
     });
     new Gauge({
+      name: 'keylease_cooling_keys_next_return_timestamp_seconds',
+      help: 'When the next cooling key of each pool returns to it (Unix time); absent when none is cooling.',
+      labelNames: ['pool'],
+      registers,
+      async collect() {
+        this.reset();
+        const state = await readState();
+        if (!state) return;
+        const earliest = new Map<string, number>();
+        for (const key of state.keys.values()) {
+          if (key.state !== 'cooling' || key.coolingUntilMs === null) continue;
+          earliest.set(key.pool, Math.min(earliest.get(key.pool) ?? Infinity, key.coolingUntilMs));
+        }
+        for (const [pool, untilMs] of earliest) this.set({ pool }, untilMs / 1000);
+      },
+    });
+    new Gauge({
       name: 'keylease_pods_with_leases',
       help: 'Pods holding a lease, by pool.',
       labelNames: ['pool'],

@@ -71,7 +71,7 @@ export class DepositSender {
 
   /** The funding wallet's next nonce as the node sees it (mined and pooled transactions). */
   async pendingNonce(): Promise<number> {
-    return this.#provider.getTransactionCount(this.fundingAddress, 'pending');
+    return this.#read('eth_getTransactionCount', () => this.#provider.getTransactionCount(this.fundingAddress, 'pending'));
   }
 
   /**
@@ -86,10 +86,14 @@ export class DepositSender {
     for (const deposit of deposits) verifyDeposit(deposit, forkVersion);
     assertWithinDailyCap({ depositsInLast24h: request.depositsInLast24h, requested: deposits.length, maxDepositsPerDay: this.#maxDepositsPerDay });
     const fees = await this.#fees();
-    const valueWei = depositValueWei(deposits[0]!);
-    if (deposits.some((deposit) => depositValueWei(deposit) !== valueWei)) throw new DepositError('DEPOSIT_INPUT', 'a batch of deposits must all have the same amount');
-    const balanceWei = await this.#provider.getBalance(this.fundingAddress, 'pending');
-    assertAffordable({ fundingAddress: this.fundingAddress, balanceWei, depositCount: deposits.length, valueWei, maxGasCostWei: DEPOSIT_GAS_LIMIT * fees.maxFeePerGas });
+    const balanceWei = await this.#read('eth_getBalance', () => this.#provider.getBalance(this.fundingAddress, 'pending'));
+    assertAffordable({
+      fundingAddress: this.fundingAddress,
+      balanceWei,
+      depositCount: deposits.length,
+      totalValueWei: deposits.reduce((sum, deposit) => sum + depositValueWei(deposit), 0n),
+      maxGasCostWei: DEPOSIT_GAS_LIMIT * fees.maxFeePerGas,
+    });
 
     await this.#dryRun(deposits[0]!);
 
@@ -105,13 +109,13 @@ export class DepositSender {
    * re-broadcast by a new leader) that is success. A nonce spent by another transaction is not.
    */
   async broadcast(rawTx: string): Promise<string> {
-    const txHash = Transaction.from(rawTx).hash!;
+    const txHash = signedTxHash(rawTx);
     try {
       await this.#provider.send('eth_sendRawTransaction', [rawTx]);
       return txHash;
     } catch (error) {
       const message = rpcMessage(error);
-      if (/already known|known transaction/i.test(message) || (await this.#provider.getTransaction(txHash)) !== null) return txHash;
+      if (/already known|known transaction/i.test(message) || (await this.#isKnown(txHash))) return txHash;
       if (/nonce too low|nonce has already been used/i.test(message)) {
         throw new DepositError('DEPOSIT_NONCE_CONFLICT', `deposit transaction ${txHash} can never be mined: another transaction of ${this.fundingAddress} used its nonce (${message})`, { cause: error });
       }
@@ -121,10 +125,10 @@ export class DepositSender {
 
   /** Blocks on top of the transaction's, itself included; 0 while it is not mined. Throws if it reverted. */
   async confirmations(txHash: string): Promise<number> {
-    const receipt = await this.#provider.getTransactionReceipt(txHash);
+    const receipt = await this.#read('eth_getTransactionReceipt', () => this.#provider.getTransactionReceipt(txHash));
     if (receipt === null) return 0;
     if (receipt.status !== 1) throw new DepositError('DEPOSIT_REVERTED', `deposit transaction ${txHash} reverted in block ${receipt.blockNumber}; its ETH was not deposited`);
-    return receipt.confirmations();
+    return this.#read('eth_blockNumber', () => receipt.confirmations());
   }
 
   /**
@@ -133,15 +137,11 @@ export class DepositSender {
    */
   async findDepositEvents(pubKeys: readonly string[], fromBlock: number): Promise<DepositEventRecord[]> {
     const wanted = new Set(pubKeys.map((pubKey) => prefixedHex(hexToBytes(pubKey, 48, 'validator pubkey'))));
-    const latest = await this.#provider.getBlockNumber();
+    const latest = await this.#read('eth_blockNumber', () => this.#provider.getBlockNumber());
     const found: DepositEventRecord[] = [];
     for (let from = fromBlock; from <= latest; from += LOG_BLOCK_RANGE) {
-      const logs = await this.#provider.getLogs({
-        address: this.#network.depositContractAddress,
-        topics: [DEPOSIT_EVENT_TOPIC],
-        fromBlock: from,
-        toBlock: Math.min(from + LOG_BLOCK_RANGE - 1, latest),
-      });
+      const filter = { address: this.#network.depositContractAddress, topics: [DEPOSIT_EVENT_TOPIC], fromBlock: from, toBlock: Math.min(from + LOG_BLOCK_RANGE - 1, latest) };
+      const logs = await this.#read('eth_getLogs', () => this.#provider.getLogs(filter));
       for (const log of logs) {
         const event = decodeDepositEvent(log);
         if (wanted.has(event.pubKey)) found.push(event);
@@ -151,7 +151,7 @@ export class DepositSender {
   }
 
   async #fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
-    const { maxFeePerGas, maxPriorityFeePerGas } = await this.#provider.getFeeData();
+    const { maxFeePerGas, maxPriorityFeePerGas } = await this.#read('fee data', () => this.#provider.getFeeData());
     if (maxFeePerGas === null || maxPriorityFeePerGas === null) throw new DepositError('DEPOSIT_WRONG_CHAIN', `chain id ${this.#network.chainId} reports no EIP-1559 fees; deposits need a post-London chain`);
     return { maxFeePerGas, maxPriorityFeePerGas };
   }
@@ -165,13 +165,38 @@ export class DepositSender {
     }
   }
 
-  async #rpc<T>(method: string, params: unknown[]): Promise<T> {
+  /** Whether the node has the transaction, pooled or mined; an unreachable node does not. */
+  async #isKnown(txHash: string): Promise<boolean> {
     try {
-      return (await this.#provider.send(method, params)) as T;
-    } catch (error) {
-      throw new DepositError('DEPOSIT_RPC', `the Ethereum endpoint failed ${method}: ${rpcMessage(error)}`, { cause: error });
+      return (await this.#provider.getTransaction(txHash)) !== null;
+    } catch {
+      return false;
     }
   }
+
+  async #rpc<T>(method: string, params: unknown[]): Promise<T> {
+    return this.#read(method, async () => (await this.#provider.send(method, params)) as T);
+  }
+
+  /** Runs a read; an endpoint failure becomes DEPOSIT_RPC. The endpoint URL, which may hold an API key, is never named. */
+  async #read<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new DepositError('DEPOSIT_RPC', `the Ethereum endpoint failed ${what}: ${rpcMessage(error)}`, { cause: error });
+    }
+  }
+}
+
+function signedTxHash(rawTx: string): string {
+  let hash: string | null;
+  try {
+    hash = Transaction.from(rawTx).hash;
+  } catch (cause) {
+    throw new DepositError('DEPOSIT_INPUT', 'the deposit transaction to broadcast is not a serialized transaction', { cause });
+  }
+  if (hash === null) throw new DepositError('DEPOSIT_INPUT', 'the deposit transaction to broadcast is not signed');
+  return hash;
 }
 
 /** The node's own error text from an ethers error, without the request payload ethers appends. */

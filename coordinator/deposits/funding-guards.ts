@@ -9,19 +9,20 @@ export interface AffordabilityCheck {
   readonly fundingAddress: string;
   readonly balanceWei: bigint;
   readonly depositCount: number;
-  readonly valueWei: bigint;
+  /** What the deposits themselves transfer, together. */
+  readonly totalValueWei: bigint;
   /** The most gas one deposit can cost: gas limit × max fee per gas. */
   readonly maxGasCostWei: bigint;
 }
 
 export function assertAffordable(check: AffordabilityCheck): void {
-  const perDepositWei = check.valueWei + check.maxGasCostWei;
-  const neededWei = perDepositWei * BigInt(check.depositCount);
+  const gasWei = check.maxGasCostWei * BigInt(check.depositCount);
+  const neededWei = check.totalValueWei + gasWei;
   if (check.balanceWei < neededWei) {
     throw new DepositError(
       'DEPOSIT_INSUFFICIENT_FUNDS',
       `the funding wallet ${check.fundingAddress} holds ${formatEther(check.balanceWei)} ETH; ${check.depositCount} deposit(s) need up to ${formatEther(neededWei)} ETH ` +
-        `(${formatEther(check.valueWei)} ETH each plus at most ${formatEther(check.maxGasCostWei)} ETH gas): send ETH to ${check.fundingAddress}; nothing was sent`,
+        `(${formatEther(check.totalValueWei)} ETH deposited plus at most ${formatEther(gasWei)} ETH gas): send ETH to ${check.fundingAddress}; nothing was sent`,
     );
   }
 }

@@ -1,6 +1,6 @@
 import type { DerivedPoolKey, NewPoolKey } from '../core/index.js';
 import { DerivationThread, type DerivationProgress } from './derivation-thread.js';
-import { openPoolKey, type OpenedPoolKey } from './pool-key.js';
+import { openPoolKey, sealImportedKeystore, type OpenedPoolKey } from './pool-key.js';
 
 /**
  * The coordinator's secrets for its pools: the key-encryption key and each pool's seed. Derives new
@@ -23,6 +23,11 @@ export class PoolSecrets {
     const seed = this.seedsByPool.get(pool);
     if (!seed) throw new Error(`pool ${pool} has no mnemonic configured`);
     return this.derivation.derive(seed, this.kek, fromIndex, count, onProgress);
+  }
+
+  /** Checks an operator's keystore against its password and public key, and seals it for the pool. */
+  sealImported(keystoreJson: string, keystorePassword: string): Promise<NewPoolKey> {
+    return sealImportedKeystore(this.kek, keystoreJson, keystorePassword);
   }
 
   open(key: NewPoolKey): OpenedPoolKey {

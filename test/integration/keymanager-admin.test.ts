@@ -1,0 +1,87 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { COORDINATOR_COMMAND, coordinatorConfig } from '../../coordinator/config.js';
+import { startCoordinator } from '../../coordinator/coordinator.js';
+import { deriveSigningKey, mnemonicToSeed, pubKeyHex } from '../../coordinator/keys/derive.js';
+import { parseFlags } from '../../shared/cli/flags.js';
+import { encryptKeystore } from '../../shared/eth/keystore.js';
+import { KNOWN_NETWORKS } from '../../shared/eth/networks.js';
+import { parseInterchange, watermarks } from '../../shared/eth/slashing-protection/index.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { writeSecrets } from '../support/coordinator-fixture.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const GVR = KNOWN_NETWORKS.mainnet.genesisValidatorsRoot;
+const interchange = (root: string, pubkey: string, slot: string) =>
+  JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: root }, data: [{ pubkey, signed_blocks: [{ slot }], signed_attestations: [{ source_epoch: '7', target_epoch: '8' }] }] });
+
+test('the coordinator\'s Keymanager API imports, lists and deletes pool keys with their slashing protection', async () => {
+  const dir = await tempDir('km-admin');
+  const secrets = await writeSecrets(dir.path);
+  const dataDir = join(dir.path, 'data');
+  // No mnemonic: the pool holds only what is imported.
+  const values = parseFlags(COORDINATOR_COMMAND, ['--data-dir', dataDir, '--kek-file', secrets.kekFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'], {});
+  const coordinator = await startCoordinator(coordinatorConfig(values), silentLogger);
+  const base = `http://127.0.0.1:${coordinator.httpPort}/eth/v1/keystores`;
+  const token = (await readFile(join(dataDir, 'api-token.txt'), 'utf8')).trim();
+  const call = async (method: string, body?: unknown, auth = `Bearer ${token}`) => {
+    const response = await fetch(base, { method, headers: { authorization: auth, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const agentClient = new CoordinatorClient([`127.0.0.1:${coordinator.grpcPort}`]);
+  try {
+    const seed = mnemonicToSeed('legal winner thank year wave sausage worth useful legal winner thank yellow');
+    const keys = [0, 1, 2].map((i) => deriveSigningKey(seed, i));
+    const pubKeys = keys.map((k) => pubKeyHex(k.pubKey));
+    const keystores = await Promise.all(keys.map(async (k) => JSON.stringify(await encryptKeystore('pw', k.privKey, k.pubKey, k.path))));
+
+    assert.is((await call('GET', undefined, '')).status, 401);
+    assert.is((await call('GET', undefined, 'Bearer wrong')).status, 403);
+
+    const foreign = await call('POST', { keystores: keystores.slice(0, 2), passwords: ['pw', 'pw'], slashing_protection: interchange('0x' + '33'.repeat(32), pubKeys[0]!, '50') });
+    assert.is(foreign.status, 400);
+    assert.match(foreign.body.message, /genesis/);
+    assert.equal((await call('GET')).body.data, [], 'a refused import imports nothing');
+
+    const imported = await call('POST', { keystores, passwords: ['pw', 'pw', 'not-the-password'], slashing_protection: interchange(GVR, pubKeys[0]!, '50') });
+    assert.is(imported.status, 200);
+    assert.equal(imported.body.data.map((d: { status: string }) => d.status), ['imported', 'imported', 'error']);
+    assert.match(imported.body.data[2].message, /does not decrypt/);
+    assert.not.match(JSON.stringify(imported.body), /not-the-password/);
+    const again = await call('POST', { keystores: keystores.slice(0, 1), passwords: ['pw'] });
+    assert.equal(again.body.data, [{ status: 'duplicate' }]);
+
+    const listed = (await call('GET')).body.data as Array<{ validating_pubkey: string; derivation_path: string; readonly: boolean; keylease: { state: string } }>;
+    assert.equal(listed.map((k) => k.validating_pubkey).sort(), pubKeys.slice(0, 2).sort());
+    assert.ok(listed.every((k) => k.readonly === false && k.keylease.state === 'unallocated' && k.derivation_path.startsWith('m/12381/3600/')));
+
+    // A pod gets the key with the protection that came with the import.
+    const lease = await agentClient.claim('validator-a', 'default', 2, 30_000);
+    const first = lease.keys.find((k) => k.pubKey === pubKeys[0])!;
+    assert.is(watermarks(parseInterchange(first.slashingProtection), pubKeys[0]!).maxBlockSlot, 50n);
+    await agentClient.release('validator-a', lease.leaseId, 5000, { slashingProtection: interchange(GVR, pubKeys[1]!, '60') });
+    // pubKeys[1] came back with protection (free); pubKeys[0] came back without (cooling).
+    const removed = await call('DELETE', { pubkeys: [pubKeys[1], pubKeys[0], '0x' + 'cd'.repeat(48)] });
+    assert.equal(removed.body.data.map((d: { status: string }) => d.status), ['deleted', 'error', 'not_found']);
+    assert.match(removed.body.data[1].message, /cooling/);
+    assert.is(watermarks(parseInterchange(removed.body.slashing_protection), pubKeys[1]!).maxBlockSlot, 60n, 'the deleted key\'s protection comes back');
+    assert.equal((await call('GET')).body.data.map((k: { validating_pubkey: string }) => k.validating_pubkey), [pubKeys[0]]);
+
+    const exported = await fetch(`http://127.0.0.1:${coordinator.httpPort}/slashing-protection`, { headers: { authorization: `Bearer ${token}` } });
+    const pool = parseInterchange(await exported.json());
+    assert.is(pool.metadata.genesisValidatorsRoot, GVR);
+    assert.is(watermarks(pool, pubKeys[0]!).maxBlockSlot, 50n, 'the pool exports what it knows per key');
+    const metrics = await (await fetch(`http://127.0.0.1:${coordinator.httpPort}/metrics`)).text();
+    assert.match(metrics, /keylease_cooling_keys_next_return_timestamp_seconds\{pool="default"\} \d+/);
+    assert.match(metrics, /keylease_keys\{pool="default",state="cooling"\} 1/);
+  } finally {
+    agentClient.close();
+    await coordinator.close();
+    await dir.cleanup();
+  }
+});
+
+test.run();
