@@ -48,7 +48,7 @@ test('with certificates, replicas talk mutual TLS (a peer of another CA is shut 
     assert.ok(leaderStatus.commit >= 3, `the leader committed ${leaderStatus.commit} entries`);
     const outsider = (await cluster.status('r3'))!;
     assert.is(outsider.lead, null, 'r3 never heard from the leader');
-    assert.is(outsider.applied, 0);
+    assert.ok(outsider.applied <= 1, `r3 applied only its own bootstrap configuration entry (applied ${outsider.applied})`);
   } finally {
     plain.close();
     trusting.close();
