@@ -1,5 +1,5 @@
 import { JsonRpcProvider, Transaction, Wallet } from 'ethers';
-import { DepositError, hexToBytes, prefixedHex, verifyDeposit, type SignedDeposit } from '../../shared/eth/deposit/index.js';
+import { DepositError, hexToBytes, prefixedHex, type SignedDeposit } from '../../shared/eth/deposit/index.js';
 import { DEPOSIT_EVENT_TOPIC } from './deposit-contract-abi.js';
 import { decodeDepositEvent, type DepositEventRecord } from './deposit-events.js';
 import type { DepositNetwork } from './deposit-network.js';
@@ -75,15 +75,14 @@ export class DepositSender {
   }
 
   /**
-   * Checks the chain, every deposit, the daily cap and the balance, and only then signs one transaction
-   * per deposit. Nothing is broadcast: commit the results, then `broadcast` them.
+   * Checks the chain, the daily cap and the balance, signs one transaction per deposit (refusing any
+   * deposit not valid on this network), and dry-runs the first against the contract. Nothing is
+   * broadcast: commit the results, then `broadcast` them.
    */
   async signDeposits(request: SignDepositsRequest): Promise<SignedDepositTx[]> {
     const { deposits } = request;
     if (deposits.length === 0) return [];
     await this.checkChain();
-    const forkVersion = hexToBytes(this.#network.genesisForkVersion, 4, 'genesis fork version');
-    for (const deposit of deposits) verifyDeposit(deposit, forkVersion);
     assertWithinDailyCap({ depositsInLast24h: request.depositsInLast24h, requested: deposits.length, maxDepositsPerDay: this.#maxDepositsPerDay });
     const fees = await this.#fees();
     const balanceWei = await this.#read('eth_getBalance', () => this.#provider.getBalance(this.fundingAddress, 'pending'));
@@ -95,12 +94,12 @@ export class DepositSender {
       maxGasCostWei: DEPOSIT_GAS_LIMIT * fees.maxFeePerGas,
     });
 
-    await this.#dryRun(deposits[0]!);
-
+    // Signing verifies each deposit against the network's fork version; it sends nothing.
     const signed: SignedDepositTx[] = [];
     for (const [i, deposit] of deposits.entries()) {
       signed.push(await signDepositTransaction(this.#wallet, deposit, this.#network, request.firstNonce + i, fees));
     }
+    await this.#dryRun(deposits[0]!);
     return signed;
   }
 

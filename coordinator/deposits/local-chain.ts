@@ -10,12 +10,13 @@ import type { DepositNetwork } from './deposit-network.js';
  * deposit contract deployed and a funding wallet that holds the ETH deposits are paid from.
  *
  * Hardhat's public entry point (`require('hardhat')`) wants a hardhat.config file and a project layout;
- * the two internal modules used here are what its `node` task uses, and hardhat is pinned to 2.28.6.
+ * the two internal modules used here are what its `node` task builds on; hardhat is pinned to 2.28.6.
  */
-export const LOCAL_CHAIN_ID = 31337;
+const LOCAL_CHAIN_ID = 31337;
 /** A devnet-style fork version of our own, so deposits signed for the local chain are valid nowhere else. */
-export const LOCAL_GENESIS_FORK_VERSION = '0x10007a69';
-const DEFAULT_FUNDING_ETH = 100_000n;
+const LOCAL_GENESIS_FORK_VERSION = '0x10007a69';
+/** Enough for 3,000 deposits. */
+const FUNDING_ETH = '100000';
 
 export interface LocalChainOptions {
   /** Loopback by default: the chain's accounts are unlocked to anyone who can reach it. */
@@ -24,7 +25,6 @@ export interface LocalChainOptions {
   readonly port?: number;
   /** 0x-prefixed secp256k1 key of the funding wallet; a fresh random one by default. */
   readonly fundingPrivKey?: string;
-  readonly fundingEth?: bigint;
 }
 
 export interface LocalChain {
@@ -52,7 +52,7 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
       mempoolOrder: 'priority',
       chains: new Map(),
       genesisAccounts: [
-        { privateKey: funding.privateKey, balance: parseEther((options.fundingEth ?? DEFAULT_FUNDING_ETH).toString()).toString() },
+        { privateKey: funding.privateKey, balance: parseEther(FUNDING_ETH).toString() },
         { privateKey: deployer.privateKey, balance: parseEther('10').toString() },
       ],
       allowUnlimitedContractSize: false,
