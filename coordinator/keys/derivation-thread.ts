@@ -36,6 +36,11 @@ export class DerivationThread {
     });
   }
 
+  /** Starts the worker now, so the first claim that must derive does not also wait for it to load. */
+  warmUp(): void {
+    this.start();
+  }
+
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = null;
@@ -46,6 +51,8 @@ export class DerivationThread {
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+    // An idle worker must not keep a stopping process alive.
+    worker.unref();
     worker.on('message', (reply: DerivationReply) => this.onReply(reply));
     worker.on('error', (error) => this.failAll(new KeysError('DERIVATION', `the key derivation thread failed: ${error.message}`)));
     worker.on('exit', () => {

@@ -13,7 +13,9 @@ export class PoolSecrets {
   constructor(
     private readonly kek: Buffer,
     private readonly seedsByPool: ReadonlyMap<string, Uint8Array>,
-  ) {}
+  ) {
+    if (seedsByPool.size > 0) this.derivation.warmUp();
+  }
 
   canDerive(pool: string): boolean {
     return this.seedsByPool.has(pool);
