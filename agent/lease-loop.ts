@@ -180,7 +180,8 @@ export class LeaseLoop {
         if (error instanceof CoordinatorCallError && error.refusalCode && FATAL_REFUSALS.has(error.refusalCode)) {
           throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
         }
-        if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
+        if (error instanceof CoordinatorCallError && error.refusalCode === 'AWAITING_DEPOSITS') logger.info('waiting for deposits', { reason: error.message });
+        else if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
         else logger.warn('claim failed; retrying', { error: describe(error), retryInMs: retryMs });
         await this.sleep(retryMs);
         retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);

@@ -5,6 +5,8 @@ import type { LogLevel } from '../shared/log/logger.js';
 import { poolNameProblem } from '../shared/names/pod-name.js';
 import type { PoolSettings } from './core/index.js';
 import { KNOWN_NETWORK_NAMES, KNOWN_NETWORKS, type KnownNetworkName } from '../shared/eth/networks.js';
+import { executionWithdrawalCredentials } from '../shared/eth/deposit/index.js';
+import type { DepositNetwork } from './deposits/deposit-network.js';
 
 /** Two epochs of mainnet: 2 × 32 slots × 12 s. */
 export const DEFAULT_COOLING_MS = 2 * 32 * 12 * 1000;
@@ -24,6 +26,16 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
     { name: 'network', kind: 'string', default: 'mainnet', choices: KNOWN_NETWORK_NAMES, description: 'Network of the pool\'s validators: its genesis validators root scopes slashing protection.' },
     { name: 'genesis-validators-root', kind: 'string', description: 'For a custom network: its genesis validators root (0x + 64 hex), instead of --network\'s.' },
+    { name: 'deposit-mode', kind: 'string', default: 'none', choices: ['none', 'submit'], description: 'none: keys are deposited elsewhere and claimable at once; submit: the leader makes the 32 ETH deposit of every key it derives, and the key is claimable once it is confirmed.' },
+    { name: 'withdrawal-address', kind: 'string', description: 'With --deposit-mode submit: the EIP-55 checksummed execution address the deposits\' withdrawal credentials point to.' },
+    { name: 'withdrawal-type', kind: 'string', default: '0x01', choices: ['0x01', '0x02'], description: 'Withdrawal credentials prefix: 0x01, or 0x02 (compounding).' },
+    { name: 'eth-rpc-url', kind: 'string', description: 'With --deposit-mode submit: JSON-RPC URL of an execution node of the network.' },
+    { name: 'funding-key-file', kind: 'string', description: 'With --deposit-mode submit: file holding the 0x-prefixed private key of the wallet that pays the deposits.' },
+    { name: 'chain-id', kind: 'int', min: 1, max: 2 ** 32, description: 'For a custom network: its chain id (instead of --network\'s).' },
+    { name: 'genesis-fork-version', kind: 'string', description: 'For a custom network: its genesis fork version, 0x + 8 hex (deposits are signed for it).' },
+    { name: 'deposit-contract-address', kind: 'string', description: 'For a custom network: its deposit contract address.' },
+    { name: 'deposit-confirmations', kind: 'int', default: 12, min: 1, max: 1000, description: 'Blocks on top of a deposit (itself included) before its key is claimable.' },
+    { name: 'max-deposits-per-day', kind: 'int', default: 100, min: 1, max: 100_000, description: 'Most deposits signed in any 24 hours: a runaway loop cannot drain the funding wallet.' },
     { name: 'history-retention-ms', kind: 'int', default: 30 * 24 * 3_600_000, min: 0, max: 3650 * 24 * 3_600_000, description: 'How long ended assignments stay in /assignments/history.' },
     { name: 'cooling-ms', kind: 'int', default: DEFAULT_COOLING_MS, min: 0, max: 7 * 24 * 3_600_000, description: 'How long keys of an expired (not released) lease wait before reuse.' },
     { name: 'replica-id', kind: 'string', default: 'r1', description: 'This replica\'s id in the Raft cluster (a DNS-1123 label, e.g. the StatefulSet pod name).' },
@@ -42,6 +54,15 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     ...LOG_LEVEL_FLAGS,
   ],
 };
+
+export interface DepositConfig {
+  readonly network: DepositNetwork;
+  readonly withdrawalCredentials: Uint8Array;
+  readonly rpcUrl: string;
+  readonly fundingKeyFile: string;
+  readonly confirmations: number;
+  readonly maxDepositsPerDay: number;
+}
 
 export interface RaftConfig {
   readonly replicaId: string;
@@ -71,6 +92,8 @@ export interface CoordinatorConfig {
   readonly poolSettings: PoolSettings;
   readonly logLevel: LogLevel;
   readonly apiTokenFile: string | null;
+  /** Null unless the pool makes its own deposits (--deposit-mode submit). */
+  readonly deposits: DepositConfig | null;
   /** Null: plaintext (loopback development only). */
   readonly tls: TlsFiles | null;
   /** Null for a single replica, which keeps a local log instead of running Raft. */
@@ -98,9 +121,11 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       coolingMs: values['cooling-ms'] as number,
       genesisValidatorsRoot: genesisValidatorsRoot(values),
       historyRetentionMs: values['history-retention-ms'] as number,
+      depositMode: values['deposit-mode'] as 'none' | 'submit',
     },
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
+    deposits: depositConfig(values),
     tls: tlsFiles(values),
     raft: raftConfig(values, grpc),
   };
@@ -134,6 +159,36 @@ function raftConfig(values: FlagValues, grpc: { host: string; port: number }): R
     tickMs: values['tick-ms'] as number,
     electionTicks: values['election-ticks'] as number,
     snapshotEvery: values['snapshot-every'] as number,
+  };
+}
+
+function depositConfig(values: FlagValues): DepositConfig | null {
+  if (values['deposit-mode'] !== 'submit') return null;
+  if (!values['mnemonic-file']) throw new ConfigError('--deposit-mode submit needs --mnemonic-file: only keys the pool derives are deposited by it');
+  const required = (name: string) => {
+    const value = values[name] as string | undefined;
+    if (!value) throw new ConfigError(`--deposit-mode submit needs --${name}`);
+    return value;
+  };
+  const known = KNOWN_NETWORKS[values['network'] as KnownNetworkName];
+  const forkVersion = (values['genesis-fork-version'] as string | undefined) ?? known.genesisForkVersion;
+  if (!/^0x[0-9a-fA-F]{8}$/.test(forkVersion)) throw new ConfigError(`--genesis-fork-version ${JSON.stringify(forkVersion.slice(0, 20))} is not 0x and 8 hex digits`);
+  const contract = (values['deposit-contract-address'] as string | undefined) ?? known.depositContractAddress;
+  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new ConfigError(`--deposit-contract-address ${JSON.stringify(contract.slice(0, 50))} is not an address`);
+  const custom = values['chain-id'] !== undefined || values['genesis-fork-version'] !== undefined || values['deposit-contract-address'] !== undefined;
+  let withdrawalCredentials: Uint8Array;
+  try {
+    withdrawalCredentials = executionWithdrawalCredentials(required('withdrawal-address'), values['withdrawal-type'] === '0x02' ? 0x02 : 0x01);
+  } catch (error) {
+    throw new ConfigError(`--withdrawal-address: ${(error as Error).message}`);
+  }
+  return {
+    network: { name: custom ? 'custom' : known.name, chainId: (values['chain-id'] as number | undefined) ?? known.chainId, genesisForkVersion: forkVersion.toLowerCase(), depositContractAddress: contract },
+    withdrawalCredentials,
+    rpcUrl: required('eth-rpc-url'),
+    fundingKeyFile: required('funding-key-file'),
+    confirmations: values['deposit-confirmations'] as number,
+    maxDepositsPerDay: values['max-deposits-per-day'] as number,
   };
 }
 

@@ -11,7 +11,10 @@ import { readMnemonicFile } from './keys/mnemonic-file.js';
 import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
-import { raftDirectory, replicaDirectory, type CoordinatorConfig, type TlsFiles } from './config.js';
+import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig, type TlsFiles } from './config.js';
+import { DepositKeeper } from './deposits/deposit-keeper.js';
+import { DepositSender } from './deposits/deposit-sender.js';
+import { runPeriodically } from './periodic.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
 import type { PeerTls } from './replication/raft/peer-transport.js';
 import type { ReplicatedLog } from './replication/types.js';
@@ -22,6 +25,8 @@ import type { Logger } from '../shared/log/logger.js';
 
 /** How often the leader looks for overdue leases and cooled keys. */
 const LEASE_TICK_MS = 100;
+/** How often the leader signs, broadcasts and confirms deposits. */
+const DEPOSIT_TICK_MS = 500;
 
 export interface RunningCoordinator {
   readonly grpcPort: number;
@@ -63,13 +68,20 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     closers.push(async () => leases.stop());
     const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), metrics);
 
-    let ticking = false;
-    const timer = setInterval(() => {
-      if (ticking) return;
-      ticking = true;
-      leases.tick().catch((error: unknown) => logger.warn('lease tick failed', { error })).finally(() => (ticking = false));
-    }, LEASE_TICK_MS);
-    closers.push(async () => clearInterval(timer));
+    closers.push(runPeriodically(LEASE_TICK_MS, () => leases.tick(), (error) => logger.warn('lease tick failed', { error })));
+    if (config.deposits) {
+      const sender = await startDepositSender(config.deposits);
+      closers.push(async () => sender.close());
+      const keeper = new DepositKeeper(
+        log,
+        secrets,
+        sender,
+        { pool: config.pool, network: config.deposits.network, withdrawalCredentials: config.deposits.withdrawalCredentials, confirmations: config.deposits.confirmations },
+        clock,
+        logger.child({ component: 'deposits' }),
+      );
+      closers.push(runPeriodically(DEPOSIT_TICK_MS, () => keeper.tick(), (error) => logger.warn('deposit round failed; will retry', { error })));
+    }
 
     const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
     const grpcServer = await startGrpcServer({ ...config.grpc, tls, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
@@ -98,6 +110,25 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     await closeAll();
     throw error;
   }
+}
+
+/** The funding wallet's sender, refusing to start against the wrong chain or without the key. */
+async function startDepositSender(deposits: DepositConfig): Promise<DepositSender> {
+  let fundingPrivKey: string;
+  try {
+    fundingPrivKey = (await readFile(deposits.fundingKeyFile, 'utf8')).trim();
+  } catch (cause) {
+    throw new ConfigError(`cannot read --funding-key-file ${deposits.fundingKeyFile}: check the path (a mounted Secret?)`, { cause });
+  }
+  if (!/^0x[0-9a-fA-F]{64}$/.test(fundingPrivKey)) throw new ConfigError(`--funding-key-file ${deposits.fundingKeyFile} does not hold a 0x-prefixed 32-byte private key`);
+  const sender = new DepositSender({ rpcUrl: deposits.rpcUrl, fundingPrivKey, network: deposits.network, maxDepositsPerDay: deposits.maxDepositsPerDay });
+  try {
+    await sender.checkChain();
+  } catch (error) {
+    sender.close();
+    throw new ConfigError(`the deposit chain is not usable: ${(error as Error).message}`, { cause: error });
+  }
+  return sender;
 }
 
 /** One replica keeps a local log; with peers, the replicas run Raft. */

@@ -92,7 +92,14 @@ export class AllocationService {
         this.logger.info('deriving keys', { pool, done, total });
       }
     });
-    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+    const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);
+    if (depositMode !== 'submit') return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+    // A pool that deposits its keys commits them first; they are claimable once their deposits confirm,
+    // so this claim is answered AWAITING_DEPOSITS (the agent retries) unless enough keys came free meanwhile.
+    const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys });
+    if (!added.ok) return added;
+    this.logger.info('keys derived; their deposits are next', { pool, keys: derivedKeys.length });
+    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys: [] });
   }
 
   renew(podName: string, leaseId: string): Result<{ ttlMs: number }> {

@@ -8,7 +8,11 @@ const time = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOStr
 /** The /assignments page for people: which pod holds which public keys, and until when. */
 export function renderAssignmentsPage(doc: AssignmentsDocument): string {
   const poolRows = Object.entries(doc.pools)
-    .map(([pool, c]) => `<tr><td>${escapeHtml(pool)}</td><td>${c.unallocated}</td><td>${c.allocated}</td><td>${c.cooling}</td></tr>`)
+    .map(([pool, c]) => {
+      const d = doc.deposits[pool];
+      const deposits = d ? `${d.awaiting} awaiting, ${d.signed} broadcast, ${d.confirmed} confirmed` : '—';
+      return `<tr><td>${escapeHtml(pool)}</td><td>${c.unallocated}</td><td>${c.allocated}</td><td>${c.cooling}</td><td>${deposits}</td></tr>`;
+    })
     .join('');
   const podRows = doc.pods
     .map(
@@ -31,7 +35,7 @@ th{background:#f6f8fa}code{font-size:12px;word-break:break-all}.empty{color:#576
 <h1>keylease assignments</h1>
 <p>Generated ${time(doc.generatedAtMs)} · ${doc.pods.length} pods hold leases · <a href="/metrics">metrics</a></p>
 <h2>Pools</h2>
-<table><thead><tr><th>pool</th><th>unallocated</th><th>allocated</th><th>cooling</th></tr></thead><tbody>${poolRows}</tbody></table>
+<table><thead><tr><th>pool</th><th>unallocated</th><th>allocated</th><th>cooling</th><th>deposits</th></tr></thead><tbody>${poolRows}</tbody></table>
 <h2>Pods</h2>
 ${doc.pods.length === 0 ? '<p class="empty">No pod holds a lease.</p>' : `<table><thead><tr><th>pod</th><th>pool</th><th>lease</th><th>lease expires</th><th>public keys</th></tr></thead><tbody>${podRows}</tbody></table>`}
 <h2>Cooling keys</h2>

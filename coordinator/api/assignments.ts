@@ -1,8 +1,10 @@
-import { assignments, keyCountsByPool, type KeyCounts, type ReadonlyCoreState } from '../core/index.js';
+import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type ReadonlyCoreState } from '../core/index.js';
 
 export interface AssignmentsDocument {
   readonly generatedAtMs: number;
   readonly pools: KeyCounts;
+  /** Pools that make their own deposits: how many are awaiting signature, signed (broadcast) and confirmed. */
+  readonly deposits: DepositCounts;
   readonly pods: ReadonlyArray<{
     podName: string;
     pool: string;
@@ -22,6 +24,7 @@ export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseE
   return {
     generatedAtMs: nowMs,
     pools: keyCountsByPool(state),
+    deposits: depositCountsByPool(state),
     pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName) })),
     cooling: view.cooling,
   };
@@ -33,6 +36,7 @@ export function assignmentsJson(doc: AssignmentsDocument): unknown {
   return {
     generatedAt: iso(doc.generatedAtMs),
     pools: doc.pools,
+    deposits: doc.deposits,
     pods: doc.pods.map((p) => ({ ...p, grantedAt: iso(p.grantedAtMs), leaseExpiresAt: iso(p.leaseExpiresAtMs) })),
     cooling: doc.cooling.map((k) => ({ ...k, coolingUntil: iso(k.coolingUntilMs) })),
   };

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { keyCountsByPool, type ReadonlyCoreState } from '../core/index.js';
+import { depositCountsByPool, keyCountsByPool, type ReadonlyCoreState } from '../core/index.js';
 import type { AllocationObserver } from '../allocation/allocation-service.js';
 
 export type Operation = 'claim' | 'renew' | 'release';
@@ -60,6 +60,20 @@ export class CoordinatorMetrics implements AllocationObserver {
           earliest.set(key.pool, Math.min(earliest.get(key.pool) ?? Infinity, key.coolingUntilMs));
         }
         for (const [pool, untilMs] of earliest) this.set({ pool }, untilMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'keylease_deposits',
+      help: 'Deposits of pools that make their own, by status: awaiting (key committed), signed (transaction committed and broadcast), confirmed.',
+      labelNames: ['pool', 'status'],
+      registers,
+      async collect() {
+        this.reset();
+        const state = await readState();
+        if (!state) return;
+        for (const [pool, counts] of Object.entries(depositCountsByPool(state))) {
+          for (const [status, count] of Object.entries(counts)) this.set({ pool, status }, count);
+        }
       },
     });
     new Gauge({

@@ -9,10 +9,12 @@ import type {
   ImportKeysCommand,
   ReleaseCommand,
   RemoveKeysCommand,
+  AddDerivedKeysCommand,
 } from './commands.js';
 import { accept, refuse, type Result } from './refusal.js';
 import { closeAssignment, recordAssignment } from './history.js';
 import { mergeProtection, protectionProblem } from './protection.js';
+import { addDerivedKeysProblem, AWAITING, claimable, confirmDeposits, countAwaitingDeposit, recordDepositTransactions } from './deposits.js';
 import type { CoreState, Lease, NewPoolKey, Pool, PoolKey, PoolSettings, ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
@@ -64,6 +66,12 @@ function applyFresh(state: CoreState, command: Command): CommandResult {
       return finishCooling(state, command);
     case 'RemoveKeys':
       return removeKeys(state, command);
+    case 'AddDerivedKeys':
+      return addDerivedKeys(state, command);
+    case 'RecordDepositTransactions':
+      return recordDepositTransactions(state, command);
+    case 'ConfirmDeposits':
+      return confirmDeposits(state, command);
     case 'Noop':
       return accept({});
     default:
@@ -77,6 +85,7 @@ function settingsProblem(settings: PoolSettings): string | null {
     return typeof value === 'number' && Number.isSafeInteger(value) && value >= min ? null : `${name} must be an integer ≥ ${min}`;
   };
   if (typeof settings?.derive !== 'boolean') return 'derive must be true or false';
+  if (settings.depositMode !== 'none' && settings.depositMode !== 'submit') return 'depositMode must be none or submit';
   if (typeof settings.genesisValidatorsRoot !== 'string' || !/^0x[0-9a-f]{64}$/.test(settings.genesisValidatorsRoot)) return 'genesisValidatorsRoot must be 0x and 64 lowercase hex digits';
   return (
     positive('maxKeys', 1) ??
@@ -97,7 +106,7 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
   if (command.settings.maxKeys < keyCount) {
     return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds ${keyCount} keys; maxKeys cannot be set below that`);
   }
-  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs, genesisValidatorsRoot, historyRetentionMs } = command.settings;
+  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs, genesisValidatorsRoot, historyRetentionMs, depositMode } = command.settings;
   if (existing && countPoolKeys(state, command.pool) > 0 && existing.genesisValidatorsRoot !== genesisValidatorsRoot) {
     return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds keys of the network with genesis validators root ${existing.genesisValidatorsRoot}; a pool cannot move to another network`);
   }
@@ -110,6 +119,7 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
     leaseTtlMs,
     genesisValidatorsRoot,
     historyRetentionMs,
+    depositMode,
     nextDerivationIndex: existing?.nextDerivationIndex ?? 0,
   });
   return accept({ pool: command.pool, created: existing === undefined });
@@ -144,12 +154,19 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   }
 
   const derived = command.derivedKeys ?? [];
+  if (derived.length > 0 && pool.depositMode === 'submit') {
+    return refuse('INVALID_ARGUMENT', `pool ${pool.name} deposits its new keys: they enter through AddDerivedKeys and wait for their deposit, not with a claim`);
+  }
   const derivedProblem = checkDerivedKeys(state, pool, derived);
   if (derivedProblem) return derivedProblem;
 
   const free = freeKeys(state, pool.name, command.nowMs);
   if (free.length + derived.length < command.count) {
-    const missing = command.count - free.length;
+    const awaiting = countAwaitingDeposit(state, pool.name);
+    if (free.length + awaiting >= command.count) {
+      return refuse('AWAITING_DEPOSITS', `pool ${pool.name} has ${free.length} free keys; ${awaiting} more are waiting for their deposits to be confirmed on chain: the claim can be served then`);
+    }
+    const missing = command.count - free.length - awaiting;
     const poolSize = countPoolKeys(state, pool.name);
     if (pool.derive && poolSize + missing <= pool.maxKeys) {
       return refuse('NEEDS_KEYS', `pool ${pool.name} needs ${missing} more keys derived`, {
@@ -299,6 +316,17 @@ function expireLease(state: CoreState, command: ExpireLeaseCommand): Result<Comm
   return accept({ lease, coolingUntilMs });
 }
 
+function addDerivedKeys(state: CoreState, command: AddDerivedKeysCommand): Result<CommandOutcomes['AddDerivedKeys']> {
+  const pool = state.pools.get(command.pool);
+  if (!pool) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, command.pool));
+  if (pool.depositMode !== 'submit') return refuse('INVALID_ARGUMENT', `pool ${pool.name} does not deposit its keys: derived keys come with a claim`);
+  const problem = addDerivedKeysProblem(command) ?? checkDerivedKeys(state, pool, command.keys);
+  if (problem) return problem;
+  for (const key of command.keys) state.keys.set(key.pubKey, { ...newKey(key, pool.name, key.derivationIndex, command.nowMs), deposit: AWAITING });
+  pool.nextDerivationIndex += command.keys.length;
+  return accept({ added: command.keys.map((k) => k.pubKey) });
+}
+
 function removeKeys(state: CoreState, command: RemoveKeysCommand): Result<CommandOutcomes['RemoveKeys']> {
   const pool = state.pools.get(command.pool);
   if (!pool) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, command.pool));
@@ -365,6 +393,7 @@ function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, n
     leaseId: null,
     coolingUntilMs: null,
     protection: key.protection ?? null,
+    deposit: null,
   };
 }
 
@@ -373,6 +402,7 @@ export function freeKeys(state: CoreState, pool: string, nowMs: number): PoolKey
   const free: PoolKey[] = [];
   for (const key of state.keys.values()) {
     if (key.pool !== pool) continue;
+    if (!claimable(key)) continue;
     if (key.state === 'unallocated' || (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= nowMs)) {
       free.push(key);
     }

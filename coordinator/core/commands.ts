@@ -13,6 +13,9 @@ export type Command =
   | ImportKeysCommand
   | FinishCoolingCommand
   | RemoveKeysCommand
+  | AddDerivedKeysCommand
+  | RecordDepositTransactionsCommand
+  | ConfirmDepositsCommand
   | NoopCommand;
 
 export interface ConfigurePoolCommand {
@@ -82,6 +85,28 @@ export interface RemoveKeysCommand {
   readonly pubKeys: readonly string[];
 }
 
+/** Adds keys derived for a pool that deposits them: they await their deposit before anyone may claim them. */
+export interface AddDerivedKeysCommand {
+  readonly type: 'AddDerivedKeys';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly keys: readonly DerivedPoolKey[];
+}
+
+/** Signed deposit transactions, committed before they are broadcast (S4). */
+export interface RecordDepositTransactionsCommand {
+  readonly type: 'RecordDepositTransactions';
+  readonly nowMs: number;
+  readonly transactions: ReadonlyArray<{ readonly pubKey: string; readonly txHash: string; readonly rawTx: string; readonly nonce: number }>;
+}
+
+/** Deposits seen on chain with enough confirmations (or found by the reconciler): their keys become claimable. */
+export interface ConfirmDepositsCommand {
+  readonly type: 'ConfirmDeposits';
+  readonly nowMs: number;
+  readonly confirmations: ReadonlyArray<{ readonly pubKey: string; readonly blockNumber: number }>;
+}
+
 /** Appended by a new leader (Raft) or on start; changes nothing. */
 export interface NoopCommand {
   readonly type: 'Noop';
@@ -132,5 +157,8 @@ export interface CommandOutcomes {
   ImportKeys: ImportOutcome;
   FinishCooling: FinishCoolingOutcome;
   RemoveKeys: RemoveKeysOutcome;
+  AddDerivedKeys: { readonly added: readonly string[] };
+  RecordDepositTransactions: { readonly recorded: number };
+  ConfirmDeposits: { readonly confirmed: number };
   Noop: Record<string, never>;
 }

@@ -6,3 +6,4 @@ export * from './snapshot.js';
 export * from './views.js';
 export * from './protection.js';
 export { assignmentHistory, type HistoryQuery } from './history.js';
+export { claimable, countAwaitingDeposit } from './deposits.js';

@@ -14,7 +14,9 @@ export type RefusalCode =
   | 'POOL_FULL'
   | 'INVALID_INTERCHANGE'
   | 'KEY_NOT_FOUND'
-  | 'KEY_IN_USE';
+  | 'KEY_IN_USE'
+  | 'AWAITING_DEPOSITS'
+  | 'DEPOSIT_STATE';
 
 export interface Refusal {
   readonly code: RefusalCode;

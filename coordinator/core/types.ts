@@ -24,6 +24,19 @@ export interface PoolKey {
   coolingUntilMs: number | null;
   /** The latest slashing protection received for the key; handed out with it on the next claim. */
   protection: KeyProtection | null;
+  /** For a key whose 32 ETH this pool deposits: where that stands. Null: nothing to deposit (imported, or none). */
+  deposit: DepositState | null;
+}
+
+export interface DepositState {
+  readonly status: 'awaiting' | 'signed' | 'confirmed';
+  readonly txHash: string | null;
+  /** The signed transaction, committed before it is broadcast: a new leader re-broadcasts exactly this. */
+  readonly rawTx: string | null;
+  readonly nonce: number | null;
+  readonly signedAtMs: number | null;
+  readonly confirmedAtMs: number | null;
+  readonly blockNumber: number | null;
 }
 
 export interface Lease {
@@ -49,6 +62,11 @@ export interface PoolSettings {
   readonly genesisValidatorsRoot: string;
   /** How long ended assignments stay in the history. */
   readonly historyRetentionMs: number;
+  /**
+   * none: keys are claimable at once (deposited elsewhere); submit: derived keys are claimable once
+   * their deposit, made by the leader, is confirmed.
+   */
+  readonly depositMode: 'none' | 'submit';
 }
 
 export interface Pool extends PoolSettings {

@@ -1,4 +1,5 @@
 import { claimArgumentsProblem, countPoolKeys, freeKeys } from './apply.js';
+import { countAwaitingDeposit } from './deposits.js';
 import { accept, type Result } from './refusal.js';
 import { KEY_STATES, type CoreState, type KeyState, type ReadonlyCoreState } from './types.js';
 
@@ -18,7 +19,7 @@ export function planClaim(
   const poolState = state.pools.get(pool)!;
   if (state.leases.has(podName)) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
   const free = freeKeys(state as CoreState, pool, nowMs).length;
-  const missing = Math.max(0, count - free);
+  const missing = Math.max(0, count - free - countAwaitingDeposit(state, pool));
   const room = poolState.derive ? Math.max(0, poolState.maxKeys - countPoolKeys(state, pool)) : 0;
   return accept({ missingKeys: Math.min(missing, room), nextDerivationIndex: poolState.nextDerivationIndex });
 }
@@ -29,6 +30,16 @@ export function keyCountsByPool(state: ReadonlyCoreState): KeyCounts {
   const counts: KeyCounts = {};
   for (const pool of state.pools.keys()) counts[pool] = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<KeyState, number>;
   for (const key of state.keys.values()) counts[key.pool]![key.state] += 1;
+  return counts;
+}
+
+export type DepositCounts = Record<string, { awaiting: number; signed: number; confirmed: number }>;
+
+/** Per pool, the deposits under way and done (keys that need none are not counted). */
+export function depositCountsByPool(state: ReadonlyCoreState): DepositCounts {
+  const counts: DepositCounts = {};
+  for (const pool of state.pools.values()) if (pool.depositMode === 'submit') counts[pool.name] = { awaiting: 0, signed: 0, confirmed: 0 };
+  for (const key of state.keys.values()) if (key.deposit && counts[key.pool]) counts[key.pool]![key.deposit.status] += 1;
   return counts;
 }
 

@@ -124,10 +124,20 @@ export class DepositSender {
 
   /** Blocks on top of the transaction's, itself included; 0 while it is not mined. Throws if it reverted. */
   async confirmations(txHash: string): Promise<number> {
+    return (await this.inclusion(txHash)).confirmations;
+  }
+
+  /** Where the transaction was mined (null while it is not) and how deep it is now. Throws if it reverted. */
+  async inclusion(txHash: string): Promise<{ blockNumber: number | null; confirmations: number }> {
     const receipt = await this.#read('eth_getTransactionReceipt', () => this.#provider.getTransactionReceipt(txHash));
-    if (receipt === null) return 0;
+    if (receipt === null) return { blockNumber: null, confirmations: 0 };
     if (receipt.status !== 1) throw new DepositError('DEPOSIT_REVERTED', `deposit transaction ${txHash} reverted in block ${receipt.blockNumber}; its ETH was not deposited`);
-    return this.#read('eth_blockNumber', () => receipt.confirmations());
+    return { blockNumber: receipt.blockNumber, confirmations: await this.#read('eth_blockNumber', () => receipt.confirmations()) };
+  }
+
+  /** The latest block number, from which the reconciler looks back. */
+  async latestBlock(): Promise<number> {
+    return this.#read('eth_blockNumber', () => this.#provider.getBlockNumber());
   }
 
   /**

@@ -17,7 +17,7 @@ export class Workload {
 
   next(nowMs: number, state: ReadonlyCoreState): Command {
     if (!state.pools.has(POOL)) {
-      return { type: 'ConfigurePool', nowMs, pool: POOL, settings: { derive: false, maxKeys: MAX_KEYS, maxKeysPerClaim: 4, coolingMs: 50, leaseTtlMs: 10_000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000 } };
+      return { type: 'ConfigurePool', nowMs, pool: POOL, settings: { derive: false, maxKeys: MAX_KEYS, maxKeysPerClaim: 4, coolingMs: 50, leaseTtlMs: 10_000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none' } };
     }
     const leases = [...state.leases.values()];
     const roll = this.random();

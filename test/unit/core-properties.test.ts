@@ -94,7 +94,7 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
       type: 'ConfigurePool',
       nowMs,
       pool,
-      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000 },
+      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none' },
     };
   }
   if (roll < 0.45) {

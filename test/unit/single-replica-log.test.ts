@@ -7,7 +7,7 @@ import { StorageError } from '../../coordinator/replication/errors.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const settings = { derive: false, maxKeys: 100, maxKeysPerClaim: 4, coolingMs: 0, leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000 };
+const settings = { derive: false, maxKeys: 100, maxKeysPerClaim: 4, coolingMs: 0, leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none' as const };
 const pubKey = (n: number) => '0x' + n.toString(16).padStart(96, '0');
 
 function importCommand(from: number, count: number): Command {

@@ -1,0 +1,133 @@
+import type { InjectionRequest } from './annotations.js';
+import type { InjectionOptions } from './injection-options.js';
+import type { ContainerJson, EnvVarJson, HttpGetJson, LifecycleHandlerJson } from './pod-json.js';
+import { waitForReadyCommand } from './startup-guard.js';
+
+/** Names injection gives to what it adds; a pod that already has the container is already injected. */
+export const AGENT_CONTAINER_NAME = 'keylease-agent';
+export const KEYS_VOLUME = 'keylease-keys';
+export const TOKEN_VOLUME = 'keylease-token';
+export const AGENT_TMP_VOLUME = 'keylease-agent-tmp';
+export const COORDINATOR_CA_VOLUME = 'keylease-coordinator-ca';
+export const INJECTED_VOLUMES = [KEYS_VOLUME, TOKEN_VOLUME, AGENT_TMP_VOLUME, COORDINATOR_CA_VOLUME] as const;
+
+/** Where both containers see the keys: the same path, since some layouts write absolute paths. */
+export const KEYS_MOUNT_PATH = '/keylease/keys';
+/** The validator client writes its Keymanager API token here (Lighthouse does by default with --validators-dir=KEYS_MOUNT_PATH). */
+export const KEYMANAGER_TOKEN_PATH = `${KEYS_MOUNT_PATH}/api-token.txt`;
+export const TOKEN_MOUNT_PATH = '/var/run/secrets/keylease.io/serviceaccount';
+export const TOKEN_PATH = `${TOKEN_MOUNT_PATH}/token`;
+const COORDINATOR_CA_MOUNT_PATH = '/etc/keylease/coordinator-ca';
+
+/** The audience the coordinator asks TokenReview for: a token made for anything else is refused. */
+export const TOKEN_AUDIENCE = 'keylease';
+/** The shortest lifetime the API server allows; the kubelet rotates the file at 80% of it. */
+export const TOKEN_EXPIRATION_SECONDS = 600;
+/** Not a common validator-client port (Prysm's monitoring uses 8081), as all containers share the pod's network. */
+export const AGENT_HEALTH_PORT = 7410;
+/** How long the validator client waits for its keys before the agent is restarted. */
+export const AGENT_READY_TIMEOUT_SECONDS = 600;
+/** The agent image's user (Dockerfile USER). */
+const AGENT_IMAGE_UID = 10001;
+
+/**
+ * The kubelet's hooks can only GET, and the validator image may have no shell or HTTP tool at all
+ * (Prysm's is distroless), so the preStop hook is an httpGet the kubelet itself makes. The header keeps a
+ * stray GET (a browser, a misplaced probe) from triggering a handover.
+ */
+export const PRESTOP_HOOK: LifecycleHandlerJson = {
+  httpGet: { path: '/prestop', port: AGENT_HEALTH_PORT, scheme: 'HTTP', httpHeaders: [{ name: 'X-Keylease-Hook', value: 'prestop' }] },
+};
+
+export type SidecarForm = 'native-sidecar' | 'sidecar-container';
+
+const httpGet = (path: string): HttpGetJson => ({ path, port: AGENT_HEALTH_PORT, scheme: 'HTTP' });
+const fieldEnv = (name: string, fieldPath: string): EnvVarJson => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+
+/**
+ * The agent container. `validatorUser` is the validator client's user when the pod says it: the agent
+ * writes keys mode 0600, so it runs as that user for the client to be able to read them.
+ */
+export function agentContainer(
+  request: InjectionRequest,
+  form: SidecarForm,
+  options: InjectionOptions,
+  validatorUser: { uid?: number; gid?: number },
+): ContainerJson {
+  // With the Keymanager API the client must be running before the agent can import anything, so the
+  // client is not held back; with files only, it must not start before its keys are there.
+  const holdValidatorUntilReady = request.keymanagerUrl === null;
+  const env: EnvVarJson[] = [
+    { name: 'KEYLEASE_COORDINATOR', value: options.coordinatorEndpoints },
+    fieldEnv('KEYLEASE_POD_NAME', 'metadata.name'),
+    fieldEnv('KEYLEASE_POD_UID', 'metadata.uid'),
+    fieldEnv('KEYLEASE_POD_NAMESPACE', 'metadata.namespace'),
+    { name: 'KEYLEASE_POOL', value: request.pool },
+    { name: 'KEYLEASE_KEYS', value: String(request.keyCount) },
+    { name: 'KEYLEASE_HEALTH_LISTEN', value: `0.0.0.0:${AGENT_HEALTH_PORT}` },
+    { name: 'KEYLEASE_TOKEN_FILE', value: TOKEN_PATH },
+  ];
+  if (request.layout !== null) {
+    env.push({ name: 'KEYLEASE_LAYOUT', value: request.layout }, { name: 'KEYLEASE_OUT', value: KEYS_MOUNT_PATH });
+  }
+  if (request.keymanagerUrl !== null) {
+    env.push({ name: 'KEYLEASE_KEYMANAGER_URL', value: request.keymanagerUrl }, { name: 'KEYLEASE_KEYMANAGER_TOKEN_FILE', value: KEYMANAGER_TOKEN_PATH });
+  }
+  if (options.coordinatorCaConfigMap !== null) env.push({ name: 'KEYLEASE_TLS_CA_FILE', value: `${COORDINATOR_CA_MOUNT_PATH}/ca.crt` });
+
+  const volumeMounts: NonNullable<ContainerJson['volumeMounts']> = [
+    { name: KEYS_VOLUME, mountPath: KEYS_MOUNT_PATH },
+    { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true },
+    // tsx keeps its compile cache in the temp dir, and the root filesystem is read-only.
+    { name: AGENT_TMP_VOLUME, mountPath: '/tmp' },
+  ];
+  if (options.coordinatorCaConfigMap !== null) volumeMounts.push({ name: COORDINATOR_CA_VOLUME, mountPath: COORDINATOR_CA_MOUNT_PATH, readOnly: true });
+
+  const runAsUser = validatorUser.uid !== undefined && validatorUser.uid !== 0 ? validatorUser.uid : AGENT_IMAGE_UID;
+  const container: ContainerJson = {
+    name: AGENT_CONTAINER_NAME,
+    image: options.agentImage,
+    imagePullPolicy: options.agentImagePullPolicy,
+    args: ['agent'],
+    env,
+    ports: [{ name: 'keylease-health', containerPort: AGENT_HEALTH_PORT, protocol: 'TCP' }],
+    volumeMounts,
+    resources: { requests: { ...options.agentResources.requests }, limits: { ...options.agentResources.limits } },
+    readinessProbe: { httpGet: httpGet('/readyz'), periodSeconds: 5, failureThreshold: 1 },
+    // Red while fenced or failed: a restart clears what is left and claims again.
+    livenessProbe: { httpGet: httpGet('/healthz'), periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser,
+      ...(validatorUser.gid !== undefined && validatorUser.gid !== 0 && runAsUser === validatorUser.uid ? { runAsGroup: validatorUser.gid } : {}),
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+  if (form === 'native-sidecar') {
+    container.restartPolicy = 'Always';
+    // The kubelet starts the next container only once a native sidecar's startup probe has passed.
+    if (holdValidatorUntilReady) container.startupProbe = { httpGet: httpGet('/readyz'), periodSeconds: 1, failureThreshold: AGENT_READY_TIMEOUT_SECONDS };
+  } else if (holdValidatorUntilReady) {
+    container.lifecycle = { postStart: { exec: { command: waitForReadyCommand(AGENT_HEALTH_PORT, AGENT_READY_TIMEOUT_SECONDS) } } };
+  }
+  return container;
+}
+
+/** The pod volumes injection adds. */
+export function injectedVolumes(options: InjectionOptions): Array<{ name: string; [field: string]: unknown }> {
+  const volumes: Array<{ name: string; [field: string]: unknown }> = [
+    // In memory: keystores and passwords never reach a node's disk.
+    { name: KEYS_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+    {
+      name: TOKEN_VOLUME,
+      projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: 'token' } }] },
+    },
+    { name: AGENT_TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+  ];
+  if (options.coordinatorCaConfigMap !== null) {
+    volumes.push({ name: COORDINATOR_CA_VOLUME, configMap: { name: options.coordinatorCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+  }
+  return volumes;
+}

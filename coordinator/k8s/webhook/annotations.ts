@@ -1,0 +1,140 @@
+import { LAYOUT_NAMES, type LayoutName } from '../../../shared/eth/layouts/types.js';
+import { poolNameProblem } from '../../../shared/names/pod-name.js';
+import type { PodJson } from './pod-json.js';
+
+/** The pod annotations operators write (DESIGN.md, "Interfaces others rely on"), plus the one injection adds. */
+export const ANNOTATION = {
+  inject: 'keylease.io/inject',
+  keys: 'keylease.io/keys',
+  pool: 'keylease.io/pool',
+  layout: 'keylease.io/layout',
+  keymanagerUrl: 'keylease.io/keymanager-url',
+  container: 'keylease.io/container',
+  /** Written by injection: which form was injected. Read by nobody but people. */
+  injected: 'keylease.io/injected',
+} as const;
+
+/**
+ * The label the MutatingWebhookConfiguration's objectSelector matches. Selectors see labels only, so a
+ * pod opts in with this label (the webhook is called) and the annotations (what to inject).
+ */
+export const INJECT_LABEL = 'keylease.io/inject';
+
+const KNOWN_ANNOTATIONS = new Set<string>(Object.values(ANNOTATION));
+
+/** What an annotated pod asks for, validated. */
+export interface InjectionRequest {
+  readonly keyCount: number;
+  readonly pool: string;
+  /** Null when the keys go only through the Keymanager API. */
+  readonly layout: LayoutName | null;
+  readonly keymanagerUrl: string | null;
+  /** Index in spec.containers of the validator client container. */
+  readonly validatorIndex: number;
+}
+
+export type AnnotationReading =
+  | { readonly kind: 'not-requested' }
+  | { readonly kind: 'requested'; readonly request: InjectionRequest }
+  | { readonly kind: 'malformed'; readonly problems: readonly string[] };
+
+/**
+ * Reads the keylease.io/* annotations. Every problem is collected, so one denial tells the operator all
+ * that is wrong. `maxKeys` is the most keys one pod may claim (the coordinator's --max-keys-per-claim).
+ */
+export function readAnnotations(pod: PodJson, maxKeys: number): AnnotationReading {
+  const annotations = pod.metadata?.annotations ?? {};
+  const inject = annotations[ANNOTATION.inject];
+  const labelledForInjection = pod.metadata?.labels?.[INJECT_LABEL] === 'true';
+  if (inject === undefined || inject === 'false') {
+    if (!labelledForInjection) return { kind: 'not-requested' };
+    return malformed([`the pod has the label ${INJECT_LABEL}: "true" but not the annotation ${ANNOTATION.inject}: "true"; add the annotations ${ANNOTATION.inject}, ${ANNOTATION.keys}, ${ANNOTATION.pool} and ${ANNOTATION.layout} (or remove the label)`]);
+  }
+
+  const problems: string[] = [];
+  if (inject !== 'true') problems.push(`${ANNOTATION.inject} is ${JSON.stringify(inject)}; it must be "true" or "false"`);
+  for (const name of Object.keys(annotations)) {
+    if (name.startsWith('keylease.io/') && !KNOWN_ANNOTATIONS.has(name)) {
+      problems.push(`unknown annotation ${name}; keylease reads ${[...KNOWN_ANNOTATIONS].filter((a) => a !== ANNOTATION.injected).join(', ')}`);
+    }
+  }
+  const keyCount = readKeyCount(annotations[ANNOTATION.keys], maxKeys, problems);
+  const pool = readPool(annotations[ANNOTATION.pool], problems);
+  const keymanagerUrl = readKeymanagerUrl(annotations[ANNOTATION.keymanagerUrl], problems);
+  const layout = readLayout(annotations[ANNOTATION.layout], keymanagerUrl !== null, problems);
+  const validatorIndex = readValidatorIndex(pod, annotations[ANNOTATION.container], problems);
+  if (problems.length > 0) return malformed(problems);
+  return { kind: 'requested', request: { keyCount: keyCount!, pool: pool!, layout, keymanagerUrl, validatorIndex: validatorIndex! } };
+}
+
+const malformed = (problems: string[]): AnnotationReading => ({ kind: 'malformed', problems });
+
+function readKeyCount(text: string | undefined, maxKeys: number, problems: string[]): number | null {
+  if (text === undefined) {
+    problems.push(`${ANNOTATION.keys} is missing: say how many validator keys the pod runs, e.g. "4"`);
+    return null;
+  }
+  // Digits only: "-3", "+3", "3.0", "0x3" and " 3" are all refused rather than guessed at.
+  const count = /^[0-9]{1,7}$/.test(text) ? Number(text) : NaN;
+  if (!(count >= 1 && count <= maxKeys)) {
+    problems.push(`${ANNOTATION.keys} is ${JSON.stringify(text.slice(0, 40))}; it must be a whole number from 1 to ${maxKeys}`);
+    return null;
+  }
+  return count;
+}
+
+function readPool(text: string | undefined, problems: string[]): string | null {
+  if (text === undefined) {
+    problems.push(`${ANNOTATION.pool} is missing: name the key pool to claim from, e.g. "mainnet"`);
+    return null;
+  }
+  const problem = poolNameProblem(text);
+  if (problem) {
+    problems.push(`${ANNOTATION.pool}: ${problem}`);
+    return null;
+  }
+  return text;
+}
+
+function readLayout(text: string | undefined, viaKeymanager: boolean, problems: string[]): LayoutName | null {
+  if (text === undefined) {
+    if (!viaKeymanager) problems.push(`${ANNOTATION.layout} is missing: name the validator client's key layout (${LAYOUT_NAMES.join(', ')}), or give ${ANNOTATION.keymanagerUrl}`);
+    return null;
+  }
+  if (!(LAYOUT_NAMES as readonly string[]).includes(text)) {
+    problems.push(`${ANNOTATION.layout} is ${JSON.stringify(text.slice(0, 40))}; use one of ${LAYOUT_NAMES.join(', ')}`);
+    return null;
+  }
+  return text as LayoutName;
+}
+
+function readKeymanagerUrl(text: string | undefined, problems: string[]): string | null {
+  if (text === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    problems.push(`${ANNOTATION.keymanagerUrl} ${JSON.stringify(text.slice(0, 100))} is not a URL; give the validator client's Keymanager API in the pod, e.g. http://127.0.0.1:5062`);
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problems.push(`${ANNOTATION.keymanagerUrl} must be http:// or https://, not ${url.protocol}`);
+    return null;
+  }
+  return text;
+}
+
+function readValidatorIndex(pod: PodJson, name: string | undefined, problems: string[]): number | null {
+  const containers = pod.spec?.containers ?? [];
+  if (containers.length === 0) {
+    problems.push('the pod has no containers to serve keys to');
+    return null;
+  }
+  if (name === undefined) return 0;
+  const index = containers.findIndex((c) => c.name === name);
+  if (index === -1) {
+    problems.push(`${ANNOTATION.container} names ${JSON.stringify(name.slice(0, 63))}, but the pod's containers are ${containers.map((c) => c.name).join(', ')}`);
+    return null;
+  }
+  return index;
+}

@@ -1,0 +1,64 @@
+import { runCommand, shutdownSignal } from '../../../cli/run-command.js';
+import { LOG_LEVEL_FLAGS, logLevelOf, parseListenAddress, type CommandSpec, type FlagValues } from '../../../shared/cli/flags.js';
+import { createLogger } from '../../../shared/log/logger.js';
+import { loadKubeConfig, trackServerVersion } from '../kube-config.js';
+import { watchFileSet } from '../reload.js';
+import { injectionOptions, type InjectionOptions } from './injection-options.js';
+import { startWebhookServer } from './server.js';
+
+export const WEBHOOK_COMMAND: CommandSpec = {
+  name: 'webhook',
+  summary: 'Runs the mutating admission webhook that injects the keylease agent into validator pods annotated keylease.io/inject: "true".',
+  flags: [
+    { name: 'listen', kind: 'string', default: '0.0.0.0:8443', description: 'HOST:PORT to serve AdmissionReviews on, over HTTPS.' },
+    { name: 'tls-cert-file', kind: 'string', required: true, description: 'PEM serving certificate; its names must cover the webhook Service (reloaded when the file changes).' },
+    { name: 'tls-key-file', kind: 'string', required: true, description: 'PEM private key of --tls-cert-file.' },
+    { name: 'agent-image', kind: 'string', required: true, description: 'Image the injected agent runs (this keylease image).' },
+    { name: 'agent-image-pull-policy', kind: 'string', default: 'IfNotPresent', choices: ['Always', 'IfNotPresent', 'Never'], description: 'imagePullPolicy of the injected agent.' },
+    { name: 'coordinator', kind: 'string', required: true, description: 'The agents\' --coordinator: HOST:PORT[,HOST:PORT…] of the coordinators\' gRPC API.' },
+    { name: 'coordinator-ca-configmap', kind: 'string', description: 'ConfigMap (in each validator namespace) whose ca.crt signed the coordinators\' certificates; without it agents talk plaintext.' },
+    { name: 'max-keys-per-pod', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Largest keylease.io/keys accepted (match the coordinator\'s --max-keys-per-claim).' },
+    { name: 'native-sidecars', kind: 'string', default: 'auto', choices: ['auto', 'always', 'never'], description: 'Inject the agent as a native sidecar: auto (when the API server is 1.29 or newer), always, or never (nodes older than the control plane).' },
+    { name: 'kubeconfig', kind: 'string', description: 'Kubeconfig to read the API server version with (default: the pod\'s ServiceAccount).' },
+    ...LOG_LEVEL_FLAGS,
+  ],
+};
+
+export function webhookOptions(values: FlagValues): InjectionOptions {
+  return injectionOptions({
+    agentImage: values['agent-image'] as string,
+    agentImagePullPolicy: values['agent-image-pull-policy'] as InjectionOptions['agentImagePullPolicy'],
+    coordinatorEndpoints: values['coordinator'] as string,
+    coordinatorCaConfigMap: (values['coordinator-ca-configmap'] as string | undefined) ?? null,
+    maxKeysPerPod: values['max-keys-per-pod'] as number,
+    nativeSidecars: values['native-sidecars'] as InjectionOptions['nativeSidecars'],
+  });
+}
+
+/** `keylease webhook`: wiring only. */
+export function webhookMain(argv: string[]): Promise<void> {
+  return runCommand(WEBHOOK_COMMAND, argv, async (values) => {
+    const logger = createLogger({ level: logLevelOf(values), component: 'webhook' });
+    const options = webhookOptions(values);
+    const listen = parseListenAddress(values['listen'] as string, 'listen');
+    const certFile = values['tls-cert-file'] as string;
+    const keyFile = values['tls-key-file'] as string;
+    const serverVersion = await trackServerVersion(loadKubeConfig((values['kubeconfig'] as string | undefined) ?? null), logger);
+    let server: Awaited<ReturnType<typeof startWebhookServer>> | null = null;
+    const certificate = await watchFileSet([certFile, keyFile], (files) => server?.updateCertificate(files.get(certFile)!, files.get(keyFile)!), { logger });
+    server = await startWebhookServer({
+      host: listen.host,
+      port: listen.port,
+      certPem: certificate.initial.get(certFile)!,
+      keyPem: certificate.initial.get(keyFile)!,
+      options,
+      serverVersion: serverVersion.current,
+      logger,
+    });
+    const signal = await shutdownSignal();
+    logger.info('shutting down', { signal });
+    certificate.close();
+    serverVersion.stop();
+    await server.close();
+  });
+}

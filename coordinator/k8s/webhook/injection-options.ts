@@ -1,0 +1,48 @@
+import { ConfigError } from '../../../shared/errors/keylease-error.js';
+
+/** What a deployment chooses about injection; everything else about the sidecar is fixed in agent-sidecar.ts. */
+export interface InjectionOptions {
+  /** The keylease image the agent runs (the same image as the coordinator's). */
+  readonly agentImage: string;
+  readonly agentImagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** The agent's --coordinator: HOST:PORT[,HOST:PORT…] of the coordinators' gRPC API. */
+  readonly coordinatorEndpoints: string;
+  /**
+   * A ConfigMap in the validator pod's namespace whose `ca.crt` signed the coordinators' certificates
+   * (e.g. distributed by trust-manager). Null: the agent talks plaintext (development only).
+   */
+  readonly coordinatorCaConfigMap: string | null;
+  /** Most keys one pod may ask for (match the coordinator's --max-keys-per-claim). */
+  readonly maxKeysPerPod: number;
+  /**
+   * 'auto' injects a native sidecar where the API server supports it (≥ 1.29). 'never' is for clusters whose
+   * nodes are older than the control plane (kubelets before 1.29 ignore `restartPolicy` on init containers).
+   */
+  readonly nativeSidecars: 'auto' | 'always' | 'never';
+  readonly agentResources: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string };
+  };
+}
+
+export const DEFAULT_INJECTION_OPTIONS: Omit<InjectionOptions, 'agentImage' | 'coordinatorEndpoints'> = {
+  agentImagePullPolicy: 'IfNotPresent',
+  coordinatorCaConfigMap: null,
+  maxKeysPerPod: 64,
+  nativeSidecars: 'auto',
+  // No CPU limit on purpose: a throttled agent renews late and fences itself, taking the keys offline.
+  agentResources: { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+};
+
+/** Fills in defaults and refuses what would inject a broken sidecar. */
+export function injectionOptions(given: Partial<InjectionOptions> & Pick<InjectionOptions, 'agentImage' | 'coordinatorEndpoints'>): InjectionOptions {
+  const options = { ...DEFAULT_INJECTION_OPTIONS, ...given };
+  if (options.agentImage.trim() === '') throw new ConfigError('the agent image is empty: give the keylease image, e.g. ghcr.io/example/keylease:0.1.0');
+  if (!/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/.test(options.coordinatorEndpoints)) {
+    throw new ConfigError(`coordinator endpoints ${JSON.stringify(options.coordinatorEndpoints.slice(0, 200))} are not HOST:PORT[,HOST:PORT…]`);
+  }
+  if (!Number.isInteger(options.maxKeysPerPod) || options.maxKeysPerPod < 1) throw new ConfigError('the most keys per pod must be a whole number of at least 1');
+  if (!['auto', 'always', 'never'].includes(options.nativeSidecars)) throw new ConfigError(`native sidecars ${JSON.stringify(options.nativeSidecars)}: use auto, always or never`);
+  if (!['Always', 'IfNotPresent', 'Never'].includes(options.agentImagePullPolicy)) throw new ConfigError(`image pull policy ${JSON.stringify(options.agentImagePullPolicy)}: use Always, IfNotPresent or Never`);
+  return options;
+}
