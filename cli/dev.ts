@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { Wallet } from 'ethers';
+import { startLocalChain } from '../coordinator/deposits/local-chain.js';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +37,18 @@ export function devMain(argv: string[]): Promise<void> {
   return runCommand(DEV_COMMAND, argv, async (values) => {
     const dataDir = resolve(values['data-dir'] as string);
     const logLevel = logLevelOf(values);
-    const logger = createLogger({ level: logLevel, component: 'coordinator' });
+    // The coordinator's log goes to stderr as usual; deposit progress is also told to the person watching.
+    const logger = createLogger({
+      level: logLevel,
+      component: 'coordinator',
+      sink: (line) => {
+        process.stderr.write(line + '\n');
+        const record = JSON.parse(line) as { msg?: string; deposits?: number; keys?: number };
+        if (record.msg === 'keys derived; their deposits are next') print(`coordinator: ${record.keys} new keys derived, depositing 32 ETH each`);
+        else if (record.msg === 'deposit transactions committed') print(`coordinator: ${record.deposits} deposit transactions signed and committed, broadcasting`);
+        else if (record.msg === 'deposits confirmed; their keys are claimable') print(`coordinator: ${record.deposits} deposits confirmed on chain`);
+      },
+    });
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
     const mnemonicFile = join(dataDir, 'demo-mnemonic.txt');
@@ -51,6 +64,13 @@ export function devMain(argv: string[]): Promise<void> {
     }
     if (!existsSync(kekFile)) await writeFile(kekFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
 
+    // A local Ethereum chain with the deposit contract, so the demo pool makes real deposits. Its keys are
+    // kept with the demo data, so the contract and the funding wallet are the same on every start.
+    const chainKeys = await demoChainKeys(join(dataDir, 'demo-chain-keys.json'));
+    const chain = await startLocalChain({ fundingPrivKey: chainKeys.funding, deployerPrivKey: chainKeys.deployer });
+    const fundingKeyFile = join(dataDir, 'demo-funding.key');
+    await writeFile(fundingKeyFile, chainKeys.funding, { mode: 0o600 });
+
     const coordinatorValues = {
       ...Object.fromEntries(COORDINATOR_COMMAND.flags.map((f) => [f.name, f.default])),
       'data-dir': join(dataDir, 'coordinator'),
@@ -62,6 +82,14 @@ export function devMain(argv: string[]): Promise<void> {
       'cooling-ms': values['cooling-ms'],
       'log-level': logLevel,
       verbose: false,
+      'deposit-mode': 'submit',
+      'withdrawal-address': DEMO_WITHDRAWAL_ADDRESS,
+      'eth-rpc-url': chain.rpcUrl,
+      'funding-key-file': fundingKeyFile,
+      'chain-id': chain.network.chainId,
+      'genesis-fork-version': chain.network.genesisForkVersion,
+      'deposit-contract-address': chain.network.depositContractAddress,
+      'deposit-confirmations': 1,
     };
     const config = coordinatorConfig(coordinatorValues);
     const coordinator = await startCoordinator(config, logger);
@@ -79,6 +107,7 @@ export function devMain(argv: string[]): Promise<void> {
     print(`  assignments                http://${config.http.host}:${coordinator.httpPort}/assignments`);
     print(`  metrics                    http://${config.http.host}:${coordinator.httpPort}/metrics`);
     print(`  data                       ${dataDir}`);
+    print(`  local chain (deposits)     ${chain.rpcUrl}  contract ${chain.network.depositContractAddress}`);
     for (const pod of pods) print(`  pod ${pod.podName.padEnd(22)} ${pod.outDir}  (${pod.layout} layout)`);
     if (agentCount === 0) print(`  no stand-in pods; start one with: npx keylease agent --coordinator ${grpcEndpoint} --pod-name my-pod --keys 1 --layout plain --out ./my-pod`);
     print('Press Ctrl-C to stop: the agents remove their keys and release them, then the coordinator flushes.');
@@ -95,6 +124,7 @@ export function devMain(argv: string[]): Promise<void> {
     print(`\n${signal}: stopping ${agents.length} agents…`);
     await Promise.all(agents.map((agent) => stopProcess(agent)));
     await coordinator.close();
+    await chain.close();
     print('keylease dev stopped cleanly: keys released, database flushed.');
   });
 }
@@ -135,6 +165,16 @@ function stopProcess(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** Withdrawals of the demo's deposits go here; the chain is local and throwaway. */
+const DEMO_WITHDRAWAL_ADDRESS = '0x000000000000000000000000000000000000dEaD';
+
+async function demoChainKeys(path: string): Promise<{ funding: string; deployer: string }> {
+  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as { funding: string; deployer: string };
+  const keys = { funding: Wallet.createRandom().privateKey, deployer: Wallet.createRandom().privateKey };
+  await writeFile(path, JSON.stringify(keys), { mode: 0o600, flag: 'wx' });
+  return keys;
 }
 
 function print(line: string): void {

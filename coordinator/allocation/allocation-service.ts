@@ -93,7 +93,8 @@ export class AllocationService {
       }
     });
     const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);
-    if (depositMode !== 'submit') return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+    // Another claim may have derived enough while this one waited for the lock.
+    if (depositMode !== 'submit' || derivedKeys.length === 0) return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
     // A pool that deposits its keys commits them first; they are claimable once their deposits confirm,
     // so this claim is answered AWAITING_DEPOSITS (the agent retries) unless enough keys came free meanwhile.
     const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys });

@@ -334,6 +334,9 @@ function removeKeys(state: CoreState, command: RemoveKeysCommand): Result<Comman
   for (const pubKey of command.pubKeys) {
     const key = state.keys.get(pubKey);
     if (!key || key.pool !== pool.name) return refuse('KEY_NOT_FOUND', `key ${String(pubKey).slice(0, 98)} is not in pool ${pool.name}`);
+    if (key.deposit && key.deposit.status !== 'confirmed') {
+      return refuse('KEY_IN_USE', `key ${pubKey} has a deposit under way (${key.deposit.status}): it cannot leave the pool until the deposit is confirmed`);
+    }
     if (key.state !== 'unallocated') {
       return refuse('KEY_IN_USE', `key ${pubKey} is ${key.state}${key.holderPod ? ` by pod ${key.holderPod}` : ''}: only unallocated keys can be removed; release it (or wait for cooling) first`);
     }

@@ -25,6 +25,8 @@ export interface LocalChainOptions {
   readonly port?: number;
   /** 0x-prefixed secp256k1 key of the funding wallet; a fresh random one by default. */
   readonly fundingPrivKey?: string;
+  /** Key of the contract's deployer; the same key gives the same contract address on every start. */
+  readonly deployerPrivKey?: string;
 }
 
 export interface LocalChain {
@@ -39,7 +41,7 @@ export interface LocalChain {
 export async function startLocalChain(options: LocalChainOptions = {}): Promise<LocalChain> {
   const funding = options.fundingPrivKey !== undefined ? new Wallet(options.fundingPrivKey) : Wallet.createRandom();
   // A separate, throw-away deployer keeps the funding wallet's nonces for deposits alone.
-  const deployer = Wallet.createRandom();
+  const deployer = options.deployerPrivKey !== undefined ? new Wallet(options.deployerPrivKey) : Wallet.createRandom();
   const edr = await createHardhatNetworkProvider(
     {
       hardfork: 'osaka',

@@ -24,6 +24,8 @@ test('keylease dev: three stand-in pods get keys, Ctrl-C releases them, and no s
     await dev.waitForLine(/validator-0: 2 keys written/, 60_000);
     const stdout = dev.lines.join('\n');
     assert.match(stdout, /A NEW THROWAWAY MNEMONIC WAS GENERATED/);
+    assert.match(stdout, /6 deposits confirmed on chain|deposits confirmed on chain/, 'the demo deposits for its new keys');
+    assert.match(stdout, /local chain \(deposits\)\s+http:\/\/127\.0\.0\.1:\d+/);
     assert.match(stdout, /coordinator gRPC endpoint\s+127\.0\.0\.1:\d+/);
     const assignmentsUrl = /assignments\s+(http:\/\/127\.0\.0\.1:\d+\/assignments)/.exec(stdout)![1]!;
     for (const pod of ['validator-0', 'validator-1', 'validator-2']) assert.ok(stdout.includes(join(dataDir, 'pods', pod)), `folder of ${pod} printed`);
@@ -49,7 +51,10 @@ test('keylease dev: three stand-in pods get keys, Ctrl-C releases them, and no s
     const kek = await readKek(join(dataDir, 'kek.bin'));
     const mnemonic = (await readFile(join(dataDir, 'demo-mnemonic.txt'), 'utf8')).trim();
     const words = mnemonic.split(/\s+/);
+    const chainKeys = JSON.parse(await readFile(join(dataDir, 'demo-chain-keys.json'), 'utf8')) as { funding: string; deployer: string };
     const secrets: Array<[string, string]> = [
+      ['funding key', chainKeys.funding.slice(2)],
+      ['deployer key', chainKeys.deployer.slice(2)],
       ['kek hex', kek.toString('hex')],
       ['kek base64', kek.toString('base64')],
       ['mnemonic', mnemonic],

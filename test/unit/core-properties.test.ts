@@ -48,6 +48,7 @@ function violation(state: CoreState): string | null {
     }
   }
   for (const key of state.keys.values()) {
+    if (key.deposit && key.deposit.status !== 'confirmed' && key.state !== 'unallocated') return `key ${key.pubKey} is ${key.state} before its deposit was confirmed`;
     if (!KEY_STATES.includes(key.state)) return `key ${key.pubKey} in unknown state ${key.state}`;
     if (key.state === 'allocated' && holders.get(key.pubKey) !== key.holderPod) return `allocated key ${key.pubKey} has no lease`;
     if (key.state !== 'allocated' && (key.holderPod !== null || key.leaseId !== null)) return `free key ${key.pubKey} names a holder`;
@@ -85,6 +86,23 @@ function randomProtection(random: () => number): KeyProtection {
   return { maxBlockSlot: mark(), maxSourceEpoch: mark(), maxTargetEpoch: mark() };
 }
 
+/** The deposit path of a pool that deposits its keys: add derived keys, record their transactions, confirm them. */
+function randomDepositCommand(random: () => number, state: CoreState, pool: string, podName: string, nowMs: number, salt: number): Command {
+  const keysOf = (status: string) => [...state.keys.values()].filter((k) => k.pool === pool && k.deposit?.status === status).map((k) => k.pubKey);
+  const roll = random();
+  if (roll < 0.4) return { type: 'AddDerivedKeys', nowMs, pool, keys: derivedKeysFor(state, pool, podName, intBetween(random, 1, 3), nowMs) };
+  if (roll < 0.75) {
+    // Sometimes a key that is not awaiting (already signed): recording twice must be refused.
+    const candidates = random() < 0.8 ? keysOf('awaiting') : keysOf('signed');
+    return {
+      type: 'RecordDepositTransactions',
+      nowMs,
+      transactions: candidates.slice(0, 2).map((pubKey, i) => ({ pubKey, txHash: '0x' + (salt * 10 + i).toString(16).padStart(64, '0'), rawTx: '0x02f8' + salt.toString(16), nonce: salt * 10 + i })),
+    };
+  }
+  return { type: 'ConfirmDeposits', nowMs, confirmations: keysOf(random() < 0.9 ? 'signed' : 'awaiting').slice(0, 2).map((pubKey) => ({ pubKey, blockNumber: salt })) };
+}
+
 function randomCommand(random: () => number, state: CoreState, nowMs: number, importSalt: number): Command {
   const roll = random();
   const podName = pick(random, PODS);
@@ -94,7 +112,7 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
       type: 'ConfigurePool',
       nowMs,
       pool,
-      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none' },
+      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: random() < 0.3 ? 'submit' : 'none' },
     };
   }
   if (roll < 0.45) {
@@ -124,7 +142,8 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     if (random() < 0.1 && keys.length > 0) keys.push(keys[0]!);
     return { type: 'ImportKeys', nowMs, pool, keys };
   }
-  if (roll < 0.97) return { type: 'FinishCooling', nowMs };
+  if (roll < 0.93) return { type: 'FinishCooling', nowMs };
+  if (roll < 0.97) return randomDepositCommand(random, state, pool, podName, nowMs, importSalt);
   return { type: 'Noop', nowMs };
 }
 
@@ -138,6 +157,7 @@ test('invariants hold after every command of long random sequences, and refusals
     const state = createEmptyState();
     const accepted: Array<{ command: Command; result: unknown }> = [];
     const watermarks = new Map<string, KeyProtection>();
+    const transactions = new Map<string, string>();
     let nowMs = 1_700_000_000_000;
     for (let step = 0; step < 400; step++) {
       nowMs += intBetween(random, 0, 400);
@@ -161,6 +181,15 @@ test('invariants hold after every command of long random sequences, and refusals
           assert.ok(before === null || (after !== null && BigInt(after) >= BigInt(before)), `seed ${seed} step ${step}: ${field} of ${key.pubKey} moved back from ${before} to ${after}`);
         }
         if (key.protection) watermarks.set(key.pubKey, key.protection);
+        // Exactly once: a recorded deposit transaction is never replaced, nor its key dropped while in flight.
+        const recorded = transactions.get(key.pubKey);
+        if (recorded !== undefined) assert.is(key.deposit?.rawTx, recorded, `seed ${seed} step ${step}: the deposit transaction of ${key.pubKey} changed`);
+        else if (key.deposit?.rawTx) transactions.set(key.pubKey, key.deposit.rawTx);
+      }
+      for (const [pubKey] of transactions) {
+        const deposit = state.keys.get(pubKey)?.deposit;
+        if (deposit?.status === 'confirmed') transactions.delete(pubKey);
+        else assert.ok(deposit, `seed ${seed} step ${step}: key ${pubKey} left the pool with its deposit in flight`);
       }
       if (result.ok && command.type === 'Release') accepted.push({ command, result });
       // A retry of an accepted request, even much later, returns the first answer and changes nothing.
@@ -181,7 +210,7 @@ test('invariants hold after every command of long random sequences, and refusals
   }
   assert.ok(applied > 5000 && refused > 2000, `both paths exercised (applied ${applied}, refused ${refused})`);
   assert.ok(retries > 500, `retries exercised (${retries})`);
-  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY', 'INVALID_INTERCHANGE', 'KEY_IN_USE']) {
+  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY', 'INVALID_INTERCHANGE', 'KEY_IN_USE', 'AWAITING_DEPOSITS', 'DEPOSIT_STATE']) {
     assert.ok(refusalCodes.has(code), `refusal ${code} was exercised`);
   }
 });
