@@ -26,7 +26,7 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
     { name: 'network', kind: 'string', default: 'mainnet', choices: KNOWN_NETWORK_NAMES, description: 'Network of the pool\'s validators: its genesis validators root scopes slashing protection.' },
     { name: 'genesis-validators-root', kind: 'string', description: 'For a custom network: its genesis validators root (0x + 64 hex), instead of --network\'s.' },
-    { name: 'deposit-mode', kind: 'string', default: 'none', choices: ['none', 'submit'], description: 'none: keys are deposited elsewhere and claimable at once; submit: the leader makes the 32 ETH deposit of every key it derives, and the key is claimable once it is confirmed.' },
+    { name: 'deposit-mode', kind: 'string', default: 'none', choices: ['none', 'export', 'submit'], description: 'none: keys are deposited elsewhere and claimable at once; export: likewise, and the leader writes deposit_data files (staking-deposit-cli format) for the keys it derives, into DATA_DIR/deposit-data; submit: the leader makes the 32 ETH deposit of every key it derives, and the key is claimable once it is confirmed.' },
     { name: 'withdrawal-address', kind: 'string', description: 'With --deposit-mode submit: the EIP-55 checksummed execution address the deposits\' withdrawal credentials point to.' },
     { name: 'withdrawal-type', kind: 'string', default: '0x01', choices: ['0x01', '0x02'], description: 'Withdrawal credentials prefix: 0x01, or 0x02 (compounding).' },
     { name: 'eth-rpc-url', kind: 'string', description: 'With --deposit-mode submit: JSON-RPC URL of an execution node of the network.' },
@@ -56,6 +56,7 @@ export const COORDINATOR_COMMAND: CommandSpec = {
 };
 
 export interface DepositConfig {
+  readonly mode: 'export' | 'submit';
   readonly network: DepositNetwork;
   readonly withdrawalCredentials: Uint8Array;
   readonly rpcUrl: string;
@@ -121,7 +122,7 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       coolingMs: values['cooling-ms'] as number,
       genesisValidatorsRoot: genesisValidatorsRoot(values),
       historyRetentionMs: values['history-retention-ms'] as number,
-      depositMode: values['deposit-mode'] as 'none' | 'submit',
+      depositMode: values['deposit-mode'] as 'none' | 'export' | 'submit',
     },
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
@@ -163,11 +164,12 @@ function raftConfig(values: FlagValues, grpc: { host: string; port: number }): R
 }
 
 function depositConfig(values: FlagValues): DepositConfig | null {
-  if (values['deposit-mode'] !== 'submit') return null;
-  if (!values['mnemonic-file']) throw new ConfigError('--deposit-mode submit needs --mnemonic-file: only keys the pool derives are deposited by it');
+  const mode = values['deposit-mode'] as string;
+  if (mode !== 'submit' && mode !== 'export') return null;
+  if (!values['mnemonic-file']) throw new ConfigError(`--deposit-mode ${mode} needs --mnemonic-file: only keys the pool derives get deposit data from it`);
   const required = (name: string) => {
     const value = values[name] as string | undefined;
-    if (!value) throw new ConfigError(`--deposit-mode submit needs --${name}`);
+    if (!value) throw new ConfigError(`--deposit-mode ${mode} needs --${name}`);
     return value;
   };
   const known = KNOWN_NETWORKS[values['network'] as KnownNetworkName];
@@ -183,10 +185,12 @@ function depositConfig(values: FlagValues): DepositConfig | null {
     throw new ConfigError(`--withdrawal-address: ${(error as Error).message}`);
   }
   return {
+    mode,
     network: { name: custom ? 'custom' : known.name, chainId: (values['chain-id'] as number | undefined) ?? known.chainId, genesisForkVersion: forkVersion.toLowerCase(), depositContractAddress: contract },
     withdrawalCredentials,
-    rpcUrl: required('eth-rpc-url'),
-    fundingKeyFile: required('funding-key-file'),
+    // Export mode sends nothing: no chain, no wallet.
+    rpcUrl: mode === 'submit' ? required('eth-rpc-url') : '',
+    fundingKeyFile: mode === 'submit' ? required('funding-key-file') : '',
     confirmations: values['deposit-confirmations'] as number,
     maxDepositsPerDay: values['max-deposits-per-day'] as number,
   };

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ReadonlyCoreState } from './core/index.js';
 import { AllocationService } from './allocation/allocation-service.js';
 import { startGrpcServer } from './api/grpc-server.js';
@@ -13,6 +14,7 @@ import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
 import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig, type TlsFiles } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
+import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
@@ -66,10 +68,14 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
     await leases.start();
     closers.push(async () => leases.stop());
-    const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), metrics);
+    const exporter =
+      config.deposits?.mode === 'export'
+        ? new DepositDataExporter(secrets, { network: config.deposits.network, withdrawalCredentials: config.deposits.withdrawalCredentials, outDir: join(config.dataDir, 'deposit-data') }, clock, logger.child({ component: 'deposits' }))
+        : null;
+    const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), metrics, exporter ? (_pool, keys) => exporter.export(keys) : null);
 
     closers.push(runPeriodically(LEASE_TICK_MS, () => leases.tick(), (error) => logger.warn('lease tick failed', { error })));
-    if (config.deposits) {
+    if (config.deposits?.mode === 'submit') {
       const sender = await startDepositSender(config.deposits);
       closers.push(async () => sender.close());
       const keeper = new DepositKeeper(

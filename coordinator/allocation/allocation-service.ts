@@ -1,4 +1,4 @@
-import { accept, refuse, planClaim, type KeyProtection, type Lease, type Result } from '../core/index.js';
+import { accept, refuse, planClaim, type DerivedPoolKey, type KeyProtection, type Lease, type Result } from '../core/index.js';
 import { checkInterchangeFor, parseInterchange, SlashingProtectionError } from '../../shared/eth/slashing-protection/index.js';
 import { interchangeOf, protectionOf } from './protection-interchange.js';
 import type { OpenedPoolKey } from '../keys/pool-key.js';
@@ -48,6 +48,8 @@ export class AllocationService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly observer: AllocationObserver = {},
+    /** Called with keys derived and committed by a claim (export mode writes their deposit data). */
+    private readonly onKeysDerived: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null = null,
   ) {}
 
   async claim(podName: string, pool: string, count: number): Promise<Result<ClaimGrant>> {
@@ -94,7 +96,13 @@ export class AllocationService {
     });
     const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);
     // Another claim may have derived enough while this one waited for the lock.
-    if (depositMode !== 'submit' || derivedKeys.length === 0) return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+    if (depositMode !== 'submit' || derivedKeys.length === 0) {
+      const claimed = await this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+      if (claimed.ok && derivedKeys.length > 0 && this.onKeysDerived) {
+        await this.onKeysDerived(pool, derivedKeys).catch((error: unknown) => this.logger.error('handling newly derived keys failed', { pool, error }));
+      }
+      return claimed;
+    }
     // A pool that deposits its keys commits them first; they are claimable once their deposits confirm,
     // so this claim is answered AWAITING_DEPOSITS (the agent retries) unless enough keys came free meanwhile.
     const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys });

@@ -85,7 +85,7 @@ function settingsProblem(settings: PoolSettings): string | null {
     return typeof value === 'number' && Number.isSafeInteger(value) && value >= min ? null : `${name} must be an integer ≥ ${min}`;
   };
   if (typeof settings?.derive !== 'boolean') return 'derive must be true or false';
-  if (settings.depositMode !== 'none' && settings.depositMode !== 'submit') return 'depositMode must be none or submit';
+  if (!['none', 'export', 'submit'].includes(settings.depositMode)) return 'depositMode must be none, export or submit';
   if (typeof settings.genesisValidatorsRoot !== 'string' || !/^0x[0-9a-f]{64}$/.test(settings.genesisValidatorsRoot)) return 'genesisValidatorsRoot must be 0x and 64 lowercase hex digits';
   return (
     positive('maxKeys', 1) ??

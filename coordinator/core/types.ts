@@ -63,10 +63,11 @@ export interface PoolSettings {
   /** How long ended assignments stay in the history. */
   readonly historyRetentionMs: number;
   /**
-   * none: keys are claimable at once (deposited elsewhere); submit: derived keys are claimable once
-   * their deposit, made by the leader, is confirmed.
+   * none: keys are claimable at once (deposited elsewhere); export: likewise, and the leader writes the
+   * deposit data of the keys it derives; submit: derived keys are claimable once their deposit, made by
+   * the leader, is confirmed.
    */
-  readonly depositMode: 'none' | 'submit';
+  readonly depositMode: 'none' | 'export' | 'submit';
 }
 
 export interface Pool extends PoolSettings {

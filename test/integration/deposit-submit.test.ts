@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getAddress } from 'ethers';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { eventually, fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
@@ -117,6 +117,33 @@ test('leader killed after committing deposit transactions, before and after broa
     await cluster?.stopAll();
     await proxy.close();
     await chain.close();
+    await dir.cleanup();
+  }
+});
+
+test('export mode: new keys are claimable at once, and their deposit data is written in staking-deposit-cli\'s format', async () => {
+  const dir = await tempDir('deposit-export');
+  const processes: KeyleaseProcess[] = [];
+  try {
+    const secrets = await writeSecrets(dir.path);
+    const dataDir = join(dir.path, 'data');
+    const coordinator = await startCoordinatorProcess({ dataDir, ...secrets, extra: ['--deposit-mode', 'export', '--network', 'hoodi', '--withdrawal-address', WITHDRAWAL_ADDRESS] });
+    processes.push(coordinator.process);
+    const agent = new KeyleaseProcess(['agent', '--coordinator', coordinator.grpcEndpoint, '--pod-name', 'validator-0', '--keys', '2', '--layout', 'plain', '--out', join(dir.path, 'pod'), '--health-listen', '127.0.0.1:0']);
+    processes.push(agent);
+    await agent.waitForMessage('keys claimed and written', 30_000);
+    const written = await coordinator.process.waitForMessage('deposit data written for new keys: deposit them before they are used');
+    const entries = JSON.parse(await readFile(String(written['file']), 'utf8')) as Array<{ pubkey: string; withdrawal_credentials: string; amount: number; fork_version: string; network_name: string }>;
+    const assignments = await fetchAssignments(coordinator.httpBase);
+    assert.equal(entries.map((e) => '0x' + e.pubkey).sort(), [...assignments.pods[0]!.pubKeys].sort());
+    for (const entry of entries) {
+      assert.is(entry.withdrawal_credentials, '01' + '00'.repeat(11) + WITHDRAWAL_ADDRESS.slice(2).toLowerCase());
+      assert.is(entry.amount, 32_000_000_000);
+      assert.is(entry.fork_version, '10000910');
+      assert.is(entry.network_name, 'hoodi');
+    }
+  } finally {
+    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await dir.cleanup();
   }
 });
