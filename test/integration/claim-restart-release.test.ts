@@ -23,7 +23,7 @@ test('pods get disjoint keys; kill -9 of the coordinator loses nothing acknowled
   try {
     const secrets = await writeSecrets(dir.path);
     const dataDir = join(dir.path, 'data');
-    let coordinator = await startCoordinatorProcess({ dataDir, ...secrets, extra: ['--lease-ttl-ms', '8000', '--cooling-ms', '1500'] });
+    let coordinator = await startCoordinatorProcess({ dataDir, ...secrets, extra: ['--lease-ttl-ms', '20000', '--cooling-ms', '1500'] });
     processes.push(coordinator.process);
 
     const pods = [
@@ -50,7 +50,7 @@ test('pods get disjoint keys; kill -9 of the coordinator loses nothing acknowled
 
     // kill -9, then restart on the same ports and data: every acknowledged claim is still there.
     await coordinator.process.kill('SIGKILL');
-    coordinator = await startCoordinatorProcess({ dataDir, ...secrets, grpcPort: coordinator.grpcPort, httpPort: coordinator.httpPort, extra: ['--lease-ttl-ms', '8000', '--cooling-ms', '1500'] });
+    coordinator = await startCoordinatorProcess({ dataDir, ...secrets, grpcPort: coordinator.grpcPort, httpPort: coordinator.httpPort, extra: ['--lease-ttl-ms', '20000', '--cooling-ms', '1500'] });
     processes.push(coordinator.process);
     const restartedAt = Date.now();
     const after = await fetchAssignments(coordinator.httpBase);
