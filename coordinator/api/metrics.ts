@@ -31,63 +31,38 @@ export class CoordinatorMetrics implements AllocationObserver {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    new Gauge({
-      name: 'keylease_keys',
-      help: 'Keys by pool and state.',
-      labelNames: ['pool', 'state'],
-      registers,
-      async collect() {
-        this.reset();
-        const state = await readState();
-        if (!state) return;
-        for (const [pool, counts] of Object.entries(keyCountsByPool(state))) {
-          for (const [keyState, count] of Object.entries(counts)) this.set({ pool, state: keyState }, count);
-        }
-      },
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (state: ReadonlyCoreState, gauge: Gauge<L>) => void) =>
+      new Gauge<L>({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          const state = await readState();
+          if (state) fill(state, this);
+        },
+      });
+    gauge('keylease_keys', 'Keys by pool and state.', ['pool', 'state'], (state, g) => {
+      for (const [pool, counts] of Object.entries(keyCountsByPool(state))) {
+        for (const [keyState, count] of Object.entries(counts)) g.set({ pool, state: keyState }, count);
+      }
     });
-    new Gauge({
-      name: 'keylease_cooling_keys_next_return_timestamp_seconds',
-      help: 'When the next cooling key of each pool returns to it (Unix time); absent when none is cooling.',
-      labelNames: ['pool'],
-      registers,
-      async collect() {
-        this.reset();
-        const state = await readState();
-        if (!state) return;
-        const earliest = new Map<string, number>();
-        for (const key of state.keys.values()) {
-          if (key.state !== 'cooling' || key.coolingUntilMs === null) continue;
-          earliest.set(key.pool, Math.min(earliest.get(key.pool) ?? Infinity, key.coolingUntilMs));
-        }
-        for (const [pool, untilMs] of earliest) this.set({ pool }, untilMs / 1000);
-      },
+    gauge('keylease_cooling_keys_next_return_timestamp_seconds', 'When the next cooling key of each pool returns to it (Unix time); absent when none is cooling.', ['pool'], (state, g) => {
+      const earliest = new Map<string, number>();
+      for (const key of state.keys.values()) {
+        if (key.state === 'cooling' && key.coolingUntilMs !== null) earliest.set(key.pool, Math.min(earliest.get(key.pool) ?? Infinity, key.coolingUntilMs));
+      }
+      for (const [pool, untilMs] of earliest) g.set({ pool }, untilMs / 1000);
     });
-    new Gauge({
-      name: 'keylease_deposits',
-      help: 'Deposits of pools that make their own, by status: awaiting (key committed), signed (transaction committed and broadcast), confirmed.',
-      labelNames: ['pool', 'status'],
-      registers,
-      async collect() {
-        this.reset();
-        const state = await readState();
-        if (!state) return;
-        for (const [pool, counts] of Object.entries(depositCountsByPool(state))) {
-          for (const [status, count] of Object.entries(counts)) this.set({ pool, status }, count);
-        }
-      },
+    gauge('keylease_deposits', 'Deposits of pools that make their own, by status: awaiting (key committed), signed (transaction committed and broadcast), confirmed.', ['pool', 'status'], (state, g) => {
+      for (const [pool, counts] of Object.entries(depositCountsByPool(state))) {
+        for (const [status, count] of Object.entries(counts)) g.set({ pool, status }, count);
+      }
     });
-    new Gauge({
-      name: 'keylease_pods_with_leases',
-      help: 'Pods holding a lease, by pool.',
-      labelNames: ['pool'],
-      registers,
-      async collect() {
-        this.reset();
-        const state = await readState();
-        if (!state) return;
-        for (const pool of state.pools.keys()) this.set({ pool }, 0);
-        for (const lease of state.leases.values()) this.inc({ pool: lease.pool });
-      },
+    gauge('keylease_pods_with_leases', 'Pods holding a lease, by pool.', ['pool'], (state, g) => {
+      for (const pool of state.pools.keys()) g.set({ pool }, 0);
+      for (const lease of state.leases.values()) g.inc({ pool: lease.pool });
     });
   }
 
