@@ -1,13 +1,15 @@
 import type { CommandResult } from '../../coordinator/core/index.js';
 import { RaftNode, type RaftNodeOptions } from '../../coordinator/raft/node.js';
 import type { ConfChange, Entry, Message, NodeId, ReadState, RecoveredState } from '../../coordinator/raft/types.js';
+import { allocationModel, checkNoSharedKeys, type AllocationOperation } from '../support/allocation-model.js';
+import { checkLinearizable } from '../support/linearizability.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
 import { SafetyChecker, SafetyViolation } from './invariants.js';
 import { Network, type LinkFaults } from './network.js';
 import { Replica } from './replica.js';
 import { Scheduler } from './scheduler.js';
 import { CoreStateMachine } from './state-machine.js';
-import { Workload } from './workload.js';
+import { ClientHistory, Workload } from './workload.js';
 
 export type Intensity = 0 | 1 | 2;
 
@@ -19,6 +21,8 @@ export interface SimOptions {
   /** Virtual ms of faults and client load, followed by a heal phase of at most `healMs`. */
   readonly chaosMs: number;
   readonly healMs: number;
+  /** Budget of the client history's linearizability check (default 2,000 ms); past it the verdict is 'unknown'. */
+  readonly linearizabilityTimeoutMs?: number;
   /** Receives one line per notable event, to debug a replayed seed. */
   readonly trace?: (line: string) => void;
 }
@@ -36,6 +40,12 @@ export interface SimReport {
   readonly finalTerm: number;
   readonly faults: number;
   readonly membershipChanges: number;
+  /** Client operations in the history (Claim, Release, ExpireLease proposals), and how many were answered. */
+  readonly operations: number;
+  readonly answered: number;
+  /** The linearizability check's verdict ('unknown': not decided in time; 'illegal' fails the seed) and its cost. */
+  readonly linearizability: 'ok' | 'unknown';
+  readonly linearizabilityMs: number;
 }
 
 /** The defaults `run-sim.ts` and the test use: the seed alone decides size and intensity. */
@@ -53,11 +63,15 @@ export class SimFailure extends Error {
 }
 
 const ELECTION_TICKS = 10;
+/** Default budget of the client history's linearizability check; correct histories take a few ms. */
+const LINEARIZABILITY_TIMEOUT_MS = 2000;
 const BASE_TICK_MS = 10;
 
 interface PendingProposal {
   readonly term: number;
   readonly data: string;
+  /** Its operation in the client history; null for commands no client sees (ConfigurePool, ImportKeys…). */
+  readonly op: AllocationOperation | null;
 }
 
 interface Proposed {
@@ -84,8 +98,13 @@ export class SimCluster {
   readonly replicas = new Map<NodeId, Replica<CoreStateMachine>>();
   readonly checker = new SafetyChecker<CoreStateMachine>(5);
   private readonly workload: Workload;
+  readonly history = new ClientHistory();
+  private linearizability: { readonly result: 'ok' | 'unknown'; readonly ms: number } = { result: 'ok', ms: 0 };
   private readonly proposals = new Map<NodeId, Map<number, PendingProposal>>();
-  /** Commands whose outcome the client never learned; retried, so some apply twice (no sessions here). */
+  /**
+   * Commands whose outcome the client never learned (entry overwritten, replica crashed or retired);
+   * retried as they were, so some apply twice: no sessions here, only a Release's request id dedupes.
+   */
   private readonly retries: string[] = [];
   private readonly acknowledged: Entry[] = [];
   private readonly acknowledgedKeys = new Set<string>();
@@ -186,6 +205,10 @@ export class SimCluster {
       finalTerm: Math.max(...[...this.replicas.values()].map((r) => r.node!.status().term)),
       faults: this.faults,
       membershipChanges: this.membershipChanges,
+      operations: this.history.operations.length,
+      answered: this.history.operations.filter((op) => op.return !== null).length,
+      linearizability: this.linearizability.result,
+      linearizabilityMs: this.linearizability.ms,
     };
   }
 
@@ -240,7 +263,8 @@ export class SimCluster {
     }
     let pending = this.proposals.get(leader.id);
     if (pending === undefined) this.proposals.set(leader.id, (pending = new Map()));
-    pending.set(result.index, { term: result.term, data: command });
+    const op = this.history.proposed(command, this.scheduler.now, `${leader.id}@${result.index}/${result.term}`);
+    pending.set(result.index, { term: result.term, data: command, op });
     this.step(leader, () => leader.drive());
     return { replica: leader.id, index: result.index, term: result.term };
   }
@@ -259,6 +283,7 @@ export class SimCluster {
       this.acknowledged.push(entry);
       this.acknowledgedKeys.add(`${entry.index}/${entry.term}`);
       this.maxAcknowledgedIndex = Math.max(this.maxAcknowledgedIndex, entry.index);
+      if (proposal.op !== null) this.history.answered(proposal.op, result, this.scheduler.now);
     } else {
       this.retries.push(proposal.data);
     }
@@ -340,7 +365,7 @@ export class SimCluster {
         const writeSurvives = r() < 0.5;
         this.trace(`crash ${replica.id} (in-flight write ${replica.disk.isWriting() ? (writeSurvives ? 'survives' : 'torn') : 'none'})`);
         this.step(replica, () => replica.crash(writeSurvives));
-        this.proposals.delete(replica.id);
+        this.abandonProposals(replica.id);
         this.scheduler.after(intBetween(r, 20, 500), () => this.restart(replica));
         return;
       }
@@ -417,6 +442,16 @@ export class SimCluster {
     if (replica.up) replica.crash(false);
     this.checker.checkRoles(replica);
     this.replicas.delete(id);
+    this.abandonProposals(id);
+  }
+
+  /**
+   * The replica went away with proposals unanswered: their clients time out and retry (the ops stay
+   * indeterminate). Each may have committed already, so a retry can apply twice: a Claim gets the
+   * pod's lease back, a Release with a request id its first answer, others LEASE_NOT_FOUND.
+   */
+  private abandonProposals(id: NodeId): void {
+    for (const proposal of this.proposals.get(id)?.values() ?? []) this.retries.push(proposal.data);
     this.proposals.delete(id);
   }
 
@@ -487,6 +522,28 @@ export class SimCluster {
       if (committed?.term !== entry.term || committed.data !== entry.data) {
         throw new SafetyViolation(`acknowledged command at ${entry.index}/${entry.term} is not in the final log`);
       }
+    }
+    this.checkClientHistory();
+  }
+
+  /**
+   * What the clients saw must be linearizable against the allocation model (per pod), and no key may
+   * be held by two pods at once as far as the answers show. A history not decided within the budget
+   * is reported as 'unknown' in the SimReport, not failed here: the caller judges how often that happens.
+   */
+  private checkClientHistory(): void {
+    const history = this.history.operations;
+    const started = performance.now();
+    const verdict = checkLinearizable(allocationModel, history, { timeoutMs: this.options.linearizabilityTimeoutMs ?? LINEARIZABILITY_TIMEOUT_MS });
+    this.linearizability = { result: verdict.result === 'unknown' ? 'unknown' : 'ok', ms: performance.now() - started };
+    if (verdict.result === 'illegal') throw new SafetyViolation(`client history (${history.length} operations) is not linearizable: ${verdict.info}`);
+    if (verdict.result === 'unknown') this.trace(`linearizability unknown: ${verdict.info}`);
+    const shared = checkNoSharedKeys(history)[0];
+    if (shared !== undefined) {
+      const [a, b] = shared.holdings;
+      throw new SafetyViolation(
+        `client history: key ${shared.pubKey} held by ${a.podName} (${a.leaseId}, from t=${a.from} to ${a.until}) and ${b.podName} (${b.leaseId}, from t=${b.from} to ${b.until}) at once`,
+      );
     }
   }
 

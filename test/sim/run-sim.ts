@@ -3,6 +3,7 @@
  *   npx tsx test/sim/run-sim.ts --seeds 500            seeds 1..500 (size and intensity follow the seed)
  *   npx tsx test/sim/run-sim.ts --seed 1234 --trace    replays one seed exactly, printing its events
  *   --first N (start of the range), --replicas 3|5 and --intensity 0|1|2 override what the seed picks.
+ *   --lin-timeout MS: budget of each seed's linearizability check (default 2000).
  */
 import { parseArgs } from 'node:util';
 import { optionsForSeed, runSeed, type Intensity, type SimOptions } from './cluster.js';
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     replicas: { type: 'string' },
     intensity: { type: 'string' },
     trace: { type: 'boolean' },
+    'lin-timeout': { type: 'string' },
   },
 });
 
@@ -27,16 +29,21 @@ if (values.intensity !== undefined) {
   if (!['0', '1', '2'].includes(values.intensity)) throw new Error('--intensity must be 0, 1 or 2');
   overrides.intensity = Number(values.intensity) as Intensity;
 }
+if (values['lin-timeout'] !== undefined) overrides.linearizabilityTimeoutMs = Number(values['lin-timeout']);
 if (values.trace) overrides.trace = (line: string) => process.stdout.write(line + '\n');
 
 const seeds = values.seed !== undefined ? [Number(values.seed)] : rangeOf(Number(values.first ?? 1), Number(values.seeds ?? 200));
 const started = performance.now();
 let failed = 0;
 let steps = 0;
+let checkMs = 0;
+const undecided: number[] = [];
 for (const seed of seeds) {
   try {
     const report = runSeed(optionsForSeed(seed, overrides));
     steps += report.steps;
+    checkMs += report.linearizabilityMs;
+    if (report.linearizability === 'unknown') undecided.push(seed);
     if (seeds.length === 1) process.stdout.write(JSON.stringify(report) + '\n');
   } catch (error) {
     failed++;
@@ -46,6 +53,9 @@ for (const seed of seeds) {
 }
 const seconds = (performance.now() - started) / 1000;
 process.stdout.write(`${seeds.length - failed}/${seeds.length} seeds passed in ${seconds.toFixed(1)} s (${(seeds.length / seconds).toFixed(1)} seeds/s, ${Math.round(steps / seconds)} steps/s)\n`);
+process.stdout.write(
+  `linearizability check: ${(checkMs / 1000).toFixed(1)} s in all; undecided in ${undecided.length} seeds${undecided.length > 0 ? ` (${undecided.slice(0, 20).join(', ')})` : ''}\n`,
+);
 process.exitCode = failed > 0 ? 1 : 0;
 
 function rangeOf(first: number, count: number): number[] {
