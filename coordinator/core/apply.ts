@@ -44,8 +44,10 @@ export function applyCommand(state: CoreState, command: Command): CommandResult 
 }
 
 function remember(state: CoreState, requestId: string, outcome: unknown, nowMs: number): void {
+  // Insertion order is time order (the log's): forget from the oldest until one is recent enough.
   for (const [id, remembered] of state.recentRequests) {
-    if (remembered.atMs <= nowMs - REQUEST_MEMORY_MS) state.recentRequests.delete(id);
+    if (remembered.atMs > nowMs - REQUEST_MEMORY_MS) break;
+    state.recentRequests.delete(id);
   }
   state.recentRequests.set(requestId, { outcome, atMs: nowMs });
 }

@@ -2,21 +2,25 @@ import type { AssignmentEnd, AssignmentRecord, CoreState, Lease } from './types.
 
 /** Opens one record per key of a new lease. */
 export function recordAssignment(state: CoreState, lease: Lease, nowMs: number): void {
-  for (const pubKey of lease.pubKeys) {
-    state.history.push({ pubKey, podName: lease.podName, leaseId: lease.leaseId, pool: lease.pool, fromMs: nowMs, toMs: null, end: null });
-  }
+  state.history.set(
+    lease.leaseId,
+    lease.pubKeys.map((pubKey) => ({ pubKey, podName: lease.podName, leaseId: lease.leaseId, pool: lease.pool, fromMs: nowMs, toMs: null, end: null })),
+  );
 }
 
 /**
- * Closes the records of an ending lease, then drops closed records older than the pool's retention.
- * Pruning happens here, on a command, so every replica drops the same records.
+ * Closes the records of an ending lease, then drops the oldest leases' records once they ended longer
+ * than the pool's retention ago. Pruning happens here, on a command, so every replica drops the same
+ * records; it stops at the first lease to keep, so a long-lived lease may hold back later ones a while.
  */
 export function closeAssignment(state: CoreState, lease: Lease, end: AssignmentEnd, nowMs: number, retentionMs: number): void {
-  for (const [i, record] of state.history.entries()) {
-    if (record.leaseId === lease.leaseId && record.toMs === null) state.history[i] = { ...record, toMs: nowMs, end };
+  const records = state.history.get(lease.leaseId);
+  if (records) state.history.set(lease.leaseId, records.map((r) => ({ ...r, toMs: nowMs, end })));
+  for (const [leaseId, oldest] of state.history) {
+    const first = oldest[0];
+    if (first && (first.toMs === null || first.toMs > nowMs - retentionMs)) break;
+    state.history.delete(leaseId);
   }
-  const keep = state.history.filter((r) => r.toMs === null || r.pool !== lease.pool || r.toMs > nowMs - retentionMs);
-  state.history.splice(0, state.history.length, ...keep);
 }
 
 export interface HistoryQuery {
@@ -26,8 +30,8 @@ export interface HistoryQuery {
   readonly atMs?: number;
 }
 
-export function assignmentHistory(history: readonly AssignmentRecord[], query: HistoryQuery): AssignmentRecord[] {
-  return history.filter(
+export function assignmentHistory(history: ReadonlyMap<string, readonly AssignmentRecord[]>, query: HistoryQuery): AssignmentRecord[] {
+  return [...history.values()].flat().filter(
     (r) =>
       (query.pubKey === undefined || r.pubKey === query.pubKey) &&
       (query.podName === undefined || r.podName === query.podName) &&

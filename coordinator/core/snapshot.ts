@@ -15,7 +15,7 @@ export interface CoreSnapshot {
 }
 
 export function createEmptyState(): CoreState {
-  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0, recentRequests: new Map(), history: [] };
+  return { pools: new Map(), keys: new Map(), leases: new Map(), leaseSequence: 0, recentRequests: new Map(), history: new Map() };
 }
 
 const byName = <T>(pick: (v: T) => string) => (a: T, b: T) => (pick(a) < pick(b) ? -1 : pick(a) > pick(b) ? 1 : 0);
@@ -27,9 +27,10 @@ export function takeSnapshot(state: ReadonlyCoreState): CoreSnapshot {
     pools: [...state.pools.values()].map((p) => ({ ...p })).sort(byName((p) => p.name)),
     keys: [...state.keys.values()].map((k) => ({ ...k })).sort(byName((k) => k.pubKey)),
     leases: [...state.leases.values()].map((l) => ({ ...l, pubKeys: [...l.pubKeys] })).sort(byName((l) => l.podName)),
-    recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })).sort(byName((r) => r.requestId)),
-    // Kept in log order: it is a history.
-    history: state.history.map((r) => ({ ...r })),
+    // In log order, as kept: forgetting the oldest first depends on it, on every replica alike.
+    recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })),
+    // Kept in grant order: it is a history, and pruning relies on it.
+    history: [...state.history.values()].flat().map((r) => ({ ...r })),
   };
 }
 
@@ -45,7 +46,11 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
   for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
   for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, pubKeys: [...lease.pubKeys] });
   for (const { requestId, ...remembered } of snapshot.recentRequests ?? []) state.recentRequests.set(requestId, remembered);
-  for (const record of snapshot.history ?? []) state.history.push({ ...record });
+  for (const record of snapshot.history ?? []) {
+    const records = state.history.get(record.leaseId) ?? [];
+    records.push({ ...record });
+    state.history.set(record.leaseId, records);
+  }
   return state;
 }
 

@@ -85,8 +85,11 @@ export interface CoreState {
   leaseSequence: number;
   /** Answers to recent releases that carried a request id, so a retried Release applies once. */
   readonly recentRequests: Map<string, RememberedRequest>;
-  /** Which pod held which key when: open records for live leases, closed ones kept for a while. */
-  readonly history: AssignmentRecord[];
+  /**
+   * Which pod held which key when, by lease id in grant order: open records for live leases, closed
+   * ones kept for a while. Keyed by lease so that closing and pruning cost what the lease holds.
+   */
+  readonly history: Map<string, AssignmentRecord[]>;
 }
 
 export type AssignmentEnd = 'released' | 'expired' | 'fenced';
@@ -113,7 +116,7 @@ export type ReadonlyCoreState = {
   readonly leases: ReadonlyMap<string, Lease>;
   readonly leaseSequence: number;
   readonly recentRequests: ReadonlyMap<string, RememberedRequest>;
-  readonly history: readonly AssignmentRecord[];
+  readonly history: ReadonlyMap<string, readonly AssignmentRecord[]>;
 };
 
 /** A key as it enters the pool: already encrypted once, sealed, ready to store. */

@@ -57,10 +57,10 @@ function violation(state: CoreState): string | null {
     if (!state.pools.has(key.pool)) return `key ${key.pubKey} in unknown pool`;
   }
   for (const lease of state.leases.values()) {
-    const open = state.history.filter((r) => r.leaseId === lease.leaseId && r.toMs === null).map((r) => r.pubKey).sort();
+    const open = (state.history.get(lease.leaseId) ?? []).filter((r) => r.toMs === null).map((r) => r.pubKey).sort();
     if (JSON.stringify(open) !== JSON.stringify([...lease.pubKeys].sort())) return `history of live lease ${lease.leaseId} does not list exactly its keys as open`;
   }
-  for (const record of state.history) {
+  for (const record of [...state.history.values()].flat()) {
     if (record.toMs === null && state.leases.get(record.podName)?.leaseId !== record.leaseId) return `history keeps ${record.leaseId} open after it ended`;
     if (record.toMs !== null && (record.end === null || record.toMs < record.fromMs)) return `history record of ${record.leaseId} closed without an end`;
   }
