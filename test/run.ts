@@ -52,7 +52,8 @@ function runFile(file: string): Promise<FileResult> {
 }
 
 const files = findTests(join(root, 'test'))
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  // test/k8s needs a kube-apiserver built first: `npm run test:k8s` runs it (by naming it as a filter).
+  .filter((f) => (filters.length === 0 ? !f.includes(`${join('test', 'k8s')}/`) : filters.some((s) => f.includes(s))))
   .sort();
 const results: FileResult[] = [];
 const queue = [...files];

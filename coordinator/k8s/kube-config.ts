@@ -1,14 +1,16 @@
-import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../../shared/errors/keylease-error.js';
-import type { Logger } from '../../shared/log/logger.js';
-import { formatServerVersion, parseServerVersion, type ServerVersion } from './webhook/server-version.js';
 
 /**
  * Credentials for the Kubernetes API: a kubeconfig file when given (running outside the cluster), else the
- * pod's own ServiceAccount (in-cluster). The in-cluster token is read from the file on each request, so
- * the kubelet's rotation is followed.
+ * pod's own ServiceAccount (in-cluster). client-node re-reads the in-cluster token file, so the kubelet's
+ * rotation of it is followed.
  */
 export function loadKubeConfig(kubeconfigFile: string | null): KubeConfig {
+  // client-node would otherwise build the URL https://undefined:undefined and fail only at the first call.
+  if (!kubeconfigFile && !process.env['KUBERNETES_SERVICE_HOST']) {
+    throw new ConfigError('not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set): give a kubeconfig file');
+  }
   const kubeConfig = new KubeConfig();
   try {
     if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
@@ -18,37 +20,4 @@ export function loadKubeConfig(kubeconfigFile: string | null): KubeConfig {
   }
   if (!kubeConfig.getCurrentCluster()) throw new ConfigError('the Kubernetes configuration names no cluster');
   return kubeConfig;
-}
-
-export async function fetchServerVersion(kubeConfig: KubeConfig): Promise<ServerVersion> {
-  const info = await kubeConfig.makeApiClient(VersionApi).getCode();
-  const version = parseServerVersion(info);
-  if (!version) throw new Error(`the API server reported an unreadable version (major ${JSON.stringify(info.major)}, minor ${JSON.stringify(info.minor)})`);
-  return version;
-}
-
-/**
- * The API server's version, read at start (failing start if the server cannot be reached) and re-read
- * every `refreshMs`, since a control-plane upgrade happens under a running webhook. A failed refresh keeps
- * the last version known.
- */
-export async function trackServerVersion(kubeConfig: KubeConfig, logger: Logger, refreshMs = 10 * 60_000): Promise<{ current(): ServerVersion; stop(): void }> {
-  let version: ServerVersion;
-  try {
-    version = await fetchServerVersion(kubeConfig);
-  } catch (cause) {
-    throw new ConfigError(`cannot read the Kubernetes API server's version from ${kubeConfig.getCurrentCluster()!.server}: check connectivity and credentials`, { cause });
-  }
-  logger.info('kubernetes API server version', { version: formatServerVersion(version) });
-  const timer = setInterval(() => {
-    fetchServerVersion(kubeConfig).then(
-      (next) => {
-        if (next.major !== version.major || next.minor !== version.minor) logger.info('kubernetes API server version changed', { from: formatServerVersion(version), to: formatServerVersion(next) });
-        version = next;
-      },
-      (error: unknown) => logger.warn('could not re-read the API server version; keeping the last one', { version: formatServerVersion(version), error: error as Error }),
-    );
-  }, refreshMs);
-  timer.unref();
-  return { current: () => version, stop: () => clearInterval(timer) };
 }

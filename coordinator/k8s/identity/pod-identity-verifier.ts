@@ -121,7 +121,7 @@ export class PodIdentityVerifier {
 }
 
 /** A short description of a failed API call: the HTTP status, or the network error. Never a request body. */
-export function describeApiError(error: unknown): string {
+function describeApiError(error: unknown): string {
   if (error instanceof ApiException) return `HTTP ${error.code}`;
   return error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'unknown error';
 }

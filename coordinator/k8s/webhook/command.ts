@@ -1,7 +1,8 @@
 import { runCommand, shutdownSignal } from '../../../cli/run-command.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, parseListenAddress, type CommandSpec, type FlagValues } from '../../../shared/cli/flags.js';
 import { createLogger } from '../../../shared/log/logger.js';
-import { loadKubeConfig, trackServerVersion } from '../kube-config.js';
+import { loadKubeConfig } from '../kube-config.js';
+import { trackServerVersion } from './server-version-tracker.js';
 import { watchFileSet } from '../reload.js';
 import { injectionOptions, type InjectionOptions } from './injection-options.js';
 import { startWebhookServer } from './server.js';
