@@ -30,8 +30,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
   }
   const holders: KeyHolder[] = [];
   if (config.keymanager) {
-    const token = await readToken(config.keymanager.tokenFile);
-    const keymanager = new KeymanagerKeyHolder(new KeymanagerClient({ baseUrl: config.keymanager.url, token, timeoutMs: config.keymanager.timeoutMs }), logger);
+    // The validator client starts beside the agent: wait for its token and API instead of giving up.
+    const keymanager = await waitForKeymanager(config.keymanager, logger);
     // A restarted agent holds no lease yet: whatever an earlier run left in the client must not sign.
     const removed = await keymanager.removeLeftovers();
     if (removed > 0) logger.warn('removed keys an earlier run left in the validator client, before claiming', { keys: removed });
@@ -49,7 +49,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     holders.push(files);
   }
   const holder = holders.length === 1 ? holders[0]! : new CombinedKeyHolder(holders);
-  const client = new CoordinatorClient(config.coordinatorEndpoints, caPem);
+  const client = new CoordinatorClient(config.coordinatorEndpoints, caPem, config.tokenFile);
   const loop = new LeaseLoop({
     podName: config.podName,
     pool: config.pool,
@@ -77,6 +77,20 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
         client.close();
       })()),
   };
+}
+
+async function waitForKeymanager(keymanager: NonNullable<AgentConfig['keymanager']>, logger: Logger): Promise<KeymanagerKeyHolder> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const token = await readToken(keymanager.tokenFile);
+      const client = new KeymanagerClient({ baseUrl: keymanager.url, token, timeoutMs: keymanager.timeoutMs });
+      await client.listKeystores();
+      return new KeymanagerKeyHolder(client, logger);
+    } catch (error) {
+      if (attempt === 1 || attempt % 30 === 0) logger.warn('waiting for the validator client\'s Keymanager API', { error: error instanceof Error ? error.message : String(error) });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 async function readToken(path: string): Promise<string> {

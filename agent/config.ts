@@ -20,6 +20,7 @@ export const AGENT_COMMAND: CommandSpec = {
     { name: 'keymanager-timeout-ms', kind: 'int', default: 10_000, min: 100, max: 120_000, description: 'Deadline of each call to the Keymanager API.' },
     { name: 'health-listen', kind: 'string', default: '127.0.0.1:8081', description: 'HOST:PORT for /healthz and /readyz (port 0 picks a free port).' },
     { name: 'fence-margin-ms', kind: 'int', default: 0, min: 0, max: 3_600_000, description: 'Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5).' },
+    { name: 'token-file', kind: 'string', description: 'The pod\'s projected ServiceAccount token (audience keylease), re-read for every call since the kubelet rotates it, and sent to the coordinator as proof of the pod.' },
     { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the coordinators\' certificates: talk to them over TLS (required wherever the network is not loopback).' },
     { name: 'request-timeout-ms', kind: 'int', default: 5000, min: 100, max: 120_000, description: 'Deadline of each call to the coordinator.' },
     ...LOG_LEVEL_FLAGS,
@@ -39,6 +40,7 @@ export interface AgentConfig {
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
   readonly tlsCaFile: string | null;
+  readonly tokenFile: string | null;
   readonly logLevel: LogLevel;
 }
 
@@ -63,6 +65,7 @@ export function agentConfig(values: FlagValues): AgentConfig {
     fenceMarginMs: values['fence-margin-ms'] as number,
     requestTimeoutMs: values['request-timeout-ms'] as number,
     tlsCaFile: (values['tls-ca-file'] as string | undefined) ?? null,
+    tokenFile: (values['token-file'] as string | undefined) ?? null,
     logLevel: logLevelOf(values),
   };
 }

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { keyleaseProto, type AllocationClient, type ClaimResponse__Output } from '../shared/proto/load.js';
 
 /** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
@@ -42,8 +43,15 @@ export class CoordinatorClient {
   private readonly clients = new Map<string, AllocationClient>();
   private current: string;
 
-  /** With `caPem`, coordinators are reached over TLS and must present a certificate that CA signed. */
-  constructor(endpoints: readonly string[], private readonly caPem: Buffer | null = null) {
+  /**
+   * With `caPem`, coordinators are reached over TLS and must present a certificate that CA signed; with
+   * `tokenFile`, every call carries the pod's ServiceAccount token, read afresh (the kubelet rotates it).
+   */
+  constructor(
+    endpoints: readonly string[],
+    private readonly caPem: Buffer | null = null,
+    private readonly tokenFile: string | null = null,
+  ) {
     this.configured = [...endpoints];
     this.current = this.configured[0]!;
   }
@@ -58,12 +66,12 @@ export class CoordinatorClient {
   }
 
   async claim(podName: string, pool: string, count: number, timeoutMs: number): Promise<ClaimedKeys> {
-    const response = await this.call<ClaimResponse__Output>((client, options, done) => client.Claim({ podName, pool, count }, options, done), timeoutMs);
+    const response = await this.call<ClaimResponse__Output>((client, metadata, options, done) => client.Claim({ podName, pool, count }, metadata, options, done), timeoutMs);
     return { leaseId: response.leaseId, leaseTtlMs: response.leaseTtlMs, keys: response.keys };
   }
 
   async renew(podName: string, leaseId: string, timeoutMs: number): Promise<{ leaseTtlMs: number }> {
-    return this.call((client, options, done) => client.Renew({ podName, leaseId }, options, done), timeoutMs);
+    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId }, metadata, options, done), timeoutMs);
   }
 
   /**
@@ -72,7 +80,7 @@ export class CoordinatorClient {
    */
   async release(podName: string, leaseId: string, timeoutMs: number, options: { requestId?: string; slashingProtection?: string | null; reason?: 'released' | 'fenced' } = {}): Promise<void> {
     const request = { podName, leaseId, requestId: options.requestId ?? '', slashingProtection: options.slashingProtection ?? '', reason: options.reason ?? '' };
-    await this.call((client, callOptions, done) => client.Release(request, callOptions, done), timeoutMs);
+    await this.call((client, metadata, callOptions, done) => client.Release(request, metadata, callOptions, done), timeoutMs);
   }
 
   close(): void {
@@ -91,12 +99,15 @@ export class CoordinatorClient {
   }
 
   private call<T>(
-    invoke: (client: AllocationClient, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void,
+    invoke: (client: AllocationClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void,
     timeoutMs: number,
   ): Promise<T> {
     const client = this.clientFor(this.current);
+    const token = this.tokenFile ? readFileSync(this.tokenFile, 'utf8').trim() : null;
     return new Promise<T>((resolve, reject) => {
-      invoke(client, { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, value) => {
+      const metadata = new grpc.Metadata();
+      if (token) metadata.set('authorization', `Bearer ${token}`);
+      invoke(client, metadata, { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, value) => {
         if (!error) {
           resolve(value as T);
           return;

@@ -17,8 +17,10 @@ export async function startHealthServer(
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/prestop') {
-      if (request.method !== 'POST') {
-        response.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' }).end('use POST /prestop\n');
+      // A Kubernetes httpGet hook cannot POST; it marks itself with a header that a stray GET lacks.
+      const fromHook = request.method === 'GET' && request.headers['x-keylease-hook'] === 'prestop';
+      if (request.method !== 'POST' && !fromHook) {
+        response.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' }).end('use POST /prestop (or GET with the header x-keylease-hook: prestop)\n');
         return;
       }
       prestop().then(

@@ -47,6 +47,9 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'tick-ms', kind: 'int', default: 100, min: 5, max: 10_000, description: 'One Raft tick; a leader heartbeats every tick.' },
     { name: 'election-ticks', kind: 'int', default: 10, min: 3, max: 1000, description: 'Ticks without a leader before a follower campaigns (randomized up to twice this).' },
     { name: 'snapshot-every', kind: 'int', default: 10_000, min: 10, max: 10_000_000, description: 'Snapshot the state and compact the log after this many entries.' },
+    { name: 'pool-policy-file', kind: 'string', description: 'Pool policy (YAML/JSON: which namespaces and service accounts may claim from which pool). Turns on Kubernetes pod identity: agents must send their projected ServiceAccount token, checked with TokenReview. Reloaded when it changes. Without it (development), agents are trusted to name their pod.' },
+    { name: 'token-audience', kind: 'string', default: 'keylease', description: 'Audience of the agents\' projected ServiceAccount tokens.' },
+    { name: 'kubeconfig', kind: 'string', description: 'Kubeconfig for TokenReview and pod reads (default: the pod\'s own ServiceAccount).' },
     { name: 'api-token-file', kind: 'string', description: 'Bearer token of the admin endpoints (default: DATA_DIR/api-token.txt, created on first start).' },
     { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for TLS (with --tls-cert-file and --tls-key-file): agents are served over TLS, and replicas accept only peers whose certificates it signed (mutual TLS).' },
     { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, for agents and peers; its names must cover the advertised hosts.' },
@@ -97,6 +100,8 @@ export interface CoordinatorConfig {
   readonly deposits: DepositConfig | null;
   /** Null: plaintext (loopback development only). */
   readonly tls: TlsFiles | null;
+  /** Null: no Kubernetes pod identity (development). */
+  readonly kubernetes: { readonly policyFile: string; readonly audience: string; readonly kubeconfigFile: string | null } | null;
   /** Null for a single replica, which keeps a local log instead of running Raft. */
   readonly raft: RaftConfig | null;
 }
@@ -128,6 +133,9 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
     deposits: depositConfig(values),
     tls: tlsFiles(values),
+    kubernetes: values['pool-policy-file']
+      ? { policyFile: values['pool-policy-file'] as string, audience: values['token-audience'] as string, kubeconfigFile: (values['kubeconfig'] as string | undefined) ?? null }
+      : null,
     raft: raftConfig(values, grpc),
   };
 }

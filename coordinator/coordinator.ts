@@ -14,6 +14,7 @@ import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
 import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig, type TlsFiles } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
+import { KubernetesAgentIdentity } from './k8s/agent-identity.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
@@ -90,7 +91,14 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     }
 
     const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
-    const grpcServer = await startGrpcServer({ ...config.grpc, tls, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
+    let identity: KubernetesAgentIdentity | null = null;
+    if (config.kubernetes) {
+      identity = await KubernetesAgentIdentity.start({ ...config.kubernetes, logger: logger.child({ component: 'identity' }) });
+      closers.push(async () => identity?.close());
+    } else {
+      logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
+    }
+    const grpcServer = await startGrpcServer({ ...config.grpc, tls, identity, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
     closers.push(() => grpcServer.close());
     const httpServer = await startHttpServer({
       ...config.http,

@@ -3,6 +3,7 @@ import type { Refusal, Result } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { NotLeaderError } from '../replication/errors.js';
+import { PodIdentityError, type IdentityRefusalKind } from '../k8s/identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
 import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
@@ -28,7 +29,24 @@ const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTC
 /** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
 export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
 
+/** Proves which pod a call comes from, and whether it may claim from a pool. */
+export interface AgentIdentity {
+  /** The pod to act for, taken from the token's review; `pool` is checked against the policy for claims. */
+  podFor(token: string, claimedPodName: string, pool: string | null): Promise<string>;
+}
+
+const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  forbidden: grpc.status.PERMISSION_DENIED,
+  unavailable: grpc.status.UNAVAILABLE,
+};
+
 function failureError(error: unknown, logger: Logger, operation: Operation): ServiceError {
+  if (error instanceof PodIdentityError) {
+    const metadata = new grpc.Metadata();
+    metadata.set(REFUSAL_CODE_TRAILER, error.code);
+    return { code: IDENTITY_STATUS[error.kind], details: error.message, metadata };
+  }
   if (error instanceof NotLeaderError) {
     const metadata = new grpc.Metadata();
     metadata.set(NOT_APPLIED_TRAILER, '1');
@@ -53,6 +71,8 @@ export async function startGrpcServer(options: {
   port: number;
   /** Serve agents over TLS with this certificate; agents prove who they are by token, not certificate. */
   tls: { certPem: Buffer; keyPem: Buffer } | null;
+  /** Kubernetes pod identity; null in development, where agents are trusted to name their pod. */
+  identity: AgentIdentity | null;
   allocation: AllocationService;
   metrics: CoordinatorMetrics;
   logger: Logger;
@@ -60,11 +80,23 @@ export async function startGrpcServer(options: {
   const { allocation, metrics, logger } = options;
 
   /** Times a request and maps its result or failure to a gRPC answer. */
-  function handle<Req, Res, Out>(operation: Operation, run: (request: Req) => Promise<Result<Out>> | Result<Out>, toResponse: (value: Out) => Res) {
+  /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
+  const podOf = async (call: grpc.ServerUnaryCall<{ podName: string }, unknown>, pool: string | null): Promise<string> => {
+    if (!options.identity) return call.request.podName;
+    const token = String(call.metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, '');
+    return options.identity.podFor(token, call.request.podName, pool);
+  };
+
+  function handle<Req extends { podName: string }, Res, Out>(
+    operation: Operation,
+    run: (request: Req, podName: string) => Promise<Result<Out>> | Result<Out>,
+    toResponse: (value: Out) => Res,
+  ) {
     return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       const stopTimer = metrics.requestSeconds.startTimer({ operation });
-      Promise.resolve()
-        .then(() => run(call.request))
+      const pool = operation === 'claim' ? (call.request as unknown as { pool: string }).pool : null;
+      podOf(call as unknown as grpc.ServerUnaryCall<{ podName: string }, unknown>, pool)
+        .then((podName) => run(call.request, podName))
         .then(
           (result) => {
             stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
@@ -82,14 +114,14 @@ export async function startGrpcServer(options: {
   const handlers: AllocationHandlers = {
     Claim: handle(
       'claim',
-      (request) => allocation.claim(request.podName, request.pool, request.count),
+      (request, podName) => allocation.claim(podName, request.pool, request.count),
       (grant) => ({
         leaseId: grant.lease.leaseId,
         leaseTtlMs: grant.lease.ttlMs,
         keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword, slashingProtection: key.slashingProtection })),
       }),
     ),
-    Renew: handle('renew', (request) => allocation.renew(request.podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
+    Renew: handle('renew', (request, podName) => allocation.renew(podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
     Release: handle('release', (request) => allocation.release(request.podName, request.leaseId, {
           requestId: request.requestId,
           slashingProtection: request.slashingProtection,

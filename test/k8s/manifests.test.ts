@@ -33,7 +33,6 @@ const KUSTOMIZATIONS = ['k8s/base', 'k8s/overlays/dev', 'k8s/overlays/production
  * Coordinator flags the manifests already set but `keylease coordinator` does not have yet (the lead wires
  * them with the Kubernetes identity). Remove each from here once COORDINATOR_COMMAND has it.
  */
-const COORDINATOR_FLAGS_TO_COME = ['pool-policy-file', 'token-audience'];
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [field: string]: any };
 const rendered = new Map<string, K8sObject[]>();
@@ -94,7 +93,7 @@ test('coordinator: 3 Raft replicas started together, spread over nodes, peers by
     assert.is(peersService.spec.clusterIP, 'None');
     assert.is(peersService.spec.publishNotReadyAddresses, true);
     assert.is(find(objects, 'PodDisruptionBudget', 'keylease-coordinator').spec.maxUnavailable, 1);
-    const known = new Set([...COORDINATOR_COMMAND.flags.map((f) => f.name), ...COORDINATOR_FLAGS_TO_COME].map(envName));
+    const known = new Set(COORDINATOR_COMMAND.flags.map((f) => f.name).map(envName));
     for (const name of Object.keys(envOf(container)).filter((n) => n.startsWith('KEYLEASE_'))) assert.ok(known.has(name), `${name} is no coordinator flag`);
   }
 });
