@@ -16,7 +16,7 @@ export function renderAssignmentsPage(doc: AssignmentsDocument): string {
     .join('');
   const podRows = doc.pods
     .map(
-      (p) => `<tr><td class="pod">${escapeHtml(p.podName)}</td><td>${escapeHtml(p.pool)}</td><td>${escapeHtml(p.leaseId)}</td>` +
+      (p) => `<tr><td class="pod">${escapeHtml(p.podName)}${p.orphaned ? ' <strong>(pod gone: orphaned)</strong>' : ''}</td><td>${escapeHtml(p.pool)}</td><td>${escapeHtml(p.leaseId)}</td>` +
         `<td>${time(p.leaseExpiresAtMs)}</td><td class="keys">${p.pubKeys.map((k) => `<code>${escapeHtml(k)}</code>`).join('<br>')}</td></tr>`,
     )
     .join('');

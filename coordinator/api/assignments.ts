@@ -13,19 +13,21 @@ export interface AssignmentsDocument {
     leaseTtlMs: number;
     /** As this leader will enforce it; null on a replica that does not track leases. */
     leaseExpiresAtMs: number | null;
+    /** The pod is gone from the Kubernetes API while its lease lives on (its agent may still run). */
+    orphaned: boolean;
     pubKeys: readonly string[];
   }>;
   readonly cooling: ReadonlyArray<{ pubKey: string; pool: string; coolingUntilMs: number | null }>;
 }
 
 /** Public data only: pod names, pools, lease ids and times, public keys. */
-export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null): AssignmentsDocument {
+export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null, orphaned: (podName: string) => boolean): AssignmentsDocument {
   const view = assignments(state);
   return {
     generatedAtMs: nowMs,
     pools: keyCountsByPool(state),
     deposits: depositCountsByPool(state),
-    pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName) })),
+    pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName), orphaned: orphaned(p.podName) })),
     cooling: view.cooling,
   };
 }

@@ -19,6 +19,7 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly readState: () => Promise<ReadonlyCoreState>;
   readonly leaseExpiry: (podName: string) => number | null;
+  readonly orphaned: (podName: string) => boolean;
   readonly isReady: () => boolean;
   readonly wallMs: () => number;
   readonly metrics: CoordinatorMetrics;
@@ -95,7 +96,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       return;
     }
     case '/assignments': {
-      const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry);
+      const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry, options.orphaned);
       if (wantsJson(request)) send(response, 200, 'application/json', JSON.stringify(assignmentsJson(doc), null, 2) + '\n');
       else send(response, 200, 'text/html; charset=utf-8', renderAssignmentsPage(doc));
       return;

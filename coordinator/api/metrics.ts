@@ -64,6 +64,17 @@ export class CoordinatorMetrics implements AllocationObserver {
       for (const pool of state.pools.keys()) g.set({ pool }, 0);
       for (const lease of state.leases.values()) g.inc({ pool: lease.pool });
     });
+    gauge('keylease_orphaned_leases', 'Live leases whose pod is gone from the Kubernetes API (its containers may still run on a lost node).', ['pool'], (state, g) => {
+      for (const pool of state.pools.keys()) g.set({ pool }, 0);
+      for (const lease of state.leases.values()) if (this.isOrphaned(lease.podName)) g.inc({ pool: lease.pool });
+    });
+  }
+
+  private isOrphaned: (podName: string) => boolean = () => false;
+
+  /** Where orphans are known (the pod watch, with Kubernetes identity on). */
+  countOrphans(isOrphaned: (podName: string) => boolean): void {
+    this.isOrphaned = isOrphaned;
   }
 
   onClaim(pool: string, derived: number, existing: boolean): void {

@@ -5,6 +5,7 @@ import { PodIdentityVerifier } from './identity/pod-identity-verifier.js';
 import { PoolPolicy } from './identity/pool-policy.js';
 import { loadKubeConfig } from './kube-config.js';
 import { watchFileSet, type FileSetWatch } from './reload.js';
+import { PodWatch } from './watch/pod-watch.js';
 
 export interface KubernetesIdentityOptions {
   readonly policyFile: string;
@@ -19,10 +20,14 @@ export interface KubernetesIdentityOptions {
  * claim from which pool. The pod acted for is the token's, never the request's.
  */
 export class KubernetesAgentIdentity implements AgentIdentity {
+  /** Where each pod that proved itself lives, so a lease can be shown orphaned when its pod is gone. */
+  private readonly seen = new Map<string, { namespace: string; podUid: string }>();
+
   private constructor(
     private readonly verifier: PodIdentityVerifier,
     private policy: PoolPolicy,
     private readonly watch: FileSetWatch,
+    private readonly pods: PodWatch,
   ) {}
 
   static async start(options: KubernetesIdentityOptions): Promise<KubernetesAgentIdentity> {
@@ -38,8 +43,11 @@ export class KubernetesAgentIdentity implements AgentIdentity {
       { logger: options.logger },
     );
     const policy = PoolPolicy.parse(watch.initial.get(options.policyFile)!.toString('utf8'), options.policyFile);
-    const verifier = new PodIdentityVerifier({ kubeConfig: loadKubeConfig(options.kubeconfigFile), audience: options.audience });
-    identity = new KubernetesAgentIdentity(verifier, policy, watch);
+    const kubeConfig = loadKubeConfig(options.kubeconfigFile);
+    const verifier = new PodIdentityVerifier({ kubeConfig, audience: options.audience });
+    // Pods of the namespaces the policy names at start; a policy that adds namespaces takes a restart.
+    const pods = await PodWatch.start({ kubeConfig, namespaces: policy.namespaces(), logger: options.logger.child({ component: 'pod-watch' }) });
+    identity = new KubernetesAgentIdentity(verifier, policy, watch, pods);
     return identity;
   }
 
@@ -49,10 +57,21 @@ export class KubernetesAgentIdentity implements AgentIdentity {
       if (identity.terminating) throw new PodIdentityError('forbidden', 'POD_TERMINATING', `pod ${identity.namespace}/${identity.podName} is being deleted: it may release keys but not claim new ones`);
       this.policy.assertAllowed(identity, pool);
     }
+    this.seen.set(identity.podName, { namespace: identity.namespace, podUid: identity.podUid });
     return identity.podName;
   }
 
-  close(): void {
+  /**
+   * The pod of a lease is gone from the API (deleted, or replaced under its name). Shown only: a deleted
+   * pod's containers may still run on a lost node, so the lease and the agent's fence decide, not this.
+   */
+  isOrphaned(podName: string): boolean {
+    const pod = this.seen.get(podName);
+    return pod !== undefined && this.pods.isOrphaned(pod.namespace, podName, pod.podUid);
+  }
+
+  async close(): Promise<void> {
     this.watch.close();
+    await this.pods.stop();
   }
 }

@@ -77,6 +77,20 @@ test('an agent proves its pod with its projected token and gets keys; the lease 
   }
 });
 
+test('a deleted pod\'s lease is shown orphaned (and kept: the lease and the fence decide)', async () => {
+  await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'validator-0', namespace, gracePeriodSeconds: 0 });
+  const deadline = Date.now() + 15_000;
+  let orphaned = false;
+  while (!orphaned && Date.now() < deadline) {
+    const doc = (await fetchAssignments(coordinator.httpBase)) as unknown as { pods: Array<{ podName: string; orphaned: boolean }> };
+    orphaned = doc.pods.find((p) => p.podName === 'validator-0')?.orphaned ?? false;
+    if (!orphaned) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(orphaned, 'the lease of the deleted pod is orphaned');
+  const metrics = await (await fetch(`${coordinator.httpBase}/metrics`)).text();
+  assert.match(metrics, /keylease_orphaned_leases\{pool="default"\} 1/);
+});
+
 test('a token lent to another pod, no token, and a service account outside the policy are refused', async () => {
   const tokenFile = await podTokenFile('validator-1');
   const lent = new CoordinatorClient([coordinator.grpcEndpoint], null, tokenFile);
