@@ -15,6 +15,7 @@ import { SingleReplicaLog } from './replication/single-replica-log.js';
 import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig, type TlsFiles } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
 import { KubernetesAgentIdentity } from './k8s/agent-identity.js';
+import { watchFileSet } from './k8s/reload.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
@@ -91,6 +92,19 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     }
 
     const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
+    // A Secret mounted as the token file is rotated in place: the new token applies without a restart.
+    let currentToken = adminToken.token;
+    const tokenWatch = await watchFileSet(
+      [adminToken.path],
+      (files) => {
+        const next = files.get(adminToken.path)?.toString('utf8').trim() ?? '';
+        if (next.length < 16) throw new ConfigError(`the new admin token in ${adminToken.path} is shorter than 16 characters; the old one stays`);
+        currentToken = next;
+        logger.info('admin token reloaded', { file: adminToken.path });
+      },
+      { logger },
+    );
+    closers.push(async () => tokenWatch.close());
     let identity: KubernetesAgentIdentity | null = null;
     if (config.kubernetes) {
       identity = await KubernetesAgentIdentity.start({ ...config.kubernetes, logger: logger.child({ component: 'identity' }) });
@@ -110,8 +124,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),
-      keymanagerAdmin: { log, secrets, pool: config.pool, token: adminToken.token, wallMs: () => clock.wallMs(), logger: logger.child({ component: 'keymanager-api' }) },
-      ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: adminToken.token } } : {}),
+      keymanagerAdmin: { log, secrets, pool: config.pool, token: () => currentToken, wallMs: () => clock.wallMs(), logger: logger.child({ component: 'keymanager-api' }) },
+      ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: () => currentToken } } : {}),
     });
     closers.push(() => httpServer.close());
     logger.info('coordinator ready', {

@@ -21,11 +21,11 @@ const MAX_BODY_BYTES = 16 * 1024;
  * DELETE /raft/members/ID removes a member; POST /raft/transfer-leadership {to?} hands leadership over.
  * Bearer token required. Returns false when the path is not one of these.
  */
-export async function routeClusterAdmin(request: IncomingMessage, response: ServerResponse, path: string, admin: ClusterAdmin, token: string): Promise<boolean> {
+export async function routeClusterAdmin(request: IncomingMessage, response: ServerResponse, path: string, admin: ClusterAdmin, token: () => string): Promise<boolean> {
   const member = /^\/raft\/members\/([^/]+)(\/promote)?$/.exec(path);
   const known = path === '/raft/members' || path === '/raft/transfer-leadership' || member !== null;
   if (!known || request.method === 'GET' || request.method === 'HEAD') return false;
-  if (!bearerMatches(request.headers.authorization, token)) {
+  if (!bearerMatches(request.headers.authorization, token())) {
     replyJson(response, 401, { message: 'missing or wrong bearer token: send Authorization: Bearer <contents of the api-token file>' });
     return true;
   }

@@ -27,7 +27,7 @@ export interface HttpServerOptions {
   /** Raft role, term and indices of this replica, for /raft/status; absent on a single replica. */
   readonly raftStatus?: (withStateHash: boolean) => unknown;
   /** Membership and leadership operations, behind the admin bearer token; absent on a single replica. */
-  readonly clusterAdmin?: { admin: ClusterAdmin; token: string };
+  readonly clusterAdmin?: { admin: ClusterAdmin; token: () => string };
   /** The Keymanager API for the pool (/eth/v1/keystores), behind the same token. */
   readonly keymanagerAdmin: KeymanagerAdminOptions;
 }

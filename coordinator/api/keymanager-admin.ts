@@ -13,7 +13,8 @@ export interface KeymanagerAdminOptions {
   readonly log: ReplicatedLog;
   readonly secrets: PoolSecrets;
   readonly pool: string;
-  readonly token: string;
+  /** The current admin token (re-read when its file changes). */
+  readonly token: () => string;
   readonly wallMs: () => number;
   readonly logger: Logger;
 }
@@ -40,7 +41,7 @@ export async function routeKeymanagerAdmin(request: IncomingMessage, response: S
     replyJson(response, 401, { message: 'missing bearer token: send Authorization: Bearer <contents of the api-token file>' });
     return true;
   }
-  if (!bearerMatches(request.headers.authorization, options.token)) {
+  if (!bearerMatches(request.headers.authorization, options.token())) {
     replyJson(response, 403, { message: 'wrong bearer token: use the contents of the coordinator\'s api-token file' });
     return true;
   }

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { COORDINATOR_COMMAND, coordinatorConfig } from '../../coordinator/config.js';
@@ -11,7 +11,7 @@ import { encryptKeystore } from '../../shared/eth/keystore.js';
 import { KNOWN_NETWORKS } from '../../shared/eth/networks.js';
 import { parseInterchange, watermarks } from '../../shared/eth/slashing-protection/index.js';
 import { silentLogger } from '../../shared/log/logger.js';
-import { writeSecrets } from '../support/coordinator-fixture.js';
+import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const GVR = KNOWN_NETWORKS.mainnet.genesisValidatorsRoot;
@@ -77,6 +77,12 @@ test('the coordinator\'s Keymanager API imports, lists and deletes pool keys wit
     const metrics = await (await fetch(`http://127.0.0.1:${coordinator.httpPort}/metrics`)).text();
     assert.match(metrics, /keylease_cooling_keys_next_return_timestamp_seconds\{pool="default"\} \d+/);
     assert.match(metrics, /keylease_keys\{pool="default",state="cooling"\} 1/);
+
+    // The token file is a mounted Secret in Kubernetes: a rotated token applies without a restart.
+    const rotated = 'r'.repeat(64);
+    await writeFile(join(dataDir, 'api-token.txt'), rotated + '\n');
+    await eventually(async () => ((await call('GET', undefined, `Bearer ${rotated}`)).status === 200 ? true : undefined), 10_000, 'the rotated token to apply');
+    assert.is((await call('GET')).status, 403, 'the old token no longer works');
   } finally {
     agentClient.close();
     await coordinator.close();
