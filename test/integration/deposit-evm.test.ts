@@ -114,16 +114,17 @@ test('the contract checks lengths and amounts as the official one does', async (
   const deposit = freshDeposit();
   const call = (pubkey: Uint8Array, credentials: Uint8Array, signature: Uint8Array, value: bigint) =>
     evm.contract.getFunction('deposit').staticCall(pubkey, credentials, signature, deposit.depositDataRoot, { value, from: evm.chain.fundingAddress });
-  const cases: [Promise<unknown>, RegExp][] = [
-    [call(deposit.pubKey.subarray(1), deposit.withdrawalCredentials, deposit.signature, parseEther('32')), /invalid pubkey length/],
-    [call(deposit.pubKey, deposit.withdrawalCredentials.subarray(1), deposit.signature, parseEther('32')), /invalid withdrawal_credentials length/],
-    [call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature.subarray(1), parseEther('32')), /invalid signature length/],
-    [call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature, parseEther('0.999999999')), /deposit value too low/],
-    [call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature, parseEther('32') + 1n), /deposit value not multiple of gwei/],
+  // Each call starts only when awaited: a rejection left waiting would count as unhandled.
+  const cases: [() => Promise<unknown>, RegExp][] = [
+    [() => call(deposit.pubKey.subarray(1), deposit.withdrawalCredentials, deposit.signature, parseEther('32')), /invalid pubkey length/],
+    [() => call(deposit.pubKey, deposit.withdrawalCredentials.subarray(1), deposit.signature, parseEther('32')), /invalid withdrawal_credentials length/],
+    [() => call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature.subarray(1), parseEther('32')), /invalid signature length/],
+    [() => call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature, parseEther('0.999999999')), /deposit value too low/],
+    [() => call(deposit.pubKey, deposit.withdrawalCredentials, deposit.signature, parseEther('32') + 1n), /deposit value not multiple of gwei/],
   ];
   for (const [outcome, reason] of cases) {
     try {
-      await outcome;
+      await outcome();
       assert.unreachable(`accepted; expected ${reason}`);
     } catch (error) {
       assert.match(String((error as Error).message), reason);

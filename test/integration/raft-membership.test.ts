@@ -14,7 +14,7 @@ test('a dead replica is replaced: the new one joins as a learner, catches up by 
   const secrets = await writeSecrets(dir.path);
   const tokenFile = join(dir.path, 'api-token.txt');
   await writeFile(tokenFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3', 'r4'], ['--snapshot-every', '10', '--api-token-file', tokenFile]);
+  const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3', 'r4'], ['--snapshot-every', '10', '--api-token-file', tokenFile, '--lease-ttl-ms', '600000']);
   const [r1, r2, r3, r4] = cluster.replicas;
   const voters = [r1!, r2!, r3!];
   const client = new CoordinatorClient(voters.map((r) => r.grpcEndpoint));
