@@ -51,7 +51,7 @@ export class KeyleaseProcess {
   }
 
   /** Resolves with the first record (past or future) that matches; rejects if the process exits first or after `timeoutMs`. */
-  waitFor(match: (record: LogRecord) => boolean, timeoutMs = 20_000, what = 'log record'): Promise<LogRecord> {
+  waitFor(match: (record: LogRecord) => boolean, timeoutMs = 30_000, what = 'log record'): Promise<LogRecord> {
     const seen = this.records.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -64,7 +64,7 @@ export class KeyleaseProcess {
   }
 
   /** Like waitFor, for plain output lines. */
-  waitForLine(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+  waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
     if (this.lines.some((l) => pattern.test(l))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for a line matching ${pattern}; output:\n${this.lines.slice(-30).join('\n')}`)), timeoutMs);
