@@ -3,6 +3,7 @@ import { applyCommand, createEmptyState, restoreSnapshot, takeSnapshot, type Com
 import type { Logger } from '../../shared/log/logger.js';
 import { LogClosedError, StorageError } from './errors.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import { Listeners } from './listeners.js';
 import type { AppliedEntry, ReplicatedLog } from './types.js';
 
 export const SINGLE_REPLICA_FORMAT = 'keylease-single-replica-v1';
@@ -41,8 +42,8 @@ export interface SingleReplicaOptions {
  * into the next write, so one fsync serves many commands.
  */
 export class SingleReplicaLog implements ReplicatedLog {
-  private readonly appliedListeners = new Set<(entry: AppliedEntry) => void>();
-  private readonly leadershipListeners = new Set<(isLeader: boolean) => void>();
+  private readonly appliedListeners: Listeners<AppliedEntry>;
+  private readonly leadershipListeners: Listeners<boolean>;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -54,7 +55,10 @@ export class SingleReplicaLog implements ReplicatedLog {
     private snapshotIndex: number,
     private readonly snapshotEvery: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.appliedListeners = new Listeners('applied-entry', logger);
+    this.leadershipListeners = new Listeners('leadership', logger);
+  }
 
   static async open(options: SingleReplicaOptions): Promise<SingleReplicaLog> {
     const db = new ClassicLevel<string, string>(options.directory, { valueEncoding: 'utf8' });
@@ -98,20 +102,18 @@ export class SingleReplicaLog implements ReplicatedLog {
   }
 
   onApplied(listener: (entry: AppliedEntry) => void): () => void {
-    this.appliedListeners.add(listener);
-    return () => this.appliedListeners.delete(listener);
+    return this.appliedListeners.add(listener);
   }
 
   onLeadershipChange(listener: (isLeader: boolean) => void): () => void {
-    this.leadershipListeners.add(listener);
-    return () => this.leadershipListeners.delete(listener);
+    return this.leadershipListeners.add(listener);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing;
-    for (const listener of this.leadershipListeners) listener(false);
+    this.leadershipListeners.emit(false);
     await this.db.close();
   }
 
@@ -142,13 +144,7 @@ export class SingleReplicaLog implements ReplicatedLog {
 
   private apply(stored: StoredEntry): AppliedEntry {
     const entry: AppliedEntry = { index: stored.index, command: stored.command, result: applyCommand(this.state, stored.command) };
-    for (const listener of this.appliedListeners) {
-      try {
-        listener(entry);
-      } catch (error) {
-        this.logger.error('applied-entry listener failed', { error });
-      }
-    }
+    this.appliedListeners.emit(entry);
     return entry;
   }
 

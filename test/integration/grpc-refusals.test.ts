@@ -2,12 +2,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
-import { CoordinatorCallError, CoordinatorClient } from '../../agent/coordinator-client.js';
+import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { COORDINATOR_COMMAND, coordinatorConfig } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { parseFlags } from '../../shared/cli/flags.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { fetchAssignments, writeSecrets } from '../support/coordinator-fixture.js';
+import { callRefusal } from '../support/call-refusal.js';
 import { tempDir } from '../support/temp-dir.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -31,48 +32,39 @@ test.after(async () => {
   await dir.cleanup();
 });
 
-async function refusal(call: Promise<unknown>): Promise<CoordinatorCallError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.instance(error, CoordinatorCallError);
-    return error as CoordinatorCallError;
-  }
-  throw new Error('the call was not refused');
-}
 
 test('a malformed pod name is INVALID_ARGUMENT, naming the rule', async () => {
-  const error = await refusal(client.claim('Bad_Pod', 'default', 1, 2000));
+  const error = await callRefusal(client.claim('Bad_Pod', 'default', 1, 2000));
   assert.is(error.status, status.INVALID_ARGUMENT);
   assert.match(error.message, /DNS-1123/);
 });
 
 test('a count outside 1..max is INVALID_ARGUMENT, naming the range', async () => {
   for (const count of [0, 5]) {
-    const error = await refusal(client.claim('pod-a', 'default', count, 2000));
+    const error = await callRefusal(client.claim('pod-a', 'default', count, 2000));
     assert.is(error.status, status.INVALID_ARGUMENT);
     assert.match(error.message, /1\.\.4/);
   }
 });
 
 test('an unknown pool is NOT_FOUND, listing the known ones', async () => {
-  const error = await refusal(client.claim('pod-a', 'nope', 1, 2000));
+  const error = await callRefusal(client.claim('pod-a', 'nope', 1, 2000));
   assert.is(error.status, status.NOT_FOUND);
   assert.match(error.message, /known pools are default/);
 });
 
 test('a pool that cannot serve is RESOURCE_EXHAUSTED, saying why', async () => {
-  const error = await refusal(client.claim('pod-a', 'default', 2, 2000));
+  const error = await callRefusal(client.claim('pod-a', 'default', 2, 2000));
   assert.is(error.status, status.RESOURCE_EXHAUSTED);
   assert.is(error.refusalCode, 'POOL_EXHAUSTED');
   assert.match(error.message, /import keys or turn derivation on/);
 });
 
 test('renewing or releasing an unknown lease is NOT_FOUND', async () => {
-  const renew = await refusal(client.renew('pod-a', 'lease-404', 2000));
+  const renew = await callRefusal(client.renew('pod-a', 'lease-404', 2000));
   assert.is(renew.status, status.NOT_FOUND);
   assert.is(renew.refusalCode, 'LEASE_NOT_FOUND');
-  const release = await refusal(client.release('pod-a', 'lease-404', 2000));
+  const release = await callRefusal(client.release('pod-a', 'lease-404', 2000));
   assert.is(release.status, status.NOT_FOUND);
 });
 

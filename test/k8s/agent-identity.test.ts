@@ -9,9 +9,10 @@ import { status } from '@grpc/grpc-js';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CoordinatorCallError, CoordinatorClient } from '../../agent/coordinator-client.js';
+import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { fetchAssignments, startCoordinatorProcess, writeSecrets, type StartedCoordinator } from '../support/coordinator-fixture.js';
 import { KeyleaseProcess } from '../support/processes.js';
+import { callRefusal } from '../support/call-refusal.js';
 import { tempDir } from '../support/temp-dir.js';
 import { useCluster } from './support/cluster.js';
 import { coordinatorCredentials } from './support/coordinator-rbac.js';
@@ -33,15 +34,6 @@ async function podTokenFile(name: string, serviceAccount = 'validator'): Promise
   return file;
 }
 
-async function refusal(call: Promise<unknown>): Promise<CoordinatorCallError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.instance(error, CoordinatorCallError);
-    return error as CoordinatorCallError;
-  }
-  throw new Error('the call was not refused');
-}
 
 test.before(reported(async () => {
   const used = await useCluster();
@@ -97,12 +89,12 @@ test('a token lent to another pod, no token, and a service account outside the p
   const anonymous = new CoordinatorClient([coordinator.grpcEndpoint]);
   const intruderClient = new CoordinatorClient([coordinator.grpcEndpoint], null, await podTokenFile('intruder-0', 'intruder'));
   try {
-    const another = await refusal(lent.claim('validator-9', 'default', 1, 10_000));
+    const another = await callRefusal(lent.claim('validator-9', 'default', 1, 10_000));
     assert.is(another.status, status.UNAUTHENTICATED);
     assert.is(another.refusalCode, 'TOKEN_FOR_ANOTHER_POD');
-    const none = await refusal(anonymous.claim('validator-1', 'default', 1, 10_000));
+    const none = await callRefusal(anonymous.claim('validator-1', 'default', 1, 10_000));
     assert.is(none.status, status.UNAUTHENTICATED);
-    const intruder = await refusal(intruderClient.claim('intruder-0', 'default', 1, 10_000));
+    const intruder = await callRefusal(intruderClient.claim('intruder-0', 'default', 1, 10_000));
     assert.is(intruder.status, status.PERMISSION_DENIED);
     assert.is(intruder.refusalCode, 'POOL_FORBIDDEN');
     const assignments = await fetchAssignments(coordinator.httpBase);

@@ -7,6 +7,7 @@ import { LogClosedError, NotLeaderError } from '../errors.js';
 import type { AppliedEntry, ReplicatedLog } from '../types.js';
 import { PeerTransport, type PeerTls } from './peer-transport.js';
 import { RaftStorage } from './raft-storage.js';
+import { Listeners } from '../listeners.js';
 
 export interface RaftReplicaOptions {
   readonly replicaId: NodeId;
@@ -89,8 +90,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private readSequence = 0;
   /** Highest index each peer acknowledged to this replica: tells whether a learner has caught up. */
   private readonly acknowledged = new Map<NodeId, number>();
-  private readonly appliedListeners = new Set<(entry: AppliedEntry) => void>();
-  private readonly leadershipListeners = new Set<(isLeader: boolean) => void>();
+  private readonly appliedListeners: Listeners<AppliedEntry>;
+  private readonly leadershipListeners: Listeners<boolean>;
   private ticker: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private closed = false;
@@ -104,6 +105,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
     private readonly transport: PeerTransport,
     recoveredSnapshot: Snapshot | null,
   ) {
+    this.appliedListeners = new Listeners('applied-entry', options.logger);
+    this.leadershipListeners = new Listeners('leadership', options.logger);
     this.state = recoveredSnapshot ? restoreSnapshot(JSON.parse(recoveredSnapshot.data)) : createEmptyState();
     this.appliedIndex = recoveredSnapshot?.meta.index ?? 0;
     this.snapshotIndex = this.appliedIndex;
@@ -263,13 +266,11 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   onApplied(listener: (entry: AppliedEntry) => void): () => void {
-    this.appliedListeners.add(listener);
-    return () => this.appliedListeners.delete(listener);
+    return this.appliedListeners.add(listener);
   }
 
   onLeadershipChange(listener: (isLeader: boolean) => void): () => void {
-    this.leadershipListeners.add(listener);
-    return () => this.leadershipListeners.delete(listener);
+    return this.leadershipListeners.add(listener);
   }
 
   /** Adds a replica that follows the log without voting; it catches up (by snapshot if need be) first. */
@@ -406,13 +407,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       const command = JSON.parse(entry.data) as Command;
       result = applyCommand(this.state, command);
       const applied: AppliedEntry = { index: entry.index, command, result: result as AppliedEntry['result'] };
-      for (const listener of this.appliedListeners) {
-        try {
-          listener(applied);
-        } catch (error) {
-          this.options.logger.error('applied-entry listener failed', { error });
-        }
-      }
+      this.appliedListeners.emit(applied);
     } else if (entry.type === 'confChange') {
       this.options.logger.info('membership changed', { index: entry.index, ...this.node.confState() });
     }
@@ -460,7 +455,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     }
     if (wasLeader !== isLeader) {
       this.options.logger.info(isLeader ? 'became leader' : 'no longer leader', { term: this.node.status().term, lead: this.lead });
-      for (const listener of this.leadershipListeners) listener(isLeader);
+      this.leadershipListeners.emit(isLeader);
     }
   }
 
