@@ -4,6 +4,8 @@ import { CombinedKeyHolder, FileKeyHolder, KeymanagerKeyHolder, type KeyHolder }
 import { KeymanagerClient } from './keymanager/client.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
+import { reloadingChannelCredentials } from '../shared/tls/grpc-credentials.js';
+import { ReloadingTls } from '../shared/tls/reloading-tls.js';
 import type { Logger } from '../shared/log/logger.js';
 import type { AgentConfig } from './config.js';
 import { CoordinatorClient } from './coordinator-client.js';
@@ -20,14 +22,6 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningAgent> {
-  let caPem: Buffer | null = null;
-  if (config.tlsCaFile) {
-    try {
-      caPem = await readFile(config.tlsCaFile);
-    } catch (cause) {
-      throw new ConfigError(`cannot read --tls-ca-file ${config.tlsCaFile}: check the path`, { cause });
-    }
-  }
   const holders: KeyHolder[] = [];
   if (config.keymanager) {
     // The validator client starts beside the agent: wait for its token and API instead of giving up.
@@ -49,7 +43,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     holders.push(files);
   }
   const holder = holders.length === 1 ? holders[0]! : new CombinedKeyHolder(holders);
-  const client = new CoordinatorClient(config.coordinatorEndpoints, caPem, config.tokenFile);
+  // The CA bundle is a mounted ConfigMap: a rotated one applies to the next connection, without a restart.
+  const tls = config.tlsCaFile ? await ReloadingTls.watch({ caFile: config.tlsCaFile, certFile: null, keyFile: null }, { logger, wallMs: () => clock.wallMs() }) : null;
+  const client = new CoordinatorClient(config.coordinatorEndpoints, tls ? reloadingChannelCredentials(tls) : undefined, config.tokenFile);
   const loop = new LeaseLoop({
     podName: config.podName,
     pool: config.pool,
@@ -75,6 +71,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
         await loop.stop();
         await health.close();
         client.close();
+        tls?.close();
       })()),
   };
 }

@@ -44,12 +44,13 @@ export class CoordinatorClient {
   private current: string;
 
   /**
-   * With `caPem`, coordinators are reached over TLS and must present a certificate that CA signed; with
-   * `tokenFile`, every call carries the pod's ServiceAccount token, read afresh (the kubelet rotates it).
+   * `credentials` are insecure by default; with TLS credentials, coordinators must present a certificate
+   * their CA signed. With `tokenFile`, every call carries the pod's ServiceAccount token, read afresh (the
+   * kubelet rotates it).
    */
   constructor(
     endpoints: readonly string[],
-    private readonly caPem: Buffer | null = null,
+    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
     private readonly tokenFile: string | null = null,
   ) {
     this.configured = [...endpoints];
@@ -92,7 +93,7 @@ export class CoordinatorClient {
     let client = this.clients.get(endpoint);
     if (!client) {
       const Allocation = keyleaseProto().keylease.v1.Allocation;
-      client = new Allocation(endpoint, this.caPem ? grpc.credentials.createSsl(this.caPem) : grpc.credentials.createInsecure());
+      client = new Allocation(endpoint, this.credentials);
       this.clients.set(endpoint, client);
     }
     return client;

@@ -12,20 +12,20 @@ import { readMnemonicFile } from './keys/mnemonic-file.js';
 import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
-import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig, type TlsFiles } from './config.js';
+import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
 import { KubernetesAgentIdentity } from './k8s/agent-identity.js';
-import { watchFileSet } from './k8s/reload.js';
+import { watchFileSet } from '../shared/files/watch-file-set.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
-import type { PeerTls } from './replication/raft/peer-transport.js';
 import type { ReplicatedLog } from './replication/types.js';
 import { checkSecretsMatchPool } from './startup-checks.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
 import type { Logger } from '../shared/log/logger.js';
+import { ReloadingTls } from '../shared/tls/reloading-tls.js';
 
 /** How often the leader looks for overdue leases and cooled keys. */
 const LEASE_TICK_MS = 100;
@@ -50,9 +50,16 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   } catch (cause) {
     throw new ConfigError(`cannot create --data-dir ${config.dataDir}: check the path and its permissions`, { cause });
   }
-  const tls = config.tls ? await readTls(config.tls) : null;
-  const log = await openLog(config, tls, logger);
-  const closers: Array<() => Promise<void>> = [() => log.close(), () => secrets.close()];
+  // Certificates, keys and CA bundles rotated on disk apply to new connections without a restart.
+  const tls = config.tls ? await ReloadingTls.watch(config.tls, { logger: logger.child({ component: 'tls' }), wallMs: () => clock.wallMs() }) : null;
+  let log: ReplicatedLog;
+  try {
+    log = await openLog(config, tls, logger);
+  } catch (error) {
+    tls?.close();
+    throw error;
+  }
+  const closers: Array<() => Promise<void>> = [async () => tls?.close(), () => log.close(), () => secrets.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };
@@ -67,6 +74,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     if (log.isLeader()) await configurePool(log, config, clock, logger);
 
     const metrics = new CoordinatorMetrics(() => log.read((s) => s as ReadonlyCoreState).catch(() => null));
+    if (tls) metrics.reportCertificateExpiry(() => tls.current.certNotAfterMs);
     const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
     await leases.start();
     closers.push(async () => leases.stop());
@@ -162,7 +170,7 @@ async function startDepositSender(deposits: DepositConfig): Promise<DepositSende
 }
 
 /** One replica keeps a local log; with peers, the replicas run Raft. */
-async function openLog(config: CoordinatorConfig, tls: PeerTls | null, logger: Logger): Promise<ReplicatedLog> {
+async function openLog(config: CoordinatorConfig, tls: ReloadingTls | null, logger: Logger): Promise<ReplicatedLog> {
   if (!config.raft) return SingleReplicaLog.open({ directory: replicaDirectory(config.dataDir), logger: logger.child({ component: 'log' }) });
   const raft = config.raft;
   return RaftReplicatedLog.open({
@@ -181,17 +189,6 @@ async function openLog(config: CoordinatorConfig, tls: PeerTls | null, logger: L
     proposalTimeoutMs: Math.max(5000, raft.tickMs * raft.electionTicks * 5),
     logger: logger.child({ component: 'raft', replicaId: raft.replicaId }),
   });
-}
-
-async function readTls(files: TlsFiles): Promise<PeerTls> {
-  const read = async (path: string, flag: string) => {
-    try {
-      return await readFile(path);
-    } catch (cause) {
-      throw new ConfigError(`cannot read ${flag} ${path}: check the path (mounted Secret?)`, { cause });
-    }
-  };
-  return { caPem: await read(files.caFile, '--tls-ca-file'), certPem: await read(files.certFile, '--tls-cert-file'), keyPem: await read(files.keyFile, '--tls-key-file') };
 }
 
 /** Brings the replicated pool settings in line with the flags (only when they differ). */

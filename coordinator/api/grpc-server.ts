@@ -6,6 +6,8 @@ import { NotLeaderError } from '../replication/errors.js';
 import { PodIdentityError, type IdentityRefusalKind } from '../k8s/identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
+import { reloadingServerCredentials } from '../../shared/tls/grpc-credentials.js';
+import type { ReloadingTls } from '../../shared/tls/reloading-tls.js';
 import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
 import type { CoordinatorMetrics, Operation } from './metrics.js';
 
@@ -69,8 +71,8 @@ export interface GrpcServerHandle {
 export async function startGrpcServer(options: {
   host: string;
   port: number;
-  /** Serve agents over TLS with this certificate; agents prove who they are by token, not certificate. */
-  tls: { certPem: Buffer; keyPem: Buffer } | null;
+  /** Agents are served over TLS with the current certificate (reloaded when its files change); they prove who they are by token. */
+  tls: ReloadingTls | null;
   /** Kubernetes pod identity; null in development, where agents are trusted to name their pod. */
   identity: AgentIdentity | null;
   allocation: AllocationService;
@@ -79,7 +81,6 @@ export async function startGrpcServer(options: {
 }): Promise<GrpcServerHandle> {
   const { allocation, metrics, logger } = options;
 
-  /** Times a request and maps its result or failure to a gRPC answer. */
   /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
   const podOf = async (call: grpc.ServerUnaryCall<{ podName: string }, unknown>, pool: string | null): Promise<string> => {
     if (!options.identity) return call.request.podName;
@@ -87,6 +88,7 @@ export async function startGrpcServer(options: {
     return options.identity.podFor(token, call.request.podName, pool);
   };
 
+  /** Times a request and maps its result or failure to a gRPC answer. */
   function handle<Req extends { podName: string }, Res, Out>(
     operation: Operation,
     run: (request: Req, podName: string) => Promise<Result<Out>> | Result<Out>,
@@ -132,7 +134,7 @@ export async function startGrpcServer(options: {
 
   const server = new grpc.Server();
   server.addService(keyleaseProto().keylease.v1.Allocation.service, handlers);
-  const credentials = options.tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.certPem, private_key: options.tls.keyPem }], false) : grpc.ServerCredentials.createInsecure();
+  const credentials = options.tls ? reloadingServerCredentials(options.tls, { requireClientCertificate: false }) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),

@@ -72,6 +72,20 @@ export class CoordinatorMetrics implements AllocationObserver {
 
   private isOrphaned: (podName: string) => boolean = () => false;
 
+  /** With TLS on: when the certificate in use expires, so an alert fires if rotation stalls. */
+  reportCertificateExpiry(certNotAfterMs: () => number | null): void {
+    new Gauge({
+      name: 'keylease_tls_certificate_expiration_timestamp_seconds',
+      help: 'When the TLS certificate this replica serves expires (Unix time); it follows the files as they are rotated.',
+      registers: [this.registry],
+      collect() {
+        const ms = certNotAfterMs();
+        if (ms === null) this.reset();
+        else this.set(ms / 1000);
+      },
+    });
+  }
+
   /** Where orphans are known (the pod watch, with Kubernetes identity on). */
   countOrphans(isOrphaned: (podName: string) => boolean): void {
     this.isOrphaned = isOrphaned;

@@ -4,7 +4,7 @@ import { PodIdentityError } from './identity/identity-error.js';
 import { PodIdentityVerifier } from './identity/pod-identity-verifier.js';
 import { PoolPolicy } from './identity/pool-policy.js';
 import { loadKubeConfig } from './kube-config.js';
-import { watchFileSet, type FileSetWatch } from './reload.js';
+import { watchFileSet, type FileSetWatch } from '../../shared/files/watch-file-set.js';
 import { PodWatch } from './watch/pod-watch.js';
 
 export interface KubernetesIdentityOptions {

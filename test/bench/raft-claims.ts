@@ -82,7 +82,7 @@ try {
   client.close();
 
   // Failover: SIGKILL the leader while a client keeps claiming through every replica.
-  const everywhere = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint), null);
+  const everywhere = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
   const current = await cluster.leader();
   const killedAt = performance.now();
   await cluster.processes.get(current)!.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { status } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoordinatorCallError, CoordinatorClient } from '../../agent/coordinator-client.js';
@@ -22,7 +22,7 @@ test('with certificates, replicas talk mutual TLS (a peer of another CA is shut 
   };
   let agent: KeyleaseProcess | null = null;
   const plain = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
-  const trusting = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint), await readFile(ca.caFile));
+  const trusting = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint), credentials.createSsl(await readFile(ca.caFile)));
   try {
     await Promise.all([
       cluster.start('r1', { extra: tlsArgs(ca, 'r1') }),

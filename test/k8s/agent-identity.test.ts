@@ -85,9 +85,9 @@ test('a deleted pod\'s lease is shown orphaned (and kept: the lease and the fenc
 
 test('a token lent to another pod, no token, and a service account outside the policy are refused', async () => {
   const tokenFile = await podTokenFile('validator-1');
-  const lent = new CoordinatorClient([coordinator.grpcEndpoint], null, tokenFile);
+  const lent = new CoordinatorClient([coordinator.grpcEndpoint], undefined, tokenFile);
   const anonymous = new CoordinatorClient([coordinator.grpcEndpoint]);
-  const intruderClient = new CoordinatorClient([coordinator.grpcEndpoint], null, await podTokenFile('intruder-0', 'intruder'));
+  const intruderClient = new CoordinatorClient([coordinator.grpcEndpoint], undefined, await podTokenFile('intruder-0', 'intruder'));
   try {
     const another = await callRefusal(lent.claim('validator-9', 'default', 1, 10_000));
     assert.is(another.status, status.UNAUTHENTICATED);

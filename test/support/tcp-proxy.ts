@@ -8,6 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class LinkProxy {
   private readonly sockets = new Set<Socket>();
   private cut = false;
+  /** Connections let through so far: a test can tell a fresh connection from a reused one. */
+  acceptedConnections = 0;
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -20,6 +22,7 @@ export class LinkProxy {
         client.destroy();
         return;
       }
+      proxy.acceptedConnections++;
       const upstream = connect(targetPort, '127.0.0.1');
       for (const socket of [client, upstream]) {
         proxy.sockets.add(socket);

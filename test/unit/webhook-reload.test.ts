@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { watchFileSet, type FileContents } from '../../coordinator/k8s/reload.js';
+import { watchFileSet, type FileContents } from '../../shared/files/watch-file-set.js';
 import { createLogger } from '../../shared/log/logger.js';
 import { tempDir } from '../support/temp-dir.js';
 import { SecretVolume } from '../k8s/support/secret-volume.js';

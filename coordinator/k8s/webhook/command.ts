@@ -3,7 +3,7 @@ import { LOG_LEVEL_FLAGS, logLevelOf, parseListenAddress, type CommandSpec, type
 import { createLogger } from '../../../shared/log/logger.js';
 import { loadKubeConfig } from '../kube-config.js';
 import { trackServerVersion } from './server-version-tracker.js';
-import { watchFileSet } from '../reload.js';
+import { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { injectionOptions, type InjectionOptions } from './injection-options.js';
 import { startWebhookServer } from './server.js';
 
@@ -45,17 +45,18 @@ export function webhookMain(argv: string[]): Promise<void> {
     const certFile = values['tls-cert-file'] as string;
     const keyFile = values['tls-key-file'] as string;
     const serverVersion = await trackServerVersion(loadKubeConfig((values['kubeconfig'] as string | undefined) ?? null), logger);
-    let server: Awaited<ReturnType<typeof startWebhookServer>> | null = null;
-    const certificate = await watchFileSet([certFile, keyFile], (files) => server?.updateCertificate(files.get(certFile)!, files.get(keyFile)!), { logger });
-    server = await startWebhookServer({
+    // cert-manager renews the Secret in place: checked first, then served to new connections.
+    const certificate = await ReloadingTls.watch({ caFile: null, certFile, keyFile }, { logger });
+    const server = await startWebhookServer({
       host: listen.host,
       port: listen.port,
-      certPem: certificate.initial.get(certFile)!,
-      keyPem: certificate.initial.get(keyFile)!,
+      certPem: certificate.current.certPem!,
+      keyPem: certificate.current.keyPem!,
       options,
       serverVersion: serverVersion.current,
       logger,
     });
+    certificate.subscribe((material) => server.updateCertificate(material.certPem!, material.keyPem!));
     const signal = await shutdownSignal();
     logger.info('shutting down', { signal });
     certificate.close();

@@ -1,14 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/types.js';
 import type { Logger } from '../../../shared/log/logger.js';
+import { reloadingChannelCredentials, reloadingServerCredentials } from '../../../shared/tls/grpc-credentials.js';
+import type { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { raftProto, type RaftEnvelope, type RaftEnvelope__Output, type RaftPeerClient, type RaftPeerHandlers } from '../../../shared/proto/load.js';
-
-/** PEM files for TLS between replicas; with them every replica also demands the peer's certificate. */
-export interface PeerTls {
-  readonly caPem: Buffer;
-  readonly certPem: Buffer;
-  readonly keyPem: Buffer;
-}
 
 export interface PeerTransportOptions {
   readonly replicaId: NodeId;
@@ -19,7 +14,8 @@ export interface PeerTransportOptions {
   /** How peers reach this replica's Raft port, and agents its gRPC API: sent with every message. */
   readonly advertisedRaftAddress: string;
   readonly advertisedAgentEndpoint: string;
-  readonly tls: PeerTls | null;
+  /** CA, certificate and key for mutual TLS between replicas, kept current as the files rotate. */
+  readonly tls: ReloadingTls | null;
   readonly onMessage: (message: Message) => void;
   readonly logger: Logger;
 }
@@ -41,11 +37,14 @@ export class PeerTransport {
   private readonly streams = new Map<NodeId, grpc.ClientWritableStream<RaftEnvelope>>();
   /** Writes made since the peer's stream last drained. */
   private readonly backlog = new Map<NodeId, number>();
+  /** One for every peer client: each new connection takes the CA and certificate current at that moment. */
+  private readonly channelCredentials: grpc.ChannelCredentials;
   private closed = false;
   port = 0;
 
   constructor(private readonly options: PeerTransportOptions) {
     this.addresses = new Map(options.peers);
+    this.channelCredentials = options.tls ? reloadingChannelCredentials(options.tls) : grpc.credentials.createInsecure();
   }
 
   /** Where agents reach replica `id`, as it last advertised it; null if it never wrote to us. */
@@ -70,7 +69,7 @@ export class PeerTransport {
     };
     this.server.addService(raftProto().keylease.raft.v1.RaftPeer.service, handlers);
     const { listenHost, listenPort, tls } = this.options;
-    const credentials = tls ? grpc.ServerCredentials.createSsl(tls.caPem, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], true) : grpc.ServerCredentials.createInsecure();
+    const credentials = tls ? reloadingServerCredentials(tls, { requireClientCertificate: true }) : grpc.ServerCredentials.createInsecure();
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(`${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${listenPort}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
     );
@@ -148,9 +147,7 @@ export class PeerTransport {
     if (existing) return existing;
     const address = this.addresses.get(peer);
     if (!address) return null;
-    const { tls } = this.options;
-    const credentials = tls ? grpc.credentials.createSsl(tls.caPem, tls.keyPem, tls.certPem) : grpc.credentials.createInsecure();
-    const client = new (raftProto().keylease.raft.v1.RaftPeer)(address, credentials, {
+    const client = new (raftProto().keylease.raft.v1.RaftPeer)(address, this.channelCredentials, {
       // Reconnect quickly after a peer restarts: elections are measured in hundreds of milliseconds.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,

@@ -5,7 +5,8 @@ import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
 import { LogClosedError, NotLeaderError } from '../errors.js';
 import type { AppliedEntry, ReplicatedLog } from '../types.js';
-import { PeerTransport, type PeerTls } from './peer-transport.js';
+import { PeerTransport } from './peer-transport.js';
+import type { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { RaftStorage } from './raft-storage.js';
 import { Listeners } from '../listeners.js';
 
@@ -22,7 +23,7 @@ export interface RaftReplicaOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly advertisedRaftAddress: string;
   readonly agentEndpoint: string;
-  readonly tls: PeerTls | null;
+  readonly tls: ReloadingTls | null;
   /** One Raft tick; elections time out after electionTicks..2·electionTicks of them. */
   readonly tickMs: number;
   readonly electionTicks: number;

@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '../../shared/errors/keylease-error.js';
-import type { Logger } from '../../shared/log/logger.js';
+import { ConfigError } from '../errors/keylease-error.js';
+import type { Logger } from '../log/logger.js';
 
 export type FileContents = ReadonlyMap<string, Buffer>;
 
