@@ -181,6 +181,7 @@ export class LeaseLoop {
           throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
         }
         if (error instanceof CoordinatorCallError && error.refusalCode === 'AWAITING_DEPOSITS') logger.info('waiting for deposits', { reason: error.message });
+        else if (error instanceof CoordinatorCallError && error.refusalCode === 'PREVIOUS_POD_HOLDS_LEASE') logger.warn('waiting for the lease of the pod this one replaced to end', { reason: error.message });
         else if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
         else logger.warn('claim failed; retrying', { error: describe(error), retryInMs: retryMs });
         await this.sleep(retryMs);

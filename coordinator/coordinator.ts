@@ -117,7 +117,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     if (config.kubernetes) {
       identity = await KubernetesAgentIdentity.start({ ...config.kubernetes, logger: logger.child({ component: 'identity' }) });
       closers.push(async () => identity?.close());
-      metrics.countOrphans((podName) => identity?.isOrphaned(podName) ?? false);
+      metrics.countOrphans((pod) => identity?.isOrphaned(pod) ?? false);
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
@@ -127,7 +127,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       ...config.http,
       readState: () => log.read((s) => s as ReadonlyCoreState),
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
-      orphaned: (podName) => identity?.isOrphaned(podName) ?? false,
+      orphaned: (pod) => identity?.isOrphaned(pod) ?? false,
       isReady: () => (log instanceof RaftReplicatedLog ? log.leaderHint() !== null : log.isLeader()),
       wallMs: () => clock.wallMs(),
       metrics,

@@ -1,4 +1,4 @@
-import { accept, refuse, planClaim, type DerivedPoolKey, type KeyProtection, type Lease, type Result } from '../core/index.js';
+import { accept, refuse, planClaim, type DerivedPoolKey, type KeyProtection, type Lease, type PodRef, type Result } from '../core/index.js';
 import { checkInterchangeFor, parseInterchange, SlashingProtectionError } from '../../shared/eth/slashing-protection/index.js';
 import { interchangeOf, protectionOf } from './protection-interchange.js';
 import type { OpenedPoolKey } from '../keys/pool-key.js';
@@ -52,14 +52,15 @@ export class AllocationService {
     private readonly onKeysDerived: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null = null,
   ) {}
 
-  async claim(podName: string, pool: string, count: number): Promise<Result<ClaimGrant>> {
-    const result = await this.claimOnce(podName, pool, count);
+  async claim(pod: PodRef, pool: string, count: number): Promise<Result<ClaimGrant>> {
+    const result = await this.claimOnce(pod, pool, count);
     if (!result.ok) this.observer.onRefusal?.('claim', result.refusal.code);
     return result;
   }
 
-  private async claimOnce(podName: string, pool: string, count: number): Promise<Result<ClaimGrant>> {
+  private async claimOnce(pod: PodRef, pool: string, count: number): Promise<Result<ClaimGrant>> {
     this.requireLeader();
+    const { podName } = pod;
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
       const nowMs = this.clock.wallMs();
       // Planning needs no quorum round: the core checks the claim again when it applies.
@@ -67,8 +68,8 @@ export class AllocationService {
       if (!plan.ok) return plan; // bad arguments never reach the log
       const result =
         plan.value.missingKeys > 0 && this.secrets.canDerive(pool)
-          ? await this.withDerivationLock(pool, () => this.deriveAndClaim(podName, pool, count))
-          : await this.log.propose({ type: 'Claim', nowMs, podName, pool, count, derivedKeys: [] });
+          ? await this.withDerivationLock(pool, () => this.deriveAndClaim(pod, pool, count))
+          : await this.log.propose({ type: 'Claim', nowMs, ...claimant(pod), pool, count, derivedKeys: [] });
       if (!result.ok) {
         if (result.refusal.code === 'NEEDS_KEYS' || result.refusal.code === 'DERIVATION_INDEX_MISMATCH') continue;
         return result;
@@ -83,9 +84,9 @@ export class AllocationService {
   }
 
   /** Re-plans under the lock (another claim may have derived meanwhile), derives, and proposes. */
-  private async deriveAndClaim(podName: string, pool: string, count: number) {
+  private async deriveAndClaim(pod: PodRef, pool: string, count: number) {
     const nowMs = this.clock.wallMs();
-    const plan = this.log.peek((state) => planClaim(state, pool, podName, count, nowMs));
+    const plan = this.log.peek((state) => planClaim(state, pool, pod.podName, count, nowMs));
     if (!plan.ok) return plan;
     let lastLogged = 0;
     const derivedKeys = await this.secrets.deriveKeys(pool, plan.value.nextDerivationIndex, plan.value.missingKeys, (done, total) => {
@@ -97,7 +98,7 @@ export class AllocationService {
     const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);
     // Another claim may have derived enough while this one waited for the lock.
     if (depositMode !== 'submit' || derivedKeys.length === 0) {
-      const claimed = await this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys });
+      const claimed = await this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys });
       if (claimed.ok && derivedKeys.length > 0 && this.onKeysDerived) {
         await this.onKeysDerived(pool, derivedKeys).catch((error: unknown) => this.logger.error('handling newly derived keys failed', { pool, error }));
       }
@@ -108,12 +109,12 @@ export class AllocationService {
     const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys });
     if (!added.ok) return added;
     this.logger.info('keys derived; their deposits are next', { pool, keys: derivedKeys.length });
-    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), podName, pool, count, derivedKeys: [] });
+    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [] });
   }
 
-  renew(podName: string, leaseId: string): Result<{ ttlMs: number }> {
+  renew(pod: PodRef, leaseId: string): Result<{ ttlMs: number }> {
     this.requireLeader();
-    const result = this.leases.renew(podName, leaseId);
+    const result = this.leases.renew(pod, leaseId);
     if (!result.ok) this.observer.onRefusal?.('renew', result.refusal.code);
     return result;
   }
@@ -122,8 +123,9 @@ export class AllocationService {
    * Releases a lease, with the slashing protection the validator client returned for its keys (an
    * EIP-3076 interchange, checked here so a bad one is refused before anything is written).
    */
-  async release(podName: string, leaseId: string, options: ReleaseOptions = {}): Promise<Result<{ lease: Lease; cooling: readonly string[] }>> {
+  async release(pod: PodRef, leaseId: string, options: ReleaseOptions = {}): Promise<Result<{ lease: Lease; cooling: readonly string[] }>> {
     this.requireLeader();
+    const { podName } = pod;
     const protection = options.slashingProtection ? this.checkedProtection(podName, leaseId, options.slashingProtection) : null;
     if (protection && !protection.ok) {
       this.observer.onRefusal?.('release', protection.refusal.code);
@@ -132,7 +134,7 @@ export class AllocationService {
     const result = await this.log.propose({
       type: 'Release',
       nowMs: this.clock.wallMs(),
-      podName,
+      ...claimant(pod),
       leaseId,
       ...(options.requestId ? { requestId: options.requestId } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
@@ -179,4 +181,9 @@ export class AllocationService {
       if (this.derivationLocks.get(pool) === run) this.derivationLocks.delete(pool);
     }
   }
+}
+
+/** The pod fields of a Claim or Release: the uid only when it is known. */
+function claimant(pod: PodRef): { podName: string; podUid?: string } {
+  return pod.podUid === null ? { podName: pod.podName } : { podName: pod.podName, podUid: pod.podUid };
 }

@@ -1,4 +1,4 @@
-import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type ReadonlyCoreState } from '../core/index.js';
+import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 
 export interface AssignmentsDocument {
   readonly generatedAtMs: number;
@@ -7,6 +7,8 @@ export interface AssignmentsDocument {
   readonly deposits: DepositCounts;
   readonly pods: ReadonlyArray<{
     podName: string;
+    /** The claiming pod's uid, when it proved its identity. */
+    podUid: string | null;
     pool: string;
     leaseId: string;
     grantedAtMs: number;
@@ -21,13 +23,13 @@ export interface AssignmentsDocument {
 }
 
 /** Public data only: pod names, pools, lease ids and times, public keys. */
-export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null, orphaned: (podName: string) => boolean): AssignmentsDocument {
+export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null, orphaned: (pod: PodRef) => boolean): AssignmentsDocument {
   const view = assignments(state);
   return {
     generatedAtMs: nowMs,
     pools: keyCountsByPool(state),
     deposits: depositCountsByPool(state),
-    pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName), orphaned: orphaned(p.podName) })),
+    pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName), orphaned: orphaned(p) })),
     cooling: view.cooling,
   };
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Refusal, Result } from '../core/index.js';
+import type { PodRef, Refusal, Result } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { NotLeaderError } from '../replication/errors.js';
@@ -33,8 +33,11 @@ export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
 
 /** Proves which pod a call comes from, and whether it may claim from a pool. */
 export interface AgentIdentity {
-  /** The pod to act for, taken from the token's review; `pool` is checked against the policy for claims. */
-  podFor(token: string, claimedPodName: string, pool: string | null): Promise<string>;
+  /**
+   * The pod to act for, taken from the token's review (named `namespace/podName`, with its uid);
+   * `pool` is checked against the policy for claims.
+   */
+  podFor(token: string, claimedPodName: string, pool: string | null): Promise<PodRef>;
 }
 
 const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
@@ -82,8 +85,8 @@ export async function startGrpcServer(options: {
   const { allocation, metrics, logger } = options;
 
   /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
-  const podOf = async (call: grpc.ServerUnaryCall<{ podName: string }, unknown>, pool: string | null): Promise<string> => {
-    if (!options.identity) return call.request.podName;
+  const podOf = async (call: grpc.ServerUnaryCall<{ podName: string }, unknown>, pool: string | null): Promise<PodRef> => {
+    if (!options.identity) return { podName: call.request.podName, podUid: null };
     const token = String(call.metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, '');
     return options.identity.podFor(token, call.request.podName, pool);
   };
@@ -91,14 +94,14 @@ export async function startGrpcServer(options: {
   /** Times a request and maps its result or failure to a gRPC answer. */
   function handle<Req extends { podName: string }, Res, Out>(
     operation: Operation,
-    run: (request: Req, podName: string) => Promise<Result<Out>> | Result<Out>,
+    run: (request: Req, pod: PodRef) => Promise<Result<Out>> | Result<Out>,
     toResponse: (value: Out) => Res,
   ) {
     return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       const stopTimer = metrics.requestSeconds.startTimer({ operation });
       const pool = operation === 'claim' ? (call.request as unknown as { pool: string }).pool : null;
       podOf(call as unknown as grpc.ServerUnaryCall<{ podName: string }, unknown>, pool)
-        .then((podName) => run(call.request, podName))
+        .then((pod) => run(call.request, pod))
         .then(
           (result) => {
             stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
@@ -116,15 +119,15 @@ export async function startGrpcServer(options: {
   const handlers: AllocationHandlers = {
     Claim: handle(
       'claim',
-      (request, podName) => allocation.claim(podName, request.pool, request.count),
+      (request, pod) => allocation.claim(pod, request.pool, request.count),
       (grant) => ({
         leaseId: grant.lease.leaseId,
         leaseTtlMs: grant.lease.ttlMs,
         keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword, slashingProtection: key.slashingProtection })),
       }),
     ),
-    Renew: handle('renew', (request, podName) => allocation.renew(podName, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
-    Release: handle('release', (request) => allocation.release(request.podName, request.leaseId, {
+    Renew: handle('renew', (request, pod) => allocation.renew(pod, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
+    Release: handle('release', (request, pod) => allocation.release(pod, request.leaseId, {
           requestId: request.requestId,
           slashingProtection: request.slashingProtection,
           // Anything but released or fenced is refused by the core, naming the value.

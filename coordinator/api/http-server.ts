@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assignmentHistory, type HistoryQuery, type ReadonlyCoreState } from '../core/index.js';
+import { assignmentHistory, type HistoryQuery, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
 import { routeClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
@@ -19,7 +19,7 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly readState: () => Promise<ReadonlyCoreState>;
   readonly leaseExpiry: (podName: string) => number | null;
-  readonly orphaned: (podName: string) => boolean;
+  readonly orphaned: (pod: PodRef) => boolean;
   readonly isReady: () => boolean;
   readonly wallMs: () => number;
   readonly metrics: CoordinatorMetrics;

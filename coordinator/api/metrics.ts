@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { depositCountsByPool, keyCountsByPool, type ReadonlyCoreState } from '../core/index.js';
+import { depositCountsByPool, keyCountsByPool, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { AllocationObserver } from '../allocation/allocation-service.js';
 
 export type Operation = 'claim' | 'renew' | 'release';
@@ -66,11 +66,11 @@ export class CoordinatorMetrics implements AllocationObserver {
     });
     gauge('keylease_orphaned_leases', 'Live leases whose pod is gone from the Kubernetes API (its containers may still run on a lost node).', ['pool'], (state, g) => {
       for (const pool of state.pools.keys()) g.set({ pool }, 0);
-      for (const lease of state.leases.values()) if (this.isOrphaned(lease.podName)) g.inc({ pool: lease.pool });
+      for (const lease of state.leases.values()) if (this.isOrphaned(lease)) g.inc({ pool: lease.pool });
     });
   }
 
-  private isOrphaned: (podName: string) => boolean = () => false;
+  private isOrphaned: (pod: PodRef) => boolean = () => false;
 
   /** With TLS on: when the certificate in use expires, so an alert fires if rotation stalls. */
   reportCertificateExpiry(certNotAfterMs: () => number | null): void {
@@ -87,7 +87,7 @@ export class CoordinatorMetrics implements AllocationObserver {
   }
 
   /** Where orphans are known (the pod watch, with Kubernetes identity on). */
-  countOrphans(isOrphaned: (podName: string) => boolean): void {
+  countOrphans(isOrphaned: (pod: PodRef) => boolean): void {
     this.isOrphaned = isOrphaned;
   }
 

@@ -1,4 +1,4 @@
-import { podNameProblem, poolNameProblem } from '../../shared/names/pod-name.js';
+import { leaseHolderProblem, poolNameProblem } from '../../shared/names/pod-name.js';
 import type {
   ClaimCommand,
   Command,
@@ -129,7 +129,7 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
 
 /** The checks of a claim's own arguments, shared with callers that want to refuse before proposing. */
 export function claimArgumentsProblem(state: ReadonlyCoreState, podName: string, pool: string, count: number): Result<never> | null {
-  const podProblem = podNameProblem(String(podName ?? ''));
+  const podProblem = leaseHolderProblem(String(podName ?? ''));
   if (podProblem) return refuse('INVALID_ARGUMENT', podProblem);
   const poolState = state.pools.get(pool);
   if (!poolState) return refuse('UNKNOWN_POOL', unknownPoolMessage(state, pool));
@@ -146,6 +146,13 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
 
   const held = state.leases.get(command.podName);
   if (held) {
+    const podUid = command.podUid ?? null;
+    if (held.podUid !== podUid) {
+      return refuse(
+        'PREVIOUS_POD_HOLDS_LEASE',
+        `an earlier pod named ${command.podName} (uid ${held.podUid ?? 'unknown'}) still holds lease ${held.leaseId}, and its containers may still be signing: this pod (uid ${podUid ?? 'unknown'}) can claim once that lease is released or expires`,
+      );
+    }
     if (held.pool === command.pool && held.pubKeys.length === command.count) {
       return accept({ lease: held, keys: storedKeys(state, held), existing: true, derivedCount: 0 });
     }
@@ -193,6 +200,7 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   const lease: Lease = {
     leaseId: `lease-${state.leaseSequence}`,
     podName: command.podName,
+    podUid: command.podUid ?? null,
     pool: pool.name,
     pubKeys: chosen.map((k) => k.pubKey),
     ttlMs: pool.leaseTtlMs,
@@ -260,6 +268,9 @@ function release(state: CoreState, command: ReleaseCommand): Result<CommandOutco
   const found = findLease(state, command.podName, command.leaseId);
   if (!found.ok) return found;
   const lease = found.value;
+  if (lease.podUid !== null && lease.podUid !== command.podUid) {
+    return refuse('LEASE_NOT_FOUND', `lease ${lease.leaseId} belongs to an earlier pod named ${lease.podName} (uid ${lease.podUid}), not this one: it ends when that pod releases it or it expires`);
+  }
   const pool = state.pools.get(lease.pool)!;
   const protection = command.protection ?? {};
   const problem = releaseProtectionProblem(lease, pool, command);

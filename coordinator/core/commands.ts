@@ -29,6 +29,8 @@ export interface ClaimCommand {
   readonly type: 'Claim';
   readonly nowMs: number;
   readonly podName: string;
+  /** Set when the pod's identity was verified; see Lease.podUid. */
+  readonly podUid?: string;
   readonly pool: string;
   readonly count: number;
   /** Keys derived by the proposer because the pool looked short; added before allocation. */
@@ -39,6 +41,8 @@ export interface ReleaseCommand {
   readonly type: 'Release';
   readonly nowMs: number;
   readonly podName: string;
+  /** Must be the lease's podUid when the lease has one: only the pod that claimed may release. */
+  readonly podUid?: string;
   readonly leaseId: string;
   /**
    * Chosen by the agent per release and kept across its retries: a retry gets the first answer. A

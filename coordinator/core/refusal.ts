@@ -6,6 +6,7 @@ export type RefusalCode =
   | 'INVALID_ARGUMENT'
   | 'UNKNOWN_POOL'
   | 'LEASE_CONFLICT'
+  | 'PREVIOUS_POD_HOLDS_LEASE'
   | 'POOL_EXHAUSTED'
   | 'NEEDS_KEYS'
   | 'LEASE_NOT_FOUND'

@@ -44,7 +44,8 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
   state.leaseSequence = snapshot.leaseSequence;
   for (const pool of snapshot.pools) state.pools.set(pool.name, { ...pool });
   for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
-  for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, pubKeys: [...lease.pubKeys] });
+  // Snapshots written before pod uids were recorded have none: such leases accept any pod of their name.
+  for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, podUid: lease.podUid ?? null, pubKeys: [...lease.pubKeys] });
   for (const { requestId, ...remembered } of snapshot.recentRequests ?? []) state.recentRequests.set(requestId, remembered);
   for (const record of snapshot.history ?? []) {
     const records = state.history.get(record.leaseId) ?? [];

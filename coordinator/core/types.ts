@@ -41,11 +41,24 @@ export interface DepositState {
 
 export interface Lease {
   readonly leaseId: string;
+  /** The holder: a pod name, or `namespace/podName` when pods prove who they are (Kubernetes identity). */
   readonly podName: string;
+  /**
+   * The uid of the pod that claimed, when known. A pod recreated under the same name (a StatefulSet pod
+   * after its node was lost) has another uid, and its predecessor's containers may still be signing: it
+   * gets nothing of this lease, and claims only once the lease has ended.
+   */
+  readonly podUid: string | null;
   readonly pool: string;
   readonly pubKeys: readonly string[];
   readonly ttlMs: number;
   readonly grantedAtMs: number;
+}
+
+/** Who a request acts for: the holder's name (see Lease.podName) and, once verified, the pod's uid. */
+export interface PodRef {
+  readonly podName: string;
+  readonly podUid: string | null;
 }
 
 export interface PoolSettings {

@@ -45,6 +45,7 @@ export function depositCountsByPool(state: ReadonlyCoreState): DepositCounts {
 
 export interface AssignmentView {
   readonly podName: string;
+  readonly podUid: string | null;
   readonly pool: string;
   readonly leaseId: string;
   readonly grantedAtMs: number;
@@ -61,7 +62,7 @@ export interface CoolingKeyView {
 /** Public data only: pod names, pools, leases, public keys. Never a sealed secret. */
 export function assignments(state: ReadonlyCoreState): { pods: AssignmentView[]; cooling: CoolingKeyView[] } {
   const pods = [...state.leases.values()]
-    .map((l) => ({ podName: l.podName, pool: l.pool, leaseId: l.leaseId, grantedAtMs: l.grantedAtMs, leaseTtlMs: l.ttlMs, pubKeys: [...l.pubKeys] }))
+    .map((l) => ({ podName: l.podName, podUid: l.podUid, pool: l.pool, leaseId: l.leaseId, grantedAtMs: l.grantedAtMs, leaseTtlMs: l.ttlMs, pubKeys: [...l.pubKeys] }))
     .sort((a, b) => (a.podName < b.podName ? -1 : 1));
   const cooling = [...state.keys.values()]
     .filter((k) => k.state === 'cooling')

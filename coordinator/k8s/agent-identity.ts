@@ -1,4 +1,5 @@
 import type { AgentIdentity } from '../api/grpc-server.js';
+import type { PodRef } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { PodIdentityError } from './identity/identity-error.js';
 import { PodIdentityVerifier } from './identity/pod-identity-verifier.js';
@@ -20,9 +21,6 @@ export interface KubernetesIdentityOptions {
  * claim from which pool. The pod acted for is the token's, never the request's.
  */
 export class KubernetesAgentIdentity implements AgentIdentity {
-  /** Where each pod that proved itself lives, so a lease can be shown orphaned when its pod is gone. */
-  private readonly seen = new Map<string, { namespace: string; podUid: string }>();
-
   private constructor(
     private readonly verifier: PodIdentityVerifier,
     private policy: PoolPolicy,
@@ -51,23 +49,25 @@ export class KubernetesAgentIdentity implements AgentIdentity {
     return identity;
   }
 
-  async podFor(token: string, claimedPodName: string, pool: string | null): Promise<string> {
+  async podFor(token: string, claimedPodName: string, pool: string | null): Promise<PodRef> {
     const identity = await this.verifier.verify(token, { podName: claimedPodName });
     if (pool !== null) {
       if (identity.terminating) throw new PodIdentityError('forbidden', 'POD_TERMINATING', `pod ${identity.namespace}/${identity.podName} is being deleted: it may release keys but not claim new ones`);
       this.policy.assertAllowed(identity, pool);
     }
-    this.seen.set(identity.podName, { namespace: identity.namespace, podUid: identity.podUid });
-    return identity.podName;
+    // Namespaced: two pods of one name in different namespaces are different holders.
+    return { podName: `${identity.namespace}/${identity.podName}`, podUid: identity.podUid };
   }
 
   /**
    * The pod of a lease is gone from the API (deleted, or replaced under its name). Shown only: a deleted
    * pod's containers may still run on a lost node, so the lease and the agent's fence decide, not this.
    */
-  isOrphaned(podName: string): boolean {
-    const pod = this.seen.get(podName);
-    return pod !== undefined && this.pods.isOrphaned(pod.namespace, podName, pod.podUid);
+  isOrphaned(lease: PodRef): boolean {
+    const slash = lease.podName.indexOf('/');
+    // A holder without a namespace was not claimed through Kubernetes identity: nothing to look up.
+    if (slash < 0) return false;
+    return this.pods.isOrphaned(lease.podName.slice(0, slash), lease.podName.slice(slash + 1), lease.podUid ?? undefined);
   }
 
   async close(): Promise<void> {

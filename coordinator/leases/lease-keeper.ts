@@ -1,10 +1,11 @@
-import { refuse, accept, type ReadonlyCoreState, type Result } from '../core/index.js';
+import { refuse, accept, type Lease, type PodRef, type ReadonlyCoreState, type Result } from '../core/index.js';
 import type { AppliedEntry, ReplicatedLog } from '../replication/types.js';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 
 interface LiveLease {
   readonly leaseId: string;
+  readonly podUid: string | null;
   readonly pool: string;
   readonly ttlMs: number;
   /** On this replica's monotonic clock, `ttlMs` after the last renewal was received. */
@@ -48,9 +49,12 @@ export class LeaseKeeper {
   }
 
   /** Extends a lease by its TTL from now. Only the leader answers; the log is not written. */
-  renew(podName: string, leaseId: string): Result<{ ttlMs: number }> {
+  renew(pod: PodRef, leaseId: string): Result<{ ttlMs: number }> {
+    const { podName } = pod;
     const lease = this.live.get(podName);
-    if (!this.leader || !lease || lease.leaseId !== leaseId || this.expiring.has(podName)) {
+    // A lease taken by a verified pod is renewed only by that pod, not by a namesake that replaced it.
+    const otherPod = lease !== undefined && lease.podUid !== null && lease.podUid !== pod.podUid;
+    if (!this.leader || !lease || lease.leaseId !== leaseId || otherPod || this.expiring.has(podName)) {
       return refuse('LEASE_NOT_FOUND', `pod ${podName.slice(0, 253)} holds no live lease ${leaseId.slice(0, 40)}: it expired or was released; fence and claim again`);
     }
     lease.expiresAtMs = this.clock.monotonicMs() + lease.ttlMs;
@@ -107,7 +111,7 @@ export class LeaseKeeper {
     if (!isLeader) return;
     const { leases, coolingEnd } = await this.log.read((state) => ({ leases: [...state.leases.values()], coolingEnd: earliestCoolingEnd(state) }));
     const now = this.clock.monotonicMs();
-    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs });
+    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs });
     this.nextCoolingEndMs = coolingEnd;
     if (leases.length > 0) this.logger.info('leader holds every existing lease for a full TTL from now', { leases: leases.length });
   }
@@ -116,9 +120,9 @@ export class LeaseKeeper {
     const { command, result } = entry;
     if (!result.ok) return;
     if (command.type === 'Claim') {
-      const { lease } = (result.value as { lease: { podName: string; leaseId: string; pool: string; ttlMs: number } });
+      const { lease } = result.value as { lease: Lease };
       // A repeated claim from a live pod counts as a renewal.
-      this.live.set(lease.podName, { leaseId: lease.leaseId, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs });
+      this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs });
     } else if (command.type === 'Release' || command.type === 'ExpireLease') {
       // A retried release answers from memory: it must not end a newer lease of the same pod.
       if (this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);

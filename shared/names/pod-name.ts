@@ -19,6 +19,21 @@ export function podNameProblem(value: string): string | null {
   return null;
 }
 
+/**
+ * Returns why `value` cannot name a lease's holder, or null when it can. A holder is a pod name, or
+ * `namespace/podName` where the coordinator knows pods' namespaces (Kubernetes identity): two pods of one
+ * name in different namespaces are different holders and must never share a lease.
+ */
+export function leaseHolderProblem(value: string): string | null {
+  const slash = value.indexOf('/');
+  if (slash < 0) return podNameProblem(value);
+  const namespace = value.slice(0, slash);
+  if (namespace.length > MAX_LABEL_LENGTH || !DNS1123_LABEL.test(namespace)) {
+    return `namespace ${JSON.stringify(namespace.slice(0, 80))} of holder ${JSON.stringify(value.slice(0, 120))} is not a DNS-1123 label`;
+  }
+  return podNameProblem(value.slice(slash + 1));
+}
+
 /** Pool names follow the DNS-1123 label rule so they are safe in annotations, metrics labels and paths. */
 export function poolNameProblem(value: string): string | null {
   if (value.length === 0) return 'pool name is empty';

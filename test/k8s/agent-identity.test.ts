@@ -23,13 +23,15 @@ import { reported } from './support/reported.js';
 let cluster: { release(): Promise<void> };
 let admin: KubeConfig;
 let namespace: string;
+/** A second namespace the policy also admits: pods there may share names with pods in the first. */
+let otherNamespace: string;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let coordinator: StartedCoordinator;
 
-async function podTokenFile(name: string, serviceAccount = 'validator'): Promise<string> {
-  const created = await admin.makeApiClient(CoreV1Api).createNamespacedPod({ namespace, body: validatorPod(name, serviceAccount) });
-  const token = await requestToken(admin, namespace, serviceAccount, { audience: 'keylease', pod: { name, uid: created.metadata!.uid! } });
-  const file = join(dir.path, `${name}.token`);
+async function podTokenFile(name: string, serviceAccount = 'validator', inNamespace = namespace): Promise<string> {
+  const created = await admin.makeApiClient(CoreV1Api).createNamespacedPod({ namespace: inNamespace, body: validatorPod(name, serviceAccount) });
+  const token = await requestToken(admin, inNamespace, serviceAccount, { audience: 'keylease', pod: { name, uid: created.metadata!.uid! } });
+  const file = join(dir.path, `${inNamespace}-${name}-${created.metadata!.uid}.token`);
   await writeFile(file, token, { mode: 0o600 });
   return file;
 }
@@ -42,11 +44,13 @@ test.before(reported(async () => {
   namespace = await createTestNamespace(admin, 'agents');
   await createServiceAccount(admin, namespace, 'validator');
   await createServiceAccount(admin, namespace, 'intruder');
+  otherNamespace = await createTestNamespace(admin, 'agents-b');
+  await createServiceAccount(admin, otherNamespace, 'validator');
   dir = await tempDir('agent-identity');
   const kubeconfigFile = join(dir.path, 'coordinator.kubeconfig');
-  await writeFile(kubeconfigFile, (await coordinatorCredentials(used.connection, admin, [namespace])).exportConfig(), { mode: 0o600 });
+  await writeFile(kubeconfigFile, (await coordinatorCredentials(used.connection, admin, [namespace, otherNamespace])).exportConfig(), { mode: 0o600 });
   const policyFile = join(dir.path, 'pools.yaml');
-  await writeFile(policyFile, `pools:\n  default:\n    - namespace: ${namespace}\n      serviceAccounts: [validator]\n`);
+  await writeFile(policyFile, `pools:\n  default:\n    - namespace: ${namespace}\n      serviceAccounts: [validator]\n    - namespace: ${otherNamespace}\n      serviceAccounts: [validator]\n`);
   const secrets = await writeSecrets(dir.path);
   coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'data'), ...secrets, extra: ['--pool-policy-file', policyFile, '--kubeconfig', kubeconfigFile] });
 }));
@@ -63,7 +67,7 @@ test('an agent proves its pod with its projected token and gets keys; the lease 
   try {
     await agent.waitForMessage('keys claimed and written', 30_000);
     const assignments = await fetchAssignments(coordinator.httpBase);
-    assert.equal(assignments.pods.map((p) => p.podName), ['validator-0']);
+    assert.equal(assignments.pods.map((p) => p.podName), [`${namespace}/validator-0`], 'the holder is the token\'s pod, with its namespace');
   } finally {
     await agent.kill('SIGKILL');
   }
@@ -75,7 +79,7 @@ test('a deleted pod\'s lease is shown orphaned (and kept: the lease and the fenc
   let orphaned = false;
   while (!orphaned && Date.now() < deadline) {
     const doc = (await fetchAssignments(coordinator.httpBase)) as unknown as { pods: Array<{ podName: string; orphaned: boolean }> };
-    orphaned = doc.pods.find((p) => p.podName === 'validator-0')?.orphaned ?? false;
+    orphaned = doc.pods.find((p) => p.podName === `${namespace}/validator-0`)?.orphaned ?? false;
     if (!orphaned) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.ok(orphaned, 'the lease of the deleted pod is orphaned');
@@ -98,11 +102,50 @@ test('a token lent to another pod, no token, and a service account outside the p
     assert.is(intruder.status, status.PERMISSION_DENIED);
     assert.is(intruder.refusalCode, 'POOL_FORBIDDEN');
     const assignments = await fetchAssignments(coordinator.httpBase);
-    assert.not.ok(assignments.pods.some((p) => p.podName !== 'validator-0'), 'nothing was granted to the refused calls');
+    assert.not.ok(assignments.pods.some((p) => p.podName !== `${namespace}/validator-0`), 'nothing was granted to the refused calls');
   } finally {
     lent.close();
     anonymous.close();
     intruderClient.close();
+  }
+});
+
+test('pods of one name in two namespaces hold separate leases, and neither can release the other\'s', async () => {
+  const here = new CoordinatorClient([coordinator.grpcEndpoint], undefined, await podTokenFile('validator-5'));
+  const there = new CoordinatorClient([coordinator.grpcEndpoint], undefined, await podTokenFile('validator-5', 'validator', otherNamespace));
+  try {
+    const mine = await here.claim('validator-5', 'default', 1, 10_000);
+    const theirs = await there.claim('validator-5', 'default', 1, 10_000);
+    assert.is.not(theirs.leaseId, mine.leaseId, 'the namesake got a lease of its own');
+    assert.is.not(theirs.keys[0]!.pubKey, mine.keys[0]!.pubKey, 'and other keys');
+    const refused = await callRefusal(there.release('validator-5', mine.leaseId, 10_000));
+    assert.is(refused.refusalCode, 'LEASE_NOT_FOUND');
+    const holders = (await fetchAssignments(coordinator.httpBase)).pods.map((p) => p.podName);
+    assert.ok(holders.includes(`${namespace}/validator-5`) && holders.includes(`${otherNamespace}/validator-5`), `both leases live: ${holders.join(', ')}`);
+  } finally {
+    here.close();
+    there.close();
+  }
+});
+
+test('a pod recreated under the same name gets nothing of its predecessor\'s lease while that lease lives', async () => {
+  const first = new CoordinatorClient([coordinator.grpcEndpoint], undefined, await podTokenFile('validator-6'));
+  let second: CoordinatorClient | null = null;
+  try {
+    const lease = await first.claim('validator-6', 'default', 1, 10_000);
+    // The StatefulSet case: the old pod is force-deleted (its node lost, its containers maybe still running) and recreated.
+    await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'validator-6', namespace, gracePeriodSeconds: 0 });
+    second = new CoordinatorClient([coordinator.grpcEndpoint], undefined, await podTokenFile('validator-6'));
+    const refused = await callRefusal(second.claim('validator-6', 'default', 1, 10_000));
+    assert.is(refused.status, status.FAILED_PRECONDITION);
+    assert.is(refused.refusalCode, 'PREVIOUS_POD_HOLDS_LEASE');
+    const renewal = await callRefusal(second.renew('validator-6', lease.leaseId, 10_000));
+    assert.is(renewal.refusalCode, 'LEASE_NOT_FOUND', 'nor can it keep the old lease alive');
+    const held = (await fetchAssignments(coordinator.httpBase)).pods.find((p) => p.podName === `${namespace}/validator-6`);
+    assert.is(held?.leaseId, lease.leaseId, 'the predecessor\'s lease runs on until it expires');
+  } finally {
+    first.close();
+    second?.close();
   }
 });
 

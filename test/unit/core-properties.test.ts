@@ -9,6 +9,7 @@ import {
   restoreSnapshot,
   stateHash,
   takeSnapshot,
+  type ClaimOutcome,
   type Command,
   type CoreState,
   type DerivedPoolKey,
@@ -16,7 +17,10 @@ import {
 } from '../../coordinator/core/index.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
 
-const PODS = ['validator-0', 'validator-1', 'validator-2', 'validator-3', 'validator-4', 'bad_Pod!'];
+// Namespaced holders (Kubernetes identity) beside plain ones: namesakes in two namespaces are two holders.
+const PODS = ['validator-0', 'validator-1', 'validator-2', 'team-a/validator-0', 'team-b/validator-0', 'bad_Pod!', 'Bad_NS/validator-0'];
+/** Uids of successive pods under one name (a StatefulSet pod recreated), or none (no identity). */
+const POD_UIDS = [undefined, 'uid-1', 'uid-2'];
 const POOLS = ['mainnet', 'hoodi', 'nope'];
 
 function fakePubKey(pool: string, n: number, salt = 0): string {
@@ -119,7 +123,8 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     const count = intBetween(random, 0, 7);
     // Sometimes the proposer plans right, sometimes it races (stale plan or none).
     const derivedKeys = random() < 0.8 ? derivedKeysFor(state, pool, podName, count, nowMs) : [];
-    return { type: 'Claim', nowMs, podName, pool, count, derivedKeys };
+    const podUid = pick(random, POD_UIDS);
+    return { type: 'Claim', nowMs, podName, ...(podUid ? { podUid } : {}), pool, count, derivedKeys };
   }
   const lease = state.leases.get(podName);
   const leaseId = lease && random() < 0.9 ? lease.leaseId : `lease-${intBetween(random, 0, 50)}`;
@@ -130,7 +135,9 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     if (random() < 0.5) for (const pubKey of held) if (random() < 0.7) protection[pubKey] = randomProtection(random);
     if (random() < 0.05) protection[fakePubKey(pool, 999_999, 2)] = randomProtection(random);
     const genesisValidatorsRoot = random() < 0.05 ? '0x' + '11'.repeat(32) : GVR;
-    return { type: 'Release', nowMs, podName, leaseId, requestId: `release-${importSalt}`, ...(random() < 0.6 ? { protection, genesisValidatorsRoot } : {}) };
+    // Mostly the pod that claimed; sometimes a namesake that replaced it.
+    const podUid = random() < 0.85 ? lease?.podUid ?? undefined : pick(random, POD_UIDS);
+    return { type: 'Release', nowMs, podName, ...(podUid ? { podUid } : {}), leaseId, requestId: `release-${importSalt}`, ...(random() < 0.6 ? { protection, genesisValidatorsRoot } : {}) };
   }
   if (roll < 0.68) {
     const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool).map((k) => k.pubKey);
@@ -171,6 +178,14 @@ test('invariants hold after every command of long random sequences, and refusals
         assert.is(stateHash(state), before, `seed ${seed} step ${step}: refused ${command.type} (${result.refusal.code}) changed the state`);
         assert.ok(result.refusal.message.length > 10, 'a refusal explains itself');
       }
+      if (result.ok && command.type === 'Claim') {
+        const { lease } = result.value as { lease: { podUid: string | null } };
+        assert.is(lease.podUid, command.podUid ?? null, `seed ${seed} step ${step}: a claim was answered with the lease of another pod of that name`);
+      }
+      if (result.ok && command.type === 'Release') {
+        const { lease } = result.value as { lease: { podUid: string | null } };
+        assert.ok(lease.podUid === null || lease.podUid === command.podUid, `seed ${seed} step ${step}: a namesake pod released another pod's lease`);
+      }
       const problem = violation(state);
       assert.is(problem, null, `seed ${seed} step ${step} after ${command.type}: ${problem}`);
       for (const key of state.keys.values()) {
@@ -210,9 +225,36 @@ test('invariants hold after every command of long random sequences, and refusals
   }
   assert.ok(applied > 5000 && refused > 2000, `both paths exercised (applied ${applied}, refused ${refused})`);
   assert.ok(retries > 500, `retries exercised (${retries})`);
-  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY', 'INVALID_INTERCHANGE', 'KEY_IN_USE', 'AWAITING_DEPOSITS', 'DEPOSIT_STATE']) {
+  for (const code of ['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT', 'PREVIOUS_POD_HOLDS_LEASE', 'POOL_EXHAUSTED', 'NEEDS_KEYS', 'LEASE_NOT_FOUND', 'DUPLICATE_KEY', 'INVALID_INTERCHANGE', 'KEY_IN_USE', 'AWAITING_DEPOSITS', 'DEPOSIT_STATE']) {
     assert.ok(refusalCodes.has(code), `refusal ${code} was exercised`);
   }
+});
+
+test('a pod recreated under its name gets nothing of its predecessor\'s lease until that ends; namesakes in other namespaces are separate holders', () => {
+  const state = createEmptyState();
+  const nowMs = 1_700_000_000_000;
+  const ok = (result: ReturnType<typeof applyCommand>) => {
+    if (!result.ok) assert.unreachable(`refused: ${result.refusal.code} ${result.refusal.message}`);
+    return result;
+  };
+  const leaseOf = (result: ReturnType<typeof applyCommand>) => (ok(result) as { value: ClaimOutcome }).value.lease;
+  ok(applyCommand(state, { type: 'ConfigurePool', nowMs, pool: 'mainnet', settings: { derive: true, maxKeys: 10, maxKeysPerClaim: 2, coolingMs: 1000, leaseTtlMs: 5000, genesisValidatorsRoot: GVR, historyRetentionMs: 60_000, depositMode: 'none' } }));
+  const claim = (podName: string, podUid: string) =>
+    applyCommand(state, { type: 'Claim', nowMs, podName, podUid, pool: 'mainnet', count: 1, derivedKeys: derivedKeysFor(state, 'mainnet', podName, 1, nowMs) });
+
+  const first = leaseOf(claim('team-a/validator-0', 'uid-1'));
+  const namesake = leaseOf(claim('team-b/validator-0', 'uid-9'));
+  assert.not.equal(namesake.pubKeys, first.pubKeys, 'another namespace, other keys');
+
+  const replacement = claim('team-a/validator-0', 'uid-2');
+  assert.is(replacement.ok, false);
+  if (!replacement.ok) assert.is(replacement.refusal.code, 'PREVIOUS_POD_HOLDS_LEASE');
+  const foreignRelease = applyCommand(state, { type: 'Release', nowMs, podName: 'team-a/validator-0', podUid: 'uid-2', leaseId: first.leaseId });
+  assert.is(foreignRelease.ok, false, 'the replacement cannot release its predecessor\'s lease either');
+
+  ok(applyCommand(state, { type: 'ExpireLease', nowMs: nowMs + 5000, podName: 'team-a/validator-0', leaseId: first.leaseId }));
+  const after = leaseOf(claim('team-a/validator-0', 'uid-2'));
+  assert.not.equal(after.pubKeys, first.pubKeys, 'the expired lease\'s key is cooling: the replacement gets another');
 });
 
 test('replaying the same commands on a fresh state gives the same state (determinism)', () => {
