@@ -126,6 +126,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     const httpServer = await startHttpServer({
       ...config.http,
       readState: () => log.read((s) => s as ReadonlyCoreState),
+      localState: () => log.peek((s) => s),
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
       orphaned: (pod) => identity?.isOrphaned(pod) ?? false,
       isReady: () => (log instanceof RaftReplicatedLog ? log.leaderHint() !== null : log.isLeader()),

@@ -30,10 +30,11 @@ export function renderAssignmentsPage(doc: AssignmentsDocument): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1b1f24}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;margin-top:.5rem}th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa}code{font-size:12px;word-break:break-all}.empty{color:#57606a}
+th{background:#f6f8fa}.follower{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem}code{font-size:12px;word-break:break-all}.empty{color:#57606a}
 </style></head><body>
 <h1>keylease assignments</h1>
 <p>Generated ${time(doc.generatedAtMs)} · ${doc.pods.length} pods hold leases · <a href="/metrics">metrics</a></p>
+${doc.readFrom === 'follower' ? '<p class="follower"><strong>Read from a follower replica:</strong> it may be a moment behind the leader, and only the leader knows when leases expire.</p>' : ''}
 <h2>Pools</h2>
 <table><thead><tr><th>pool</th><th>unallocated</th><th>allocated</th><th>cooling</th><th>deposits</th></tr></thead><tbody>${poolRows}</tbody></table>
 <h2>Pods</h2>

@@ -1,7 +1,11 @@
 import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 
+/** Whether the figures were confirmed by the leader, or are a follower's applied state (possibly a moment behind). */
+export type ReadFrom = 'leader' | 'follower';
+
 export interface AssignmentsDocument {
   readonly generatedAtMs: number;
+  readonly readFrom: ReadFrom;
   readonly pools: KeyCounts;
   /** Pools that make their own deposits: how many are awaiting signature, signed (broadcast) and confirmed. */
   readonly deposits: DepositCounts;
@@ -23,10 +27,11 @@ export interface AssignmentsDocument {
 }
 
 /** Public data only: pod names, pools, lease ids and times, public keys. */
-export function buildAssignments(state: ReadonlyCoreState, nowMs: number, leaseExpiry: (podName: string) => number | null, orphaned: (pod: PodRef) => boolean): AssignmentsDocument {
+export function buildAssignments(state: ReadonlyCoreState, readFrom: ReadFrom, nowMs: number, leaseExpiry: (podName: string) => number | null, orphaned: (pod: PodRef) => boolean): AssignmentsDocument {
   const view = assignments(state);
   return {
     generatedAtMs: nowMs,
+    readFrom,
     pools: keyCountsByPool(state),
     deposits: depositCountsByPool(state),
     pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName), orphaned: orphaned(p) })),
@@ -39,6 +44,7 @@ export function assignmentsJson(doc: AssignmentsDocument): unknown {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     generatedAt: iso(doc.generatedAtMs),
+    readFrom: doc.readFrom,
     pools: doc.pools,
     deposits: doc.deposits,
     pods: doc.pods.map((p) => ({ ...p, grantedAt: iso(p.grantedAtMs), leaseExpiresAt: iso(p.leaseExpiresAtMs) })),

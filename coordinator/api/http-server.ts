@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
 import { routeClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
 import { routeKeymanagerAdmin, type KeymanagerAdminOptions } from './keymanager-admin.js';
-import { assignmentsJson, buildAssignments } from './assignments.js';
+import { assignmentsJson, buildAssignments, type ReadFrom } from './assignments.js';
 import { renderAssignmentsPage } from './assignments-page.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
@@ -17,7 +17,10 @@ export interface HttpServerHandle {
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /** The state as the leader confirms it (linearizable); a follower rejects with NotLeaderError. */
   readonly readState: () => Promise<ReadonlyCoreState>;
+  /** This replica's applied state, without asking anyone: what a follower shows when asked. */
+  readonly localState: () => ReadonlyCoreState;
   readonly leaseExpiry: (podName: string) => number | null;
   readonly orphaned: (pod: PodRef) => boolean;
   readonly isReady: () => boolean;
@@ -90,19 +93,36 @@ async function route(request: IncomingMessage, response: ServerResponse, options
         send(response, 400, 'text/plain', query + '\n');
         return;
       }
-      const records = assignmentHistory((await options.readState()).history, query);
+      const { state, readFrom } = await stateFor(url, options);
+      const records = assignmentHistory(state.history, query);
       const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-      send(response, 200, 'application/json', JSON.stringify({ records: records.map((r) => ({ ...r, from: iso(r.fromMs), to: iso(r.toMs) })) }, null, 2) + '\n');
+      send(response, 200, 'application/json', JSON.stringify({ readFrom, records: records.map((r) => ({ ...r, from: iso(r.fromMs), to: iso(r.toMs) })) }, null, 2) + '\n', { 'x-keylease-read-from': readFrom });
       return;
     }
     case '/assignments': {
-      const doc = buildAssignments(await options.readState(), options.wallMs(), options.leaseExpiry, options.orphaned);
-      if (wantsJson(request)) send(response, 200, 'application/json', JSON.stringify(assignmentsJson(doc), null, 2) + '\n');
-      else send(response, 200, 'text/html; charset=utf-8', renderAssignmentsPage(doc));
+      const { state, readFrom } = await stateFor(url, options);
+      const doc = buildAssignments(state, readFrom, options.wallMs(), options.leaseExpiry, options.orphaned);
+      if (wantsJson(request)) send(response, 200, 'application/json', JSON.stringify(assignmentsJson(doc), null, 2) + '\n', { 'x-keylease-read-from': readFrom });
+      else send(response, 200, 'text/html; charset=utf-8', renderAssignmentsPage(doc), { 'x-keylease-read-from': readFrom });
       return;
     }
     default:
       send(response, 404, 'text/plain', `no such page ${path}: try /assignments, /assignments/history, /metrics, /healthz or /readyz\n`);
+  }
+}
+
+/**
+ * The leader answers from state it has confirmed with a quorum. A follower answers from what it has
+ * applied, which may lag the leader by a moment, and says so (as etcd's serializable reads do): the
+ * client Service sends people to any replica, and a page that works two times in three helps no one.
+ * `?consistency=linearizable` refuses that and asks for the leader's answer.
+ */
+async function stateFor(url: URL, options: HttpServerOptions): Promise<{ state: ReadonlyCoreState; readFrom: ReadFrom }> {
+  try {
+    return { state: await options.readState(), readFrom: 'leader' };
+  } catch (error) {
+    if (!(error instanceof NotLeaderError) || url.searchParams.get('consistency') === 'linearizable') throw error;
+    return { state: options.localState(), readFrom: 'follower' };
   }
 }
 

@@ -38,8 +38,20 @@ test('three replicas: claims through any replica, kill -9 of the leader loses no
     assert.is(new Set(written.flat()).size, 6, 'six distinct keys for three pods');
 
     const before = await fetchAssignments(cluster.spec(first).httpBase);
-    const followerPage = await fetch(`${cluster.spec(follower).httpBase}/assignments`, { headers: { accept: 'application/json' } });
-    assert.is(followerPage.status, 503, 'a follower does not serve possibly stale assignments');
+    assert.is((before as unknown as { readFrom: string }).readFrom, 'leader');
+    // A follower answers from its applied state and says so; asked for a linearizable read, it refers to the leader.
+    const fromFollower = await eventually(async () => {
+      const response = await fetch(`${cluster.spec(follower).httpBase}/assignments`, { headers: { accept: 'application/json' } });
+      const doc = (await response.json()) as typeof before & { readFrom: string };
+      return doc.pods.length === 3 ? { response, doc } : undefined;
+    }, 10_000, 'the follower applying the three claims');
+    assert.is(fromFollower.response.headers.get('x-keylease-read-from'), 'follower');
+    assert.is(fromFollower.doc.readFrom, 'follower');
+    assert.equal(fromFollower.doc.pods.map(({ podName, leaseId, pubKeys }) => ({ podName, leaseId, pubKeys })), before.pods.map(({ podName, leaseId, pubKeys }) => ({ podName, leaseId, pubKeys })));
+    const followerPage = await (await fetch(`${cluster.spec(follower).httpBase}/assignments`)).text();
+    assert.match(followerPage, 'Read from a follower replica');
+    const strict = await fetch(`${cluster.spec(follower).httpBase}/assignments?consistency=linearizable`, { headers: { accept: 'application/json' } });
+    assert.is(strict.status, 503, 'a linearizable read is the leader\'s to answer');
 
     // kill -9 the leader: the other two elect a new one, which holds every acknowledged claim.
     const killedAt = Date.now();
