@@ -39,6 +39,11 @@ test('three replicas: claims through any replica, kill -9 of the leader loses no
 
     const before = await fetchAssignments(cluster.spec(first).httpBase);
     assert.is((before as unknown as { readFrom: string }).readFrom, 'leader');
+    const gauge = async (id: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${cluster.spec(id).httpBase}/metrics`)).text())?.[1]);
+    assert.is(await gauge(first, 'keylease_raft_is_leader'), 1);
+    assert.is(await gauge(follower, 'keylease_raft_is_leader'), 0);
+    assert.is(await gauge(follower, 'keylease_raft_has_leader'), 1);
+    assert.is(await gauge(follower, 'keylease_raft_voters'), 3);
     // A follower answers from its applied state and says so; asked for a linearizable read, it refers to the leader.
     const fromFollower = await eventually(async () => {
       const response = await fetch(`${cluster.spec(follower).httpBase}/assignments`, { headers: { accept: 'application/json' } });

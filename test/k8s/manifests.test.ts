@@ -133,6 +133,7 @@ test('webhook: only opted-in pods, never its own namespace, Fail with a reason, 
   const production = find(rendered.get('k8s/overlays/production')!, 'MutatingWebhookConfiguration', 'keylease-inject');
   assert.is(production.metadata.annotations!['cert-manager.io/inject-ca-from'], 'keylease/keylease-webhook');
   find(rendered.get('k8s/overlays/production')!, 'ServiceMonitor', 'keylease-coordinator');
+  find(rendered.get('k8s/overlays/production')!, 'PrometheusRule', 'keylease');
 });
 
 test('examples: one StatefulSet per client, each injectable as annotated, on both sidecar forms, and granted by the pool policy', () => {
@@ -158,6 +159,7 @@ test('examples: one StatefulSet per client, each injectable as annotated, on bot
 
 const STAND_IN_CRDS = [
   { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors' },
+  { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules' },
   { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates' },
   { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers' },
 ];
