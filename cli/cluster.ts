@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError, KeyleaseError } from '../shared/errors/keylease-error.js';
+import { requestJson, type JsonResponse } from '../shared/http/json-request.js';
 import { runCommand } from './run-command.js';
 
 const ACTIONS = ['status', 'add-learner', 'promote', 'remove', 'transfer-leadership'] as const;
@@ -10,7 +11,8 @@ const CLUSTER_COMMAND: CommandSpec = {
   name: 'cluster',
   summary: `Shows and changes the Raft membership: keylease cluster ${ACTIONS.join('|')} [flags]. To replace a dead replica: start the new one with --join, add-learner it, promote it once it has caught up, then remove the dead one. One change at a time.`,
   flags: [
-    { name: 'http', kind: 'string', required: true, description: 'HTTP endpoints of the replicas, URL[,URL…]; the request goes to whichever leads.' },
+    { name: 'http', kind: 'string', required: true, description: 'HTTP endpoints of the replicas, URL[,URL…]; the request goes to whichever leads. Replicas with TLS serve https://.' },
+    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the replicas\' certificates, to trust their https:// endpoints.' },
     { name: 'token-file', kind: 'string', description: 'File with the admin bearer token (the api-token.txt in a replica\'s data directory). Needed for changes.' },
     { name: 'id', kind: 'string', description: 'Replica id to add, promote or remove.' },
     { name: 'raft-address', kind: 'string', description: 'For add-learner: HOST:PORT of the new replica\'s Raft port.' },
@@ -25,14 +27,16 @@ export function clusterMain(argv: string[]): Promise<void> {
   return runCommand(CLUSTER_COMMAND, rest, async (values) => {
     if (!(ACTIONS as readonly string[]).includes(action)) throw new ConfigError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}`);
     const urls = (values['http'] as string).split(',').map((u) => u.trim().replace(/\/$/, '')).filter(Boolean);
-    if (action === 'status') return printStatus(urls);
+    const caFile = values['tls-ca-file'] as string | undefined;
+    const caPem = caFile ? await readFile(caFile).catch((cause) => { throw new ConfigError(`cannot read --tls-ca-file ${caFile}`, { cause }); }) : null;
+    if (action === 'status') return printStatus(urls, caPem);
     const tokenFile = values['token-file'] as string | undefined;
     if (!tokenFile) throw new ConfigError(`--token-file is needed to ${action}`);
     const token = (await readFile(tokenFile, 'utf8').catch((cause) => { throw new ConfigError(`cannot read --token-file ${tokenFile}`, { cause }); })).trim();
     const id = values['id'] as string | undefined;
     if (action !== 'transfer-leadership' && !id) throw new ConfigError(`--id is needed to ${action}`);
     const request = requestFor(action as Exclude<Action, 'status'>, id, values['raft-address'] as string | undefined, values['to'] as string | undefined);
-    const answer = await sendToLeader(urls, token, request);
+    const answer = await sendToLeader(urls, token, request, caPem);
     process.stdout.write(answer.message + '\n');
   });
 }
@@ -52,38 +56,41 @@ function requestFor(action: Exclude<Action, 'status'>, id: string | undefined, r
 }
 
 /** Tries each replica; followers answer 503 and the next one is asked. */
-async function sendToLeader(urls: string[], token: string, request: { method: string; path: string; body?: unknown }): Promise<{ message: string }> {
+async function sendToLeader(urls: string[], token: string, request: { method: string; path: string; body?: unknown }, caPem: Buffer | null): Promise<{ message: string }> {
   const problems: string[] = [];
   for (const url of urls) {
-    let response: Response;
+    let response: JsonResponse;
     try {
-      response = await fetch(url + request.path, {
-        method: request.method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-        signal: AbortSignal.timeout(30_000),
-      });
+      response = await requestJson(url + request.path, { method: request.method, headers: { authorization: `Bearer ${token}` }, body: request.body, caPem, timeoutMs: 30_000 });
     } catch (error) {
       problems.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
       continue;
     }
-    const answer = (await response.json().catch(() => ({ message: `HTTP ${response.status}` }))) as { message: string };
+    const answer = parseAnswer(response);
     if (response.status === 503) {
       problems.push(`${url}: not the leader`);
       continue;
     }
-    if (!response.ok) throw new KeyleaseError('CLUSTER_REFUSED', `${url} refused: ${answer.message}`);
+    if (response.status < 200 || response.status > 299) throw new KeyleaseError('CLUSTER_REFUSED', `${url} refused: ${answer.message}`);
     return answer;
   }
   throw new KeyleaseError('CLUSTER_UNREACHABLE', `no replica took the request (${problems.join('; ')}): is a leader elected? check keylease cluster status`);
 }
 
-async function printStatus(urls: string[]): Promise<void> {
+function parseAnswer(response: JsonResponse): { message: string } {
+  try {
+    return JSON.parse(response.text) as { message: string };
+  } catch {
+    return { message: `HTTP ${response.status}` };
+  }
+}
+
+async function printStatus(urls: string[], caPem: Buffer | null): Promise<void> {
   const rows = await Promise.all(
     urls.map(async (url) => {
       try {
-        const response = await fetch(`${url}/raft/status`, { signal: AbortSignal.timeout(5000) });
-        const s = (await response.json()) as { replicaId: string; role: string; lead: string | null; term: number; commit: number; applied: number; confState: { voters: string[]; learners: string[] } };
+        const response = await requestJson(`${url}/raft/status`, { caPem, timeoutMs: 5000 });
+        const s = JSON.parse(response.text) as { replicaId: string; role: string; lead: string | null; term: number; commit: number; applied: number; confState: { voters: string[]; learners: string[] } };
         return `${s.replicaId.padEnd(10)} ${s.role.padEnd(12)} term ${String(s.term).padEnd(6)} commit ${String(s.commit).padEnd(8)} applied ${String(s.applied).padEnd(8)} leader ${s.lead ?? '-'}  voters ${s.confState.voters.join(',')}${s.confState.learners.length ? `  learners ${s.confState.learners.join(',')}` : ''}  (${url})`;
       } catch (error) {
         return `unreachable  ${url}: ${error instanceof Error ? error.message : String(error)}`;

@@ -51,7 +51,7 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'token-audience', kind: 'string', default: 'keylease', description: 'Audience of the agents\' projected ServiceAccount tokens.' },
     { name: 'kubeconfig', kind: 'string', description: 'Kubeconfig for TokenReview and pod reads (default: the pod\'s own ServiceAccount).' },
     { name: 'api-token-file', kind: 'string', description: 'Bearer token of the admin endpoints (default: DATA_DIR/api-token.txt, created on first start).' },
-    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for TLS (with --tls-cert-file and --tls-key-file): agents are served over TLS, and replicas accept only peers whose certificates it signed (mutual TLS). All three files are re-read when they change.' },
+    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA for TLS (with --tls-cert-file and --tls-key-file): agents are served over TLS, the HTTP port serves HTTPS (the admin API carries keystores and passwords), and replicas accept only peers whose certificates it signed (mutual TLS). All three files are re-read when they change.' },
     { name: 'tls-cert-file', kind: 'string', description: 'PEM certificate of this replica, for agents and peers; its names must cover the advertised hosts.' },
     { name: 'tls-key-file', kind: 'string', description: 'PEM private key of --tls-cert-file.' },
     ...LOG_LEVEL_FLAGS,

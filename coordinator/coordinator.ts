@@ -126,6 +126,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     closers.push(() => grpcServer.close());
     const httpServer = await startHttpServer({
       ...config.http,
+      tls,
       readState: () => log.read((s) => s as ReadonlyCoreState),
       localState: () => log.peek((s) => s),
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),

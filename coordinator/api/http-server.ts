@@ -1,4 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ReloadingTls } from '../../shared/tls/reloading-tls.js';
+import type { TlsMaterial } from '../../shared/tls/tls-material.js';
 import type { AddressInfo } from 'node:net';
 import { assignmentHistory, type HistoryQuery, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
@@ -17,6 +20,11 @@ export interface HttpServerHandle {
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /**
+   * Serve HTTPS with the replica's certificate (kept current as it rotates): the admin Keymanager API
+   * carries keystores, their passwords and the admin token, which must not cross the network in clear.
+   */
+  readonly tls: ReloadingTls | null;
   /** The state as the leader confirms it (linearizable); a follower rejects with NotLeaderError. */
   readonly readState: () => Promise<ReadonlyCoreState>;
   /** This replica's applied state, without asking anyone: what a follower shows when asked. */
@@ -37,7 +45,7 @@ export interface HttpServerOptions {
 
 /** /assignments (HTML or JSON), /metrics, /healthz, /readyz. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const server = createServer((request, response) => {
+  const listener: RequestListener = (request, response) => {
     route(request, response, options).catch((error: unknown) => {
       if (error instanceof NotLeaderError) {
         const leader = error.leaderHint ? ` (the leader takes agents at ${error.leaderHint})` : '';
@@ -48,7 +56,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (!response.headersSent) send(response, 500, 'text/plain', 'internal error; see the coordinator logs\n');
       else response.destroy();
     });
-  });
+  };
+  const { tls } = options;
+  let server: Server;
+  let unsubscribe = () => {};
+  if (tls) {
+    const contextOf = (material: TlsMaterial) => ({ cert: material.certPem!, key: material.keyPem!, minVersion: 'TLSv1.2' as const });
+    const secure = createHttpsServer(contextOf(tls.current), listener);
+    unsubscribe = tls.subscribe((material) => secure.setSecureContext(contextOf(material)));
+    server = secure;
+  } else {
+    server = createServer(listener);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -57,6 +76,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
+        unsubscribe();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -9,13 +9,14 @@ import { createTestCa } from '../support/certs.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { KeyleaseProcess } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
+import { requestJson } from '../../shared/http/json-request.js';
 
 test('with certificates, replicas talk mutual TLS (a peer of another CA is shut out) and agents reach them over TLS only', async () => {
   const dir = await tempDir('raft-tls');
   const secrets = await writeSecrets(dir.path);
   const ca = createTestCa(dir.path, 'ca');
   const stranger = createTestCa(dir.path, 'stranger');
-  const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3']);
+  const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], [], { httpsCaPem: await readFile(ca.caFile) });
   const tlsArgs = (authority: typeof ca, id: string) => {
     const { certFile, keyFile } = authority.issue(id);
     return ['--tls-ca-file', authority.caFile, '--tls-cert-file', certFile, '--tls-key-file', keyFile];
@@ -43,9 +44,19 @@ test('with certificates, replicas talk mutual TLS (a peer of another CA is shut 
       assert.is((error as CoordinatorCallError).status, status.UNAVAILABLE);
     }
 
+    // The HTTP port (admin Keymanager API: keystores and passwords) is HTTPS too, and nothing else.
+    const httpPort = cluster.spec(leader).httpPort;
+    const overTls = await requestJson(`https://127.0.0.1:${httpPort}/healthz`, { caPem: await readFile(ca.caFile) });
+    assert.is(overTls.status, 200);
+    await requestJson(`http://127.0.0.1:${httpPort}/healthz`).then(
+      (plain) => assert.unreachable(`plain HTTP was answered ${plain.status}`),
+      (error: Error) => assert.instance(error, Error),
+    );
+
     // Everything above was committed by r1 and r2; r3, whose certificate the others do not trust, saw none of it.
     const leaderStatus = (await cluster.status(leader))!;
     assert.ok(leaderStatus.commit >= 3, `the leader committed ${leaderStatus.commit} entries`);
+    cluster.httpsCaPem = await readFile(stranger.caFile);
     const outsider = (await cluster.status('r3'))!;
     assert.is(outsider.lead, null, 'r3 never heard from the leader');
     assert.ok(outsider.applied <= 1, `r3 applied only its own bootstrap configuration entry (applied ${outsider.applied})`);

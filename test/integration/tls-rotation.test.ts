@@ -12,6 +12,7 @@ import { KeyleaseProcess } from '../support/processes.js';
 import { LinkProxy } from '../support/tcp-proxy.js';
 import { tempDir } from '../support/temp-dir.js';
 import { probeTls } from '../support/tls-probe.js';
+import { requestJson } from '../../shared/http/json-request.js';
 import { SecretVolume } from '../k8s/support/secret-volume.js';
 
 const read = (path: string) => readFileSync(path);
@@ -66,8 +67,10 @@ test('a coordinator serves a rotated certificate, and an agent trusts a rotated 
     trust.publish({ 'ca.crt': read(newCa.caFile) });
     await eventually(async () => ((await served()) === fingerprintOf(newPair.certFile) ? true : undefined), 10_000, 'the new certificate served');
     await agent.waitForMessage('TLS files reloaded; new connections use them', 10_000);
+    // The HTTPS port (admin API, /metrics) serves it too.
+    assert.is((await probeTls(coordinator.httpPort, { caPem: read(newCa.caFile), protocol: 'http/1.1' })).fingerprint, fingerprintOf(newPair.certFile));
 
-    const metrics = await (await fetch(`${coordinator.httpBase}/metrics`)).text();
+    const metrics = (await requestJson(`https://127.0.0.1:${coordinator.httpPort}/metrics`, { caPem: read(newCa.caFile) })).text;
     const expiry = /^keylease_tls_certificate_expiration_timestamp_seconds (\S+)$/m.exec(metrics);
     assert.ok(expiry, 'the expiry gauge is exported');
     assert.is(Number(expiry[1]) * 1000, Date.parse(new X509Certificate(read(newPair.certFile)).validTo));
@@ -102,7 +105,7 @@ test('replicas rotated to a new CA shut out the old one, and a restarted replica
   const oldCa = createTestCa(dir.path, 'old');
   const newCa = createTestCa(dir.path, 'new');
   const ids = ['r1', 'r2', 'r3'];
-  const cluster = await TestCluster.create(dir.path, secrets, ids);
+  const cluster = await TestCluster.create(dir.path, secrets, ids, [], { httpsCaPem: read(oldCa.caFile) });
   const volumes = new Map(ids.map((id) => [id, tlsVolume(dir.path, `${id}-tls`)]));
   for (const id of ids) volumes.get(id)!.publish(oldCa, oldCa.issue(id));
   const client = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint), credentials.createSsl(read(newCa.caFile)));
@@ -113,6 +116,7 @@ test('replicas rotated to a new CA shut out the old one, and a restarted replica
     const newPairs = new Map(ids.map((id) => [id, newCa.issue(id)]));
     for (const id of ids) volumes.get(id)!.publish(newCa, newPairs.get(id)!);
     await Promise.all(ids.map((id) => cluster.processes.get(id)!.waitForMessage('TLS files reloaded; new connections use them', 10_000)));
+    cluster.httpsCaPem = read(newCa.caFile);
 
     // r1's Raft port now asks for a certificate of the new CA: one of the old is turned away.
     const oldClient = oldCa.issue('old-client');

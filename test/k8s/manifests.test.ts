@@ -134,6 +134,14 @@ test('webhook: only opted-in pods, never its own namespace, Fail with a reason, 
   assert.is(production.metadata.annotations!['cert-manager.io/inject-ca-from'], 'keylease/keylease-webhook');
   find(rendered.get('k8s/overlays/production')!, 'ServiceMonitor', 'keylease-coordinator');
   find(rendered.get('k8s/overlays/production')!, 'PrometheusRule', 'keylease');
+  // With TLS the coordinator's HTTP port is HTTPS: probes and scraping must say so.
+  const tlsCoordinator = find(rendered.get('k8s/overlays/production')!, 'StatefulSet', 'keylease-coordinator').spec.template.spec.containers[0];
+  assert.ok(envOf(tlsCoordinator)['KEYLEASE_TLS_CERT_FILE'], 'production coordinators have TLS');
+  for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) assert.is(tlsCoordinator[probe].httpGet.scheme, 'HTTPS', `${probe} over HTTPS`);
+  assert.is(find(rendered.get('k8s/overlays/production')!, 'ServiceMonitor', 'keylease-coordinator').spec.endpoints[0].scheme, 'https');
+  const plainCoordinator = find(rendered.get('k8s/overlays/dev')!, 'StatefulSet', 'keylease-coordinator').spec.template.spec.containers[0];
+  assert.is(envOf(plainCoordinator)['KEYLEASE_TLS_CERT_FILE'], undefined);
+  assert.is(plainCoordinator.readinessProbe.httpGet.scheme, undefined, 'without TLS the probes stay HTTP');
 });
 
 test('examples: one StatefulSet per client, each injectable as annotated, on both sidecar forms, and granted by the pool policy', () => {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { eventually } from './coordinator-fixture.js';
 import { freePorts } from './ports.js';
 import { KeyleaseProcess } from './processes.js';
+import { requestJson } from '../../shared/http/json-request.js';
 
 export interface ReplicaSpec {
   readonly id: string;
@@ -30,19 +31,26 @@ export const TEST_TICK_MS = 50;
 export class TestCluster {
   readonly processes = new Map<string, KeyleaseProcess>();
 
+  /** With TLS the replicas serve HTTPS: set this to the CA that signed them (it may change in a test). */
+  httpsCaPem: Buffer | null;
+
   private constructor(
     readonly replicas: readonly ReplicaSpec[],
     private readonly secrets: { kekFile: string; mnemonicFile: string },
     private readonly extra: readonly string[],
-  ) {}
+    httpsCaPem: Buffer | null,
+  ) {
+    this.httpsCaPem = httpsCaPem;
+  }
 
-  static async create(dir: string, secrets: { kekFile: string; mnemonicFile: string }, ids: readonly string[], extra: readonly string[] = []): Promise<TestCluster> {
+  static async create(dir: string, secrets: { kekFile: string; mnemonicFile: string }, ids: readonly string[], extra: readonly string[] = [], options: { httpsCaPem?: Buffer } = {}): Promise<TestCluster> {
     const ports = await freePorts(ids.length * 3);
+    const scheme = options.httpsCaPem ? 'https' : 'http';
     const replicas = ids.map((id, i) => {
       const [grpcPort, httpPort, raftPort] = ports.slice(i * 3, i * 3 + 3) as [number, number, number];
-      return { id, dataDir: join(dir, id), grpcPort, httpPort, raftPort, grpcEndpoint: `127.0.0.1:${grpcPort}`, httpBase: `http://127.0.0.1:${httpPort}` };
+      return { id, dataDir: join(dir, id), grpcPort, httpPort, raftPort, grpcEndpoint: `127.0.0.1:${grpcPort}`, httpBase: `${scheme}://127.0.0.1:${httpPort}` };
     });
-    return new TestCluster(replicas, secrets, extra);
+    return new TestCluster(replicas, secrets, extra, options.httpsCaPem ?? null);
   }
 
   spec(id: string): ReplicaSpec {
@@ -86,8 +94,8 @@ export class TestCluster {
 
   async status(id: string): Promise<RaftStatusJson | null> {
     try {
-      const response = await fetch(`${this.spec(id).httpBase}/raft/status`, { signal: AbortSignal.timeout(1000) });
-      return response.ok ? ((await response.json()) as RaftStatusJson) : null;
+      const response = await requestJson(`${this.spec(id).httpBase}/raft/status`, { caPem: this.httpsCaPem, timeoutMs: 1000 });
+      return response.status === 200 ? (JSON.parse(response.text) as RaftStatusJson) : null;
     } catch {
       return null;
     }
