@@ -11,6 +11,7 @@ import type { AgentConfig } from './config.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { startHealthServer } from './health-server.js';
 import { LeaseLoop } from './lease-loop.js';
+import { AgentMetrics } from './metrics.js';
 
 export interface RunningAgent {
   readonly healthPort: number;
@@ -46,6 +47,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
   // The CA bundle is a mounted ConfigMap: a rotated one applies to the next connection, without a restart.
   const tls = config.tlsCaFile ? await ReloadingTls.watch({ caFile: config.tlsCaFile, certFile: null, keyFile: null }, { logger, wallMs: () => clock.wallMs() }) : null;
   const client = new CoordinatorClient(config.coordinatorEndpoints, tls ? reloadingChannelCredentials(tls) : undefined, config.tokenFile);
+  const metrics = new AgentMetrics();
   const loop = new LeaseLoop({
     podName: config.podName,
     pool: config.pool,
@@ -56,8 +58,10 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     logger,
     fenceMarginMs: config.fenceMarginMs,
     requestTimeoutMs: config.requestTimeoutMs,
+    observer: metrics,
   });
-  const health = await startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop());
+  metrics.describe(loop);
+  const health = await startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop(), metrics);
   loop.onPhase((phase) => logger.debug('agent phase', { phase }));
   const finished = loop.start();
   logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, to: holder.name, out: config.files?.outDir ?? null, health: `${config.health.host}:${health.port}` });

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/log/logger.js';
 import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient } from './coordinator-client.js';
 import { AgentError } from './errors.js';
 import type { KeyHolder } from './key-holders.js';
+import type { FenceCause, LeaseLoopObserver } from './metrics.js';
 
 export type AgentPhase = 'claiming' | 'holding' | 'fenced' | 'stopped' | 'failed';
 
@@ -20,6 +21,7 @@ export interface LeaseLoopOptions {
   /** Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5). */
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
+  readonly observer?: LeaseLoopObserver;
 }
 
 /** Refusals that no retry can fix: the operator must change the pod's settings. */
@@ -54,6 +56,16 @@ export class LeaseLoop {
 
   get leaseId(): string | null {
     return this.lease?.leaseId ?? null;
+  }
+
+  /** Keys held under a live lease (0 while claiming, fenced or stopped). */
+  get keysHeld(): number {
+    return this.phase === 'holding' ? (this.lease?.keys.length ?? 0) : 0;
+  }
+
+  /** Milliseconds until the fence unless a renewal is confirmed; null without a lease. */
+  get msToFence(): number | null {
+    return this.lease && this.phase === 'holding' ? this.deadlineMs - this.options.clock.monotonicMs() : null;
   }
 
   onPhase(listener: (phase: AgentPhase) => void): void {
@@ -142,7 +154,7 @@ export class LeaseLoop {
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.options.logger.error('agent stopped on an error it cannot retry', { error: this.failure });
-      await this.fence('unrecoverable error');
+      await this.fence('error', 'unrecoverable error');
       this.setPhase('failed');
     }
   }
@@ -164,19 +176,21 @@ export class LeaseLoop {
         } catch (error) {
           // The client would not take the keys (or cannot be reached): give them back and try again later.
           logger.warn('handing the keys to the validator client failed; giving them back', { error: describe(error) });
-          await this.fence('the validator client did not take the keys');
+          await this.fence('install_failed', 'the validator client did not take the keys');
           await this.sleep(retryMs);
           retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
           continue;
         }
         if (clock.monotonicMs() >= this.deadlineMs) {
-          await this.fence('writing keys took longer than the lease allows');
+          await this.fence('install_slow', 'writing keys took longer than the lease allows');
           continue;
         }
+        this.options.observer?.onClaim('granted');
         logger.info('keys claimed and written', { leaseId: claimed.leaseId, keys: claimed.keys.length, leaseTtlMs: claimed.leaseTtlMs, to: this.options.holder.name });
         this.setPhase('holding');
         return true;
       } catch (error) {
+        this.options.observer?.onClaim(error instanceof CoordinatorCallError && error.isRefusal ? 'refused' : 'failed');
         if (error instanceof CoordinatorCallError && error.refusalCode && FATAL_REFUSALS.has(error.refusalCode)) {
           throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
         }
@@ -205,6 +219,7 @@ export class LeaseLoop {
           // A third of what is left per attempt: a replica that hangs (paused, partitioned) must leave
           // time to try the others before the fence deadline.
           const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)));
+          this.options.observer?.onRenewal('ok', (clock.monotonicMs() - sentAt) / 1000);
           // Only a renewal sent before the fence can extend the deadline.
           if (this.phase !== 'holding') return;
           this.deadlineMs = sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
@@ -212,8 +227,9 @@ export class LeaseLoop {
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {
+          this.options.observer?.onRenewal('failed', (clock.monotonicMs() - sentAt) / 1000);
           if (error instanceof CoordinatorCallError && error.refusalCode === 'LEASE_NOT_FOUND') {
-            await this.fence('the coordinator no longer knows the lease');
+            await this.fence('lease_unknown', 'the coordinator no longer knows the lease');
             return;
           }
           logger.warn('renewal failed; retrying until the fence deadline', { error: describe(error), msToFence: Math.round(remainingMs) });
@@ -229,11 +245,12 @@ export class LeaseLoop {
    * nothing. Retried until the removal is proven, however long that takes; then the lease is given back
    * (with the client's slashing protection, so the keys need not cool) if the coordinator still has it.
    */
-  private async fence(reason: string): Promise<void> {
+  private async fence(cause: FenceCause, reason: string): Promise<void> {
     this.clearFenceTimer();
     const lease = this.lease;
     this.lease = null;
     this.setPhase('fenced');
+    this.options.observer?.onFence(cause);
     this.wake?.();
     let removal = await this.removeKeys();
     while (removal === null && !this.stopping) {
@@ -241,7 +258,7 @@ export class LeaseLoop {
       removal = await this.removeKeys();
     }
     if (removal === null) return;
-    this.options.logger.warn('fenced: keys removed', { reason, leaseId: lease?.leaseId ?? null });
+    this.options.logger.warn('fenced: keys removed', { reason, cause, leaseId: lease?.leaseId ?? null });
     if (lease && this.deadlineMs > this.options.clock.monotonicMs()) await this.release(lease, removal.slashingProtection, 'fenced');
   }
 
@@ -250,7 +267,7 @@ export class LeaseLoop {
     const delay = Math.max(0, this.deadlineMs - this.options.clock.monotonicMs());
     this.fenceTimer = setTimeout(() => {
       this.fenceTimer = null;
-      void this.fence('no renewal confirmed before the fence deadline');
+      void this.fence('deadline', 'no renewal confirmed before the fence deadline');
     }, delay);
   }
 

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { READY_MARKER } from '../../shared/eth/layouts/types.js';
-import { fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
+import { eventually, fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
+import { scrape } from '../support/prometheus-text.js';
 import { KeyleaseProcess, type LogRecord } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -29,6 +30,17 @@ test('with the coordinator gone, the agent fences before the coordinator could h
     await coordinator.process.waitForMessage('lease renewed');
     const started = await agent.waitForMessage('agent started');
     const healthPort = Number(String(started['health']).split(':').pop());
+    const agentMetrics = () => scrape(`http://127.0.0.1:${healthPort}/metrics`);
+    const holding = await eventually(async () => {
+      const sample = await agentMetrics();
+      return (sample('keylease_agent_renewals_total', { outcome: 'ok' }) ?? 0) >= 1 ? sample : undefined;
+    }, 10_000, 'the agent counting its renewal');
+    assert.is(holding('keylease_agent_phase', { phase: 'holding' }), 1);
+    assert.is(holding('keylease_agent_keys_held'), 1);
+    assert.is(holding('keylease_agent_claims_total', { outcome: 'granted' }), 1);
+    const leaseId = String((await agent.waitForMessage('keys claimed and written'))['leaseId']);
+    const deadline = holding('keylease_agent_fence_deadline_seconds', { lease: leaseId })!;
+    assert.ok(deadline > 0 && deadline < TTL_MS / 1000, `the fence is ${deadline} s away, within the TTL`);
 
     const killedAt = Date.now();
     await coordinator.process.kill('SIGKILL');
@@ -43,6 +55,11 @@ test('with the coordinator gone, the agent fences before the coordinator could h
     console.log(`fence margin observed: ${lastReceivedAt + TTL_MS - fencedAt} ms before the earliest possible expiry`);
     assert.not.ok(existsSync(join(outDir, READY_MARKER)));
     assert.not.ok(existsSync(join(outDir, 'keystores')) && (await import('node:fs')).readdirSync(join(outDir, 'keystores')).length > 0, 'no keystore left');
+    const fenced = await agentMetrics();
+    assert.is(fenced('keylease_agent_fences_total', { cause: 'deadline' }), 1, 'the fence is counted with its cause');
+    assert.is(fenced('keylease_agent_phase', { phase: 'fenced' }), 1);
+    assert.is(fenced('keylease_agent_keys_held'), 0);
+    assert.is(fenced('keylease_agent_fence_deadline_seconds', { lease: leaseId }), undefined, 'no lease, no deadline');
     const health = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
     assert.is(health.status, 503, 'health endpoint turns red when fenced');
     const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);

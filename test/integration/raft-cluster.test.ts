@@ -7,6 +7,7 @@ import { eventually, fetchAssignments, writeSecrets } from '../support/coordinat
 import { TEST_TICK_MS, TestCluster } from '../support/cluster-fixture.js';
 import { KeyleaseProcess, type LogRecord } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
+import { scrape } from '../support/prometheus-text.js';
 
 const IDS = ['r1', 'r2', 'r3'];
 const TTL_MS = 10_000;
@@ -39,11 +40,12 @@ test('three replicas: claims through any replica, kill -9 of the leader loses no
 
     const before = await fetchAssignments(cluster.spec(first).httpBase);
     assert.is((before as unknown as { readFrom: string }).readFrom, 'leader');
-    const gauge = async (id: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${cluster.spec(id).httpBase}/metrics`)).text())?.[1]);
-    assert.is(await gauge(first, 'keylease_raft_is_leader'), 1);
-    assert.is(await gauge(follower, 'keylease_raft_is_leader'), 0);
-    assert.is(await gauge(follower, 'keylease_raft_has_leader'), 1);
-    assert.is(await gauge(follower, 'keylease_raft_voters'), 3);
+    const leaderMetrics = await scrape(`${cluster.spec(first).httpBase}/metrics`);
+    const followerMetrics = await scrape(`${cluster.spec(follower).httpBase}/metrics`);
+    assert.is(leaderMetrics('keylease_raft_is_leader'), 1);
+    assert.is(followerMetrics('keylease_raft_is_leader'), 0);
+    assert.is(followerMetrics('keylease_raft_has_leader'), 1);
+    assert.is(followerMetrics('keylease_raft_voters'), 3);
     // A follower answers from its applied state and says so; asked for a linearizable read, it refers to the leader.
     const fromFollower = await eventually(async () => {
       const response = await fetch(`${cluster.spec(follower).httpBase}/assignments`, { headers: { accept: 'application/json' } });

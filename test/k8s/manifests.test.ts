@@ -134,6 +134,10 @@ test('webhook: only opted-in pods, never its own namespace, Fail with a reason, 
   assert.is(production.metadata.annotations!['cert-manager.io/inject-ca-from'], 'keylease/keylease-webhook');
   find(rendered.get('k8s/overlays/production')!, 'ServiceMonitor', 'keylease-coordinator');
   find(rendered.get('k8s/overlays/production')!, 'PrometheusRule', 'keylease');
+  // The agents are scraped on the port the webhook gives them, in the pods it injects.
+  const agents = find(rendered.get('k8s/overlays/production')!, 'PodMonitor', 'keylease-agents');
+  assert.is(agents.spec.podMetricsEndpoints[0].port, 'keylease-health');
+  assert.is(agents.spec.selector.matchLabels['keylease.io/inject'], 'true');
   // With TLS the coordinator's HTTP port is HTTPS: probes and scraping must say so.
   const tlsCoordinator = find(rendered.get('k8s/overlays/production')!, 'StatefulSet', 'keylease-coordinator').spec.template.spec.containers[0];
   assert.ok(envOf(tlsCoordinator)['KEYLEASE_TLS_CERT_FILE'], 'production coordinators have TLS');
@@ -168,6 +172,7 @@ test('examples: one StatefulSet per client, each injectable as annotated, on bot
 const STAND_IN_CRDS = [
   { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors' },
   { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules' },
+  { group: 'monitoring.coreos.com', kind: 'PodMonitor', plural: 'podmonitors' },
   { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates' },
   { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers' },
 ];

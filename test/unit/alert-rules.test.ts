@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { CoordinatorMetrics } from '../../coordinator/api/metrics.js';
+import { AgentMetrics } from '../../agent/metrics.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const PROMTOOL = '/usr/bin/promtool';
@@ -51,7 +52,9 @@ test('every keylease metric the alerts name is one the coordinator exports', asy
   const metrics = new CoordinatorMetrics(async () => null);
   metrics.reportRaft(() => ({ role: 'leader', lead: 'r1', term: 1, commit: 1, applied: 1, confState: { voters: ['r1'], learners: [] } }));
   metrics.reportCertificateExpiry(() => Date.now() + 86_400_000);
-  const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+  const agent = new AgentMetrics();
+  agent.describe({ currentPhase: 'holding', keysHeld: 1, msToFence: 1000, leaseId: 'lease-1' });
+  const exported = new Set([...(await metrics.registry.getMetricsAsJSON()), ...(await agent.registry.getMetricsAsJSON())].map((m) => m.name));
   const named = new Set(rules.flatMap((r) => r.expr.match(/keylease_[a-z_]+/g) ?? []));
   assert.ok(named.size >= 8, `the alerts use the metrics (${[...named].join(', ')})`);
   for (const name of named) assert.ok(exported.has(name), `${name} is exported`);
@@ -107,6 +110,18 @@ test('promtool accepts the rules, and the alerts fire on the series they are abo
               { series: `keylease_tls_certificate_expiration_timestamp_seconds${replica('r1')}`, values: '2592000x5' },
             ],
             alert_rule_test: [{ eval_time: '1m', alertname: 'KeyleaseCertificateExpiring', exp_alerts: [firing('KeyleaseCertificateExpiring', { pod: 'r0' })] }],
+          },
+          {
+            // One agent fences at minute 3; the other renews throughout.
+            interval: '1m',
+            input_series: [
+              { series: 'keylease_agent_fences_total{namespace="validators",pod="lighthouse-0",cause="deadline"}', values: '0 0 0 1 1 1' },
+              { series: 'keylease_agent_fences_total{namespace="validators",pod="teku-0",cause="deadline"}', values: '0 0 0 0 0 0' },
+            ],
+            alert_rule_test: [
+              { eval_time: '2m', alertname: 'KeyleaseAgentFenced', exp_alerts: [] },
+              { eval_time: '4m', alertname: 'KeyleaseAgentFenced', exp_alerts: [firing('KeyleaseAgentFenced', { namespace: 'validators', pod: 'lighthouse-0', cause: 'deadline' })] },
+            ],
           },
           {
             interval: '1m',

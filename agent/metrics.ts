@@ -1,0 +1,81 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AgentPhase } from './lease-loop.js';
+
+/** Why an agent took its keys away: a short, fixed label per cause, for alerts and dashboards. */
+export type FenceCause = 'deadline' | 'lease_unknown' | 'install_failed' | 'install_slow' | 'error';
+
+const PHASES: readonly AgentPhase[] = ['claiming', 'holding', 'fenced', 'stopped', 'failed'];
+
+/** What the lease loop reports as it goes. */
+export interface LeaseLoopObserver {
+  onClaim(outcome: 'granted' | 'refused' | 'failed'): void;
+  onRenewal(outcome: 'ok' | 'failed', seconds: number): void;
+  onFence(cause: FenceCause): void;
+}
+
+/**
+ * The agent's Prometheus metrics, served on its health port: one pod's view of its own lease, so an
+ * operator sees which pods came close to fencing, and why they fenced.
+ */
+export class AgentMetrics implements LeaseLoopObserver {
+  readonly registry = new Registry();
+  private readonly claims: Counter<'outcome'>;
+  private readonly renewals: Counter<'outcome'>;
+  private readonly renewalSeconds: Histogram;
+  private readonly fences: Counter<'cause'>;
+
+  constructor() {
+    const registers = [this.registry];
+    this.claims = new Counter({ name: 'keylease_agent_claims_total', help: 'Claims by outcome (granted, refused by the coordinator, failed to reach it).', labelNames: ['outcome'], registers });
+    this.renewals = new Counter({ name: 'keylease_agent_renewals_total', help: 'Lease renewals by outcome.', labelNames: ['outcome'], registers });
+    this.renewalSeconds = new Histogram({ name: 'keylease_agent_renewal_duration_seconds', help: 'Time for a renewal to be answered, successful or not.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
+    this.fences = new Counter({ name: 'keylease_agent_fences_total', help: 'Times the agent took its keys away before its lease could lapse, by cause.', labelNames: ['cause'], registers });
+  }
+
+  /** The gauges read the loop's state at scrape time. */
+  describe(view: { readonly currentPhase: AgentPhase; readonly keysHeld: number; readonly msToFence: number | null; readonly leaseId: string | null }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'keylease_agent_phase',
+      help: '1 for the phase the agent is in (claiming, holding, fenced, stopped, failed), 0 for the others.',
+      labelNames: ['phase'],
+      registers,
+      collect() {
+        const current = view.currentPhase;
+        for (const phase of PHASES) this.set({ phase }, phase === current ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'keylease_agent_keys_held',
+      help: 'Keys this pod holds under a live lease.',
+      registers,
+      collect() {
+        this.set(view.keysHeld);
+      },
+    });
+    new Gauge({
+      name: 'keylease_agent_fence_deadline_seconds',
+      help: 'Seconds until the agent fences unless a renewal is confirmed, by lease; absent without a lease. Small values mean renewals are late.',
+      labelNames: ['lease'],
+      registers,
+      collect() {
+        this.reset();
+        const ms = view.msToFence;
+        if (ms !== null && view.leaseId !== null) this.set({ lease: view.leaseId }, Math.max(0, ms) / 1000);
+      },
+    });
+  }
+
+  onClaim(outcome: 'granted' | 'refused' | 'failed'): void {
+    this.claims.inc({ outcome });
+  }
+
+  onRenewal(outcome: 'ok' | 'failed', seconds: number): void {
+    this.renewals.inc({ outcome });
+    this.renewalSeconds.observe(seconds);
+  }
+
+  onFence(cause: FenceCause): void {
+    this.fences.inc({ cause });
+  }
+}
