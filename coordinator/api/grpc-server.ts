@@ -3,7 +3,8 @@ import type { PodRef, Refusal, Result } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { NotLeaderError } from '../replication/errors.js';
-import { PodIdentityError, type IdentityRefusalKind } from '../k8s/identity/identity-error.js';
+import type { AgentIdentity } from '../identity/agent-identity.js';
+import { PodIdentityError, type IdentityRefusalKind } from '../identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
 import { reloadingServerCredentials } from '../../shared/tls/grpc-credentials.js';
@@ -30,15 +31,6 @@ const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTC
 
 /** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
 export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
-
-/** Proves which pod a call comes from, and whether it may claim from a pool. */
-export interface AgentIdentity {
-  /**
-   * The pod to act for, taken from the token's review (named `namespace/podName`, with its uid);
-   * `pool` is checked against the policy for claims.
-   */
-  podFor(token: string, claimedPodName: string, pool: string | null): Promise<PodRef>;
-}
 
 const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,

@@ -1,7 +1,7 @@
-import type { AgentIdentity } from '../api/grpc-server.js';
+import type { AgentIdentity } from '../identity/agent-identity.js';
 import type { PodRef } from '../core/index.js';
 import type { Logger } from '../../shared/log/logger.js';
-import { PodIdentityError } from './identity/identity-error.js';
+import { PodIdentityError } from '../identity/identity-error.js';
 import { PodIdentityVerifier } from './identity/pod-identity-verifier.js';
 import { PoolPolicy } from './identity/pool-policy.js';
 import { loadKubeConfig } from './kube-config.js';

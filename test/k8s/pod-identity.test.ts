@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { PodIdentityError } from '../../coordinator/k8s/identity/identity-error.js';
+import { PodIdentityError } from '../../coordinator/identity/identity-error.js';
 import { PodIdentityVerifier } from '../../coordinator/k8s/identity/pod-identity-verifier.js';
 import { PoolPolicy } from '../../coordinator/k8s/identity/pool-policy.js';
 import { useCluster } from './support/cluster.js';

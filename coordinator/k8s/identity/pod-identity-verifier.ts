@@ -1,6 +1,6 @@
 import { ApiException, AuthenticationV1Api, CoreV1Api, type KubeConfig, type V1TokenReview } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../../shared/clock/clock.js';
-import { PodIdentityError } from './identity-error.js';
+import { PodIdentityError } from '../../identity/identity-error.js';
 import { ReviewCache, tokenKey } from './review-cache.js';
 
 /** Who presented a token: taken from the API server's review of it, never from the request. */

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../../shared/errors/keylease-error.js';
 import { podNameProblem, poolNameProblem } from '../../../shared/names/pod-name.js';
-import { PodIdentityError } from './identity-error.js';
+import { PodIdentityError } from '../../identity/identity-error.js';
 
 /** One grant: pods of `namespace` (running as one of `serviceAccounts`, or as any when null) may claim. */
 export interface PoolGrant {

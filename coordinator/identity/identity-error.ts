@@ -1,4 +1,4 @@
-import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
+import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 
 /**
  * Why a pod's identity was refused. `kind` tells the gRPC layer which status to answer with:
