@@ -96,7 +96,7 @@ export class SimCluster {
   readonly random: () => number;
   readonly network: Network;
   readonly replicas = new Map<NodeId, Replica<CoreStateMachine>>();
-  readonly checker = new SafetyChecker<CoreStateMachine>(5);
+  readonly checker = new SafetyChecker<CoreStateMachine>(5, (id) => this.replicas.get(id)?.disk);
   private readonly workload: Workload;
   readonly history = new ClientHistory();
   private linearizability: { readonly result: 'ok' | 'unknown'; readonly ms: number } = { result: 'ok', ms: 0 };

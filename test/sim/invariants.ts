@@ -1,4 +1,5 @@
 import type { Entry, NodeId, Ready } from '../../coordinator/raft/types.js';
+import type { SimDisk } from './disk.js';
 import type { Replica, ReplicaObserver } from './replica.js';
 import type { ReplicatedStateMachine } from './state-machine.js';
 
@@ -23,6 +24,10 @@ interface SeenEntry {
  *    votes arrived late.
  *  - State Machine Safety: every replica applies the same entry at each index, and equal applied
  *    indexes give equal state hashes (also across snapshots and restarts).
+ *  - Durable before applied: when a replica applies an entry, a majority of the voters hold it on disk
+ *    (a leader that counted its own entry before writing it could break this without any crash).
+ *    Checked while the membership is the initial one: across a change, the majority that committed an
+ *    entry may be of the previous configuration.
  */
 export class SafetyChecker<SM extends ReplicatedStateMachine> implements Omit<ReplicaObserver<SM>, 'readStates'> {
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -35,7 +40,13 @@ export class SafetyChecker<SM extends ReplicatedStateMachine> implements Omit<Re
   /** "term/role" last seen per replica, to notice a new leader. */
   private readonly lastRole = new Map<NodeId, string>();
 
-  constructor(private readonly hashEvery: number) {}
+  /** The voters when the first entry was applied: the durability check holds for that configuration. */
+  private initialVoters: string | null = null;
+
+  constructor(
+    private readonly hashEvery: number,
+    private readonly diskOf: (id: NodeId) => SimDisk | undefined,
+  ) {}
 
   /** After every step: Election Safety, and Leader Completeness when a replica has just become leader. */
   checkRoles(replica: Replica<SM>): void {
@@ -84,6 +95,7 @@ export class SafetyChecker<SM extends ReplicatedStateMachine> implements Omit<Re
   }
 
   applied(replica: Replica<SM>, entry: Entry): void {
+    this.checkDurableOnQuorum(replica, entry);
     const term = replica.node!.status().term;
     this.committedByTerm.set(entry.index, Math.min(term, this.committedByTerm.get(entry.index) ?? term));
     const committed = this.committed.get(entry.index);
@@ -92,6 +104,22 @@ export class SafetyChecker<SM extends ReplicatedStateMachine> implements Omit<Re
       throw new SafetyViolation(`${replica.id} applied ${entry.index}/${entry.term} but ${committed.index}/${committed.term} was applied there elsewhere`);
     }
     if (entry.index % this.hashEvery === 0 || this.hashAt.has(entry.index)) this.compareHash(replica, entry.index);
+  }
+
+  private checkDurableOnQuorum(replica: Replica<SM>, entry: Entry): void {
+    // Entry 1 is the bootstrap configuration each replica writes for itself, committed by definition.
+    if (entry.index === 1) return;
+    const voters = [...replica.node!.confState().voters].sort();
+    const key = voters.join(',');
+    this.initialVoters ??= key;
+    if (key !== this.initialVoters) return;
+    const durable = voters.filter((id) => {
+      const disk = this.diskOf(id);
+      return disk !== undefined && (disk.snapshotIndex() >= entry.index || disk.termAt(entry.index) === entry.term);
+    });
+    if (durable.length < Math.floor(voters.length / 2) + 1) {
+      throw new SafetyViolation(`${replica.id} applied ${entry.index}/${entry.term} while only ${durable.join(', ') || 'no voter'} of ${key} had it on disk`);
+    }
   }
 
   restored(replica: Replica<SM>, snapshotIndex: number): void {

@@ -22,7 +22,7 @@ export type LabOptions = Partial<Omit<RaftNodeOptions, 'id' | 'peers' | 'storage
  */
 export class Lab {
   readonly replicas = new Map<NodeId, Replica<EntryListStateMachine>>();
-  readonly checker = new SafetyChecker<EntryListStateMachine>(1);
+  readonly checker = new SafetyChecker<EntryListStateMachine>(1, (id) => this.replicas.get(id)?.disk);
   readonly readStates = new Map<NodeId, ReadState[]>();
   /** Every message sent, in order, for tests that assert on the traffic itself. */
   readonly sent: Message[] = [];

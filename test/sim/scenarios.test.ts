@@ -266,7 +266,11 @@ test('the leader counts its own entry toward a quorum only once its write is dur
   const proposed = leader.propose('x');
   assert.ok(proposed.ok);
   const index = proposed.ok ? proposed.index : 0;
-  leader.step({ type: 'appendResponse', from: 'n2', to: 'n1', term: leader.status().term, reject: false, index, rejectHint: 0, hintTerm: 0 });
+  // n2 gets the append, writes it (the lab's disks are synchronous) and answers.
+  for (const m of leader.takeMessages()) if (m.type === 'append' && m.to === 'n2') lab.replica('n2').deliver(m);
+  const ack = [...lab.sent].reverse().find((m) => m.type === 'appendResponse' && m.from === 'n2' && m.to === 'n1' && !m.reject && m.index >= index);
+  assert.ok(ack, 'n2 acknowledged the entry');
+  leader.step(ack);
   assert.is(leader.status().commit, index - 1, 'n2 alone holds the entry durably: 1 of 3');
   lab.replica('n1').drive(); // the leader's own write completes
   assert.is(leader.status().commit, index);
