@@ -112,9 +112,9 @@ export class AllocationService {
     return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [] });
   }
 
-  renew(pod: PodRef, leaseId: string): Result<{ ttlMs: number }> {
+  async renew(pod: PodRef, leaseId: string): Promise<Result<{ ttlMs: number }>> {
     this.requireLeader();
-    const result = this.leases.renew(pod, leaseId);
+    const result = await this.leases.renew(pod, leaseId);
     if (!result.ok) this.observer.onRefusal?.('renew', result.refusal.code);
     return result;
   }

@@ -1,4 +1,5 @@
 import { refuse, accept, type Lease, type PodRef, type ReadonlyCoreState, type Result } from '../core/index.js';
+import { NotLeaderError } from '../replication/errors.js';
 import type { AppliedEntry, ReplicatedLog } from '../replication/types.js';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
@@ -21,12 +22,21 @@ export interface LeaseKeeperEvents {
  * the decision that a lease is over is proposed (ExpireLease). On promotion every lease gets a full TTL,
  * so failover only ever lengthens leases — the direction that keeps an agent's fence ahead of expiry.
  */
+/** A new leader that failed to read the leases tries again after this. */
+const LOAD_RETRY_MS = 100;
+
 export class LeaseKeeper {
   private readonly live = new Map<string, LiveLease>();
   /** Pods whose ExpireLease is in flight: renewals for them are refused, the agent must fence. */
   private readonly expiring = new Set<string>();
   private nextCoolingEndMs: number | null = null;
   private leader = false;
+  /** Set while a new leader reads every existing lease; renewals wait for it. */
+  private loading: Promise<void> | null = null;
+  /** Every existing lease is in `live`: until then this leader cannot tell a live lease from a gone one. */
+  private loaded = false;
+  /** Counts promotions, so that a read begun in an earlier term never fills this term's table. */
+  private term = 0;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -45,16 +55,25 @@ export class LeaseKeeper {
   stop(): void {
     for (const off of this.unsubscribe.splice(0)) off();
     this.leader = false;
+    this.loaded = false;
+    this.term++;
     this.live.clear();
   }
 
-  /** Extends a lease by its TTL from now. Only the leader answers; the log is not written. */
-  renew(pod: PodRef, leaseId: string): Result<{ ttlMs: number }> {
+  /**
+   * Extends a lease by its TTL from now. Only the leader answers; the log is not written. A leader just
+   * elected answers once it has read every existing lease (one ReadIndex round): answering before, it
+   * would call live leases unknown and make their agents fence.
+   */
+  async renew(pod: PodRef, leaseId: string): Promise<Result<{ ttlMs: number }>> {
+    if (this.loading) await this.loading;
+    // Not (yet) able to answer: the agent retries, here or at another replica, well before its fence.
+    if (!this.leader || !this.loaded) throw new NotLeaderError(null);
     const { podName } = pod;
     const lease = this.live.get(podName);
     // A lease taken by a verified pod is renewed only by that pod, not by a namesake that replaced it.
     const otherPod = lease !== undefined && lease.podUid !== null && lease.podUid !== pod.podUid;
-    if (!this.leader || !lease || lease.leaseId !== leaseId || otherPod || this.expiring.has(podName)) {
+    if (!lease || lease.leaseId !== leaseId || otherPod || this.expiring.has(podName)) {
       return refuse('LEASE_NOT_FOUND', `pod ${podName.slice(0, 253)} holds no live lease ${leaseId.slice(0, 40)}: it expired or was released; fence and claim again`);
     }
     lease.expiresAtMs = this.clock.monotonicMs() + lease.ttlMs;
@@ -107,9 +126,34 @@ export class LeaseKeeper {
   private async setLeadership(isLeader: boolean): Promise<void> {
     if (isLeader === this.leader) return;
     this.leader = isLeader;
+    this.loaded = false;
     this.live.clear();
+    this.term++;
     if (!isLeader) return;
+    const loading = this.loadLeases(this.term);
+    this.loading = loading;
+    await loading;
+    if (this.loading === loading) this.loading = null;
+  }
+
+  /** Reads every lease, retrying while this replica stays leader (a read can time out in a turbulent cluster). */
+  private async loadLeases(term: number): Promise<void> {
+    while (term === this.term) {
+      try {
+        await this.readLeases(term);
+        return;
+      } catch (error) {
+        if (term !== this.term) return;
+        this.logger.warn('a new leader could not read the leases yet; retrying', { error });
+        await new Promise((resolve) => setTimeout(resolve, LOAD_RETRY_MS));
+      }
+    }
+  }
+
+  private async readLeases(term: number): Promise<void> {
     const { leases, coolingEnd } = await this.log.read((state) => ({ leases: [...state.leases.values()], coolingEnd: earliestCoolingEnd(state) }));
+    if (term !== this.term) return;
+    this.loaded = true;
     const now = this.clock.monotonicMs();
     for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs });
     this.nextCoolingEndMs = coolingEnd;
