@@ -22,8 +22,6 @@ export interface LeaseLoopOptions {
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
   readonly observer?: LeaseLoopObserver;
-  /** In [0, 1): spreads renewals (default Math.random). */
-  readonly random?: () => number;
 }
 
 /** Refusals that no retry can fix: the operator must change the pod's settings. */
@@ -222,7 +220,7 @@ export class LeaseLoop {
     const { client, podName, logger, clock } = this.options;
     while (!this.stopping && this.lease && this.phase === 'holding') {
       const ttlMs = this.lease.leaseTtlMs;
-      await this.sleep((ttlMs / 3) * (1 - RENEW_JITTER * (this.options.random ?? Math.random)()));
+      await this.sleep((ttlMs / 3) * (1 - RENEW_JITTER * Math.random()));
       if (this.stopping || !this.lease || this.phase !== 'holding') return;
       let retryMs = MIN_RETRY_MS;
       let switchesWithoutPause = 0;
