@@ -84,7 +84,7 @@ async function waitForKeymanager(keymanager: NonNullable<AgentConfig['keymanager
   for (let attempt = 1; ; attempt++) {
     try {
       const token = await readToken(keymanager.tokenFile);
-      const client = new KeymanagerClient({ baseUrl: keymanager.url, token, timeoutMs: keymanager.timeoutMs });
+      const client = new KeymanagerClient({ baseUrl: keymanager.url, token, timeoutMs: keymanager.timeoutMs, caFile: keymanager.caFile });
       await client.listKeystores();
       return new KeymanagerKeyHolder(client, logger);
     } catch (error) {

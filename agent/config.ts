@@ -17,6 +17,7 @@ export const AGENT_COMMAND: CommandSpec = {
     { name: 'out', kind: 'string', description: 'Directory (an in-memory volume in Kubernetes) to write the keys into, in --layout.' },
     { name: 'keymanager-url', kind: 'string', description: 'The validator client\'s Keymanager API (e.g. http://127.0.0.1:5062): keys are imported and removed through it, with their slashing protection.' },
     { name: 'keymanager-token-file', kind: 'string', description: 'File with the bearer token of --keymanager-url (the client\'s api-token file).' },
+    { name: 'keymanager-ca-file', kind: 'string', description: 'For an https:// --keymanager-url with a certificate of its own (Teku\'s, say): that certificate or its CA, PEM. Re-read on every call.' },
     { name: 'keymanager-timeout-ms', kind: 'int', default: 10_000, min: 100, max: 120_000, description: 'Deadline of each call to the Keymanager API.' },
     { name: 'health-listen', kind: 'string', default: '127.0.0.1:8081', description: 'HOST:PORT for /healthz and /readyz (port 0 picks a free port).' },
     { name: 'fence-margin-ms', kind: 'int', default: 0, min: 0, max: 3_600_000, description: 'Fence this long before the lease could lapse; 0 picks max(1 s, TTL/5).' },
@@ -35,7 +36,7 @@ export interface AgentConfig {
   /** Files for the validator client, if it reads them from a volume. */
   readonly files: { readonly layout: LayoutName; readonly outDir: string } | null;
   /** The validator client's Keymanager API, if it is managed through it. */
-  readonly keymanager: { readonly url: string; readonly tokenFile: string; readonly timeoutMs: number } | null;
+  readonly keymanager: { readonly url: string; readonly tokenFile: string; readonly timeoutMs: number; readonly caFile: string | null } | null;
   readonly health: { host: string; port: number };
   readonly fenceMarginMs: number;
   readonly requestTimeoutMs: number;
@@ -84,8 +85,10 @@ function filesConfig(values: FlagValues): AgentConfig['files'] {
 function keymanagerConfig(values: FlagValues): AgentConfig['keymanager'] {
   const url = values['keymanager-url'] as string | undefined;
   const tokenFile = values['keymanager-token-file'] as string | undefined;
+  const caFile = (values['keymanager-ca-file'] as string | undefined) ?? null;
   if (!url) {
     if (tokenFile) throw new ConfigError('--keymanager-token-file needs --keymanager-url');
+    if (caFile) throw new ConfigError('--keymanager-ca-file needs --keymanager-url');
     return null;
   }
   let parsed: URL;
@@ -96,5 +99,6 @@ function keymanagerConfig(values: FlagValues): AgentConfig['keymanager'] {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError('--keymanager-url must be http:// or https://');
   if (!tokenFile) throw new ConfigError('--keymanager-url needs --keymanager-token-file: the validator client\'s API token');
-  return { url: url.replace(/\/$/, ''), tokenFile, timeoutMs: values['keymanager-timeout-ms'] as number };
+  if (caFile && parsed.protocol !== 'https:') throw new ConfigError('--keymanager-ca-file is for an https:// --keymanager-url; this one is plain http');
+  return { url: url.replace(/\/$/, ''), tokenFile, timeoutMs: values['keymanager-timeout-ms'] as number, caFile };
 }

@@ -40,8 +40,8 @@ export interface FenceResult {
 export class KeymanagerClient {
   readonly #connection: KeymanagerConnection;
 
-  constructor(options: { baseUrl: string; token: string; timeoutMs: number }) {
-    this.#connection = { baseUrl: options.baseUrl, token: options.token, timeoutMs: options.timeoutMs };
+  constructor(options: { baseUrl: string; token: string; timeoutMs: number; caFile?: string | null }) {
+    this.#connection = { baseUrl: options.baseUrl, token: options.token, timeoutMs: options.timeoutMs, caFile: options.caFile ?? null };
   }
 
   async listKeystores(): Promise<ListedKeystore[]> {

@@ -5,6 +5,8 @@ export type KeymanagerErrorCode =
   | 'KEYMANAGER_UNREACHABLE'
   /** No answer within the deadline. */
   | 'KEYMANAGER_TIMEOUT'
+  /** An https:// API whose certificate is not trusted, or a --keymanager-ca-file that cannot be read. */
+  | 'KEYMANAGER_TLS'
   /** 401 or 403: the bearer token is missing or wrong. */
   | 'KEYMANAGER_AUTH'
   /** Any other non-2xx answer. */

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { HttpTimeoutError, requestJson, type JsonResponse } from '../../shared/http/json-request.js';
 import { KeymanagerError } from './errors.js';
 import { scrubSecrets } from './scrub.js';
 
@@ -6,7 +8,24 @@ export interface KeymanagerConnection {
   readonly baseUrl: string;
   readonly token: string;
   readonly timeoutMs: number;
+  /**
+   * For an https:// API with a certificate of its own (Teku's, say): that certificate or its CA, as
+   * PEM. Read on every call, so a renewed one applies without a restart.
+   */
+  readonly caFile?: string | null;
 }
+
+/** Certificate checks that fail because the certificate is not trusted (rather than the network failing). */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 export interface KeymanagerCall {
   readonly method: 'GET' | 'POST' | 'DELETE';
@@ -26,39 +45,39 @@ export async function callKeymanager(connection: KeymanagerConnection, call: Key
   const endpoint = `${call.method} ${call.path}`;
   const url = `${connection.baseUrl.replace(/\/+$/, '')}${call.path}`;
   const secrets = call.secrets ?? [];
-  let response: Response;
-  let text: string;
+  const caPem = await readCa(connection.caFile ?? null, endpoint);
+  let response: JsonResponse;
   try {
-    response = await fetch(url, {
-      method: call.method,
-      headers: {
-        authorization: `Bearer ${connection.token}`,
-        accept: 'application/json',
-        ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
-      signal: AbortSignal.timeout(connection.timeoutMs),
-    });
-    text = await response.text();
+    response = await requestJson(url, { method: call.method, headers: { authorization: `Bearer ${connection.token}` }, body: call.body, caPem, timeoutMs: connection.timeoutMs });
   } catch (error) {
     throw transportError(endpoint, url, connection.timeoutMs, error);
   }
-  if (!response.ok) throw statusError(endpoint, url, response.status, serverMessage(text, secrets), call.adviceFor?.(response.status));
+  if (response.status < 200 || response.status > 299) throw statusError(endpoint, url, response.status, serverMessage(response.text, secrets), call.adviceFor?.(response.status));
   try {
-    return JSON.parse(text);
+    return JSON.parse(response.text);
   } catch {
     throw new KeymanagerError('KEYMANAGER_RESPONSE', endpoint, response.status, `${endpoint} at ${url} answered ${response.status} with a body that is not JSON: is --keymanager-url the validator client's Keymanager API?`);
   }
 }
 
+async function readCa(caFile: string | null, endpoint: string): Promise<Buffer | null> {
+  if (caFile === null) return null;
+  try {
+    return await readFile(caFile);
+  } catch (cause) {
+    throw new KeymanagerError('KEYMANAGER_TLS', endpoint, null, `cannot read --keymanager-ca-file ${caFile}: check the path (a mounted Secret?)`, { cause });
+  }
+}
+
 function transportError(endpoint: string, url: string, timeoutMs: number, error: unknown): KeymanagerError {
-  const name = (error as Error | undefined)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
+  if (error instanceof HttpTimeoutError) {
     return new KeymanagerError('KEYMANAGER_TIMEOUT', endpoint, null, `${endpoint} at ${url} did not answer within ${timeoutMs} ms: check that the validator client is running and not overloaded`, { cause: error });
   }
-  // fetch reports network failures as TypeError("fetch failed") with the system error as its cause.
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  const reason = cause?.code ?? cause?.message ?? (error as Error | undefined)?.message ?? String(error);
+  const code = (error as { code?: string } | undefined)?.code;
+  if (code !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+    return new KeymanagerError('KEYMANAGER_TLS', endpoint, null, `${endpoint} at ${url}: the validator client's certificate is not trusted (${code}): give that certificate, or the CA that signed it, with --keymanager-ca-file`, { cause: error });
+  }
+  const reason = code ?? (error as Error | undefined)?.message ?? String(error);
   return new KeymanagerError('KEYMANAGER_UNREACHABLE', endpoint, null, `cannot reach the Keymanager API for ${endpoint} at ${url} (${reason}): check --keymanager-url and that the validator client runs with its Keymanager API enabled`, { cause: error });
 }
 

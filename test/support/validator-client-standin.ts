@@ -2,6 +2,7 @@ import bls from '@chainsafe/bls';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
 import {
@@ -80,20 +81,25 @@ export class ValidatorClientStandin {
   #protection: Interchange;
   readonly #delays = new Set<NodeJS.Timeout>();
 
-  private constructor(genesisValidatorsRoot: string) {
+  readonly #scheme: 'http' | 'https';
+
+  private constructor(genesisValidatorsRoot: string, tls: { certPem: Buffer; keyPem: Buffer } | null) {
     this.genesisValidatorsRoot = genesisValidatorsRoot.toLowerCase();
     this.#protection = emptyInterchange(this.genesisValidatorsRoot);
-    this.#server = createServer((request, response) => void this.#answer(request, response));
+    const answer = (request: IncomingMessage, response: ServerResponse) => void this.#answer(request, response);
+    this.#server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, answer) : createServer(answer);
+    this.#scheme = tls ? 'https' : 'http';
   }
 
-  static async start(options: { genesisValidatorsRoot?: string } = {}): Promise<ValidatorClientStandin> {
-    const standin = new ValidatorClientStandin(options.genesisValidatorsRoot ?? MAINNET_GENESIS_VALIDATORS_ROOT);
+  /** With `tls`, the API is served over HTTPS with that certificate, as Teku serves its own. */
+  static async start(options: { genesisValidatorsRoot?: string; tls?: { certPem: Buffer; keyPem: Buffer } } = {}): Promise<ValidatorClientStandin> {
+    const standin = new ValidatorClientStandin(options.genesisValidatorsRoot ?? MAINNET_GENESIS_VALIDATORS_ROOT, options.tls ?? null);
     await standin.#listen(0);
     return standin;
   }
 
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#scheme}://127.0.0.1:${this.#port}`;
   }
 
   heldPubkeys(): string[] {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HelpRequested, parseFlags, parseListenAddress, type CommandSpec } from '../../shared/cli/flags.js';
 import { ConfigError } from '../../shared/errors/keylease-error.js';
+import { AGENT_COMMAND, agentConfig } from '../../agent/config.js';
 
 const spec: CommandSpec = {
   name: 'demo',
@@ -59,6 +60,14 @@ test('--help lists each flag with its environment variable', () => {
 test('listen addresses accept IPv4, names and bracketed IPv6', () => {
   assert.equal(parseListenAddress('0.0.0.0:7400', 'x'), { host: '0.0.0.0', port: 7400 });
   assert.equal(parseListenAddress('[::1]:0', 'x'), { host: '::1', port: 0 });
+});
+
+test('agent: --keymanager-ca-file is for an https Keymanager API, and says so otherwise', () => {
+  const agent = (...args: string[]) => agentConfig(parseFlags(AGENT_COMMAND, ['--coordinator', '127.0.0.1:7400', '--pod-name', 'validator-0', ...args], {}));
+  const https = agent('--keymanager-url', 'https://127.0.0.1:5052', '--keymanager-token-file', '/t', '--keymanager-ca-file', '/ca.pem');
+  assert.is(https.keymanager?.caFile, '/ca.pem');
+  assert.match(configError(() => agent('--keymanager-url', 'http://127.0.0.1:5062', '--keymanager-token-file', '/t', '--keymanager-ca-file', '/ca.pem')), 'is for an https://');
+  assert.match(configError(() => agent('--layout', 'plain', '--out', '/keys', '--keymanager-ca-file', '/ca.pem')), '--keymanager-ca-file needs --keymanager-url');
 });
 
 test.run();

@@ -9,6 +9,7 @@ import { KeymanagerClient } from '../../agent/keymanager/client.js';
 import { FenceFailedError, KeymanagerError } from '../../agent/keymanager/errors.js';
 import { encryptKeystore } from '../../shared/eth/keystore.js';
 import { emptyInterchange, serializeInterchange, SlashingProtectionError, watermarks, type Interchange } from '../../shared/eth/slashing-protection/index.js';
+import { createTestCa } from '../support/certs.js';
 import { tempDir } from '../support/temp-dir.js';
 import { ValidatorClientStandin } from '../support/validator-client-standin.js';
 
@@ -382,5 +383,30 @@ test('the stand-in refuses duties that are slashable against its history, and ke
     assert.not.ok(standin.sign(A.pubkey, { blockSlot: 2n ** 60n }));
   }),
 );
+
+test('an https Keymanager API with its own certificate: trusted through --keymanager-ca-file, refused without it with a pointer to that flag', async () => {
+  const dir = await tempDir('keymanager-https');
+  const ca = createTestCa(dir.path, 'teku');
+  const serving = ca.issue('validator-client');
+  const standin = await ValidatorClientStandin.start({ tls: { certPem: await readFile(serving.certFile), keyPem: await readFile(serving.keyFile) } });
+  try {
+    assert.ok(standin.baseUrl.startsWith('https://'));
+    const trusting = new KeymanagerClient({ baseUrl: standin.baseUrl, token: standin.token, timeoutMs: 5000, caFile: ca.caFile });
+    const imported = await trusting.importKeystores({ keystores: [A.keystore], passwords: [A.password] });
+    assert.equal(imported.map((s) => s.status), ['imported']);
+    assert.equal((await trusting.listKeystores()).map((k) => k.validatingPubkey), [A.pubkey]);
+
+    const untrusting = new KeymanagerClient({ baseUrl: standin.baseUrl, token: standin.token, timeoutMs: 5000 });
+    const refused = await rejection(untrusting.listKeystores(), KeymanagerError);
+    assert.is(refused.code, 'KEYMANAGER_TLS');
+    assert.match(refused.message, '--keymanager-ca-file');
+    const missing = await rejection(new KeymanagerClient({ baseUrl: standin.baseUrl, token: standin.token, timeoutMs: 5000, caFile: join(dir.path, 'absent.pem') }).listKeystores(), KeymanagerError);
+    assert.is(missing.code, 'KEYMANAGER_TLS');
+    assert.match(missing.message, 'absent.pem');
+  } finally {
+    await standin.close();
+    await dir.cleanup();
+  }
+});
 
 test.run();

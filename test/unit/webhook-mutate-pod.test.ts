@@ -188,6 +188,23 @@ test('a coordinator CA ConfigMap is mounted and passed as --tls-ca-file', () => 
   assert.ok(out.spec!.volumes!.some((v) => v.name === 'keylease-coordinator-ca' && (v as { configMap?: { name: string } }).configMap?.name === 'keylease-ca'));
 });
 
+test('an https Keymanager API with its own certificate: the CA Secret is mounted into the agent and passed as --keymanager-ca-file', () => {
+  const annotations = { 'keylease.io/inject': 'true', 'keylease.io/keys': '2', 'keylease.io/pool': 'mainnet', 'keylease.io/keymanager-url': 'https://127.0.0.1:5052', 'keylease.io/keymanager-ca-secret': 'teku-api-cert' };
+  for (const version of [V1_20, V1_29]) {
+    const out = injected(pod(annotations), version);
+    const agent = [...(out.spec!.initContainers ?? []), ...out.spec!.containers!].find((c) => c.name === 'keylease-agent')!;
+    assert.is(env(agent)['KEYLEASE_KEYMANAGER_CA_FILE'], '/etc/keylease/keymanager-ca/ca.crt');
+    assert.ok(agent.volumeMounts!.some((m) => m.name === 'keylease-keymanager-ca' && m.mountPath === '/etc/keylease/keymanager-ca' && m.readOnly));
+    const volume = out.spec!.volumes!.find((v) => v.name === 'keylease-keymanager-ca') as { secret?: { secretName: string; items: Array<{ key: string }> } } | undefined;
+    assert.is(volume?.secret?.secretName, 'teku-api-cert');
+    assert.equal(volume?.secret?.items.map((i) => i.key), ['ca.crt']);
+    const validator = out.spec!.containers!.find((c) => c.name === 'lighthouse')!;
+    assert.not.ok((validator.volumeMounts ?? []).some((m) => m.name === 'keylease-keymanager-ca'), 'only the agent mounts it');
+  }
+  // Without the annotation, no such volume.
+  assert.not.ok(injected(pod(ANNOTATED), V1_20).spec!.volumes!.some((v) => v.name === 'keylease-keymanager-ca'));
+});
+
 const MALFORMED: Array<[string, Record<string, string>, RegExp]> = [
   ['negative key count', { ...ANNOTATED, 'keylease.io/keys': '-3' }, /keylease\.io\/keys is "-3"; it must be a whole number from 1 to 64/],
   ['zero keys', { ...ANNOTATED, 'keylease.io/keys': '0' }, /keylease\.io\/keys is "0"; it must be a whole number from 1 to 64/],
@@ -202,6 +219,9 @@ const MALFORMED: Array<[string, Record<string, string>, RegExp]> = [
   ['unknown layout', { ...ANNOTATED, 'keylease.io/layout': 'geth' }, /keylease\.io\/layout is "geth"; use one of lighthouse/],
   ['keymanager URL not a URL', { ...ANNOTATED, 'keylease.io/keymanager-url': 'localhost 5062' }, /keylease\.io\/keymanager-url "localhost 5062" is not a URL/],
   ['keymanager URL not http', { ...ANNOTATED, 'keylease.io/keymanager-url': 'ftp://127.0.0.1:5062' }, /keylease\.io\/keymanager-url must be http:\/\/ or https:\/\/, not ftp:/],
+  ['CA Secret for a plain-http Keymanager API', { ...ANNOTATED, 'keylease.io/keymanager-url': 'http://127.0.0.1:5062', 'keylease.io/keymanager-ca-secret': 'x' }, /keylease\.io\/keymanager-ca-secret is for an https:\/\/ keylease\.io\/keymanager-url; this one is plain http/],
+  ['CA Secret without a Keymanager API', { ...ANNOTATED, 'keylease.io/keymanager-ca-secret': 'x' }, /keylease\.io\/keymanager-ca-secret is for an https:\/\/ keylease\.io\/keymanager-url; there is none/],
+  ['CA Secret name malformed', { ...ANNOTATED, 'keylease.io/keymanager-url': 'https://127.0.0.1:5052', 'keylease.io/keymanager-ca-secret': 'Teku_Cert' }, /keylease\.io\/keymanager-ca-secret "Teku_Cert" is not a Secret name/],
   ['container that does not exist', { ...ANNOTATED, 'keylease.io/container': 'prysm' }, /keylease\.io\/container names "prysm", but the pod's containers are lighthouse/],
   ['inject neither true nor false', { ...ANNOTATED, 'keylease.io/inject': 'yes' }, /keylease\.io\/inject is "yes"; it must be "true" or "false"/],
   ['misspelt annotation', { ...ANNOTATED, 'keylease.io/key': '4' }, /unknown annotation keylease\.io\/key;/],

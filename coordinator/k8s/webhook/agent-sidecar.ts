@@ -9,7 +9,8 @@ export const KEYS_VOLUME = 'keylease-keys';
 export const TOKEN_VOLUME = 'keylease-token';
 export const AGENT_TMP_VOLUME = 'keylease-agent-tmp';
 export const COORDINATOR_CA_VOLUME = 'keylease-coordinator-ca';
-export const INJECTED_VOLUMES = [KEYS_VOLUME, TOKEN_VOLUME, AGENT_TMP_VOLUME, COORDINATOR_CA_VOLUME] as const;
+export const KEYMANAGER_CA_VOLUME = 'keylease-keymanager-ca';
+export const INJECTED_VOLUMES = [KEYS_VOLUME, TOKEN_VOLUME, AGENT_TMP_VOLUME, COORDINATOR_CA_VOLUME, KEYMANAGER_CA_VOLUME] as const;
 
 /** Where both containers see the keys: the same path, since some layouts write absolute paths. */
 export const KEYS_MOUNT_PATH = '/keylease/keys';
@@ -18,6 +19,7 @@ export const KEYMANAGER_TOKEN_PATH = `${KEYS_MOUNT_PATH}/api-token.txt`;
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/keylease.io/serviceaccount';
 export const TOKEN_PATH = `${TOKEN_MOUNT_PATH}/token`;
 const COORDINATOR_CA_MOUNT_PATH = '/etc/keylease/coordinator-ca';
+const KEYMANAGER_CA_MOUNT_PATH = '/etc/keylease/keymanager-ca';
 
 /** The audience the coordinator asks TokenReview for: a token made for anything else is refused. */
 export const TOKEN_AUDIENCE = 'keylease';
@@ -73,6 +75,7 @@ export function agentContainer(
   if (request.keymanagerUrl !== null) {
     env.push({ name: 'KEYLEASE_KEYMANAGER_URL', value: request.keymanagerUrl }, { name: 'KEYLEASE_KEYMANAGER_TOKEN_FILE', value: KEYMANAGER_TOKEN_PATH });
   }
+  if (request.keymanagerCaSecret !== null) env.push({ name: 'KEYLEASE_KEYMANAGER_CA_FILE', value: `${KEYMANAGER_CA_MOUNT_PATH}/ca.crt` });
   if (options.coordinatorCaConfigMap !== null) env.push({ name: 'KEYLEASE_TLS_CA_FILE', value: `${COORDINATOR_CA_MOUNT_PATH}/ca.crt` });
 
   const volumeMounts: NonNullable<ContainerJson['volumeMounts']> = [
@@ -82,6 +85,7 @@ export function agentContainer(
     { name: AGENT_TMP_VOLUME, mountPath: '/tmp' },
   ];
   if (options.coordinatorCaConfigMap !== null) volumeMounts.push({ name: COORDINATOR_CA_VOLUME, mountPath: COORDINATOR_CA_MOUNT_PATH, readOnly: true });
+  if (request.keymanagerCaSecret !== null) volumeMounts.push({ name: KEYMANAGER_CA_VOLUME, mountPath: KEYMANAGER_CA_MOUNT_PATH, readOnly: true });
 
   const runAsUser = validatorUser.uid !== undefined && validatorUser.uid !== 0 ? validatorUser.uid : AGENT_IMAGE_UID;
   const container: ContainerJson = {
@@ -116,7 +120,7 @@ export function agentContainer(
 }
 
 /** The pod volumes injection adds. */
-export function injectedVolumes(options: InjectionOptions): Array<{ name: string; [field: string]: unknown }> {
+export function injectedVolumes(request: InjectionRequest, options: InjectionOptions): Array<{ name: string; [field: string]: unknown }> {
   const volumes: Array<{ name: string; [field: string]: unknown }> = [
     // In memory: keystores and passwords never reach a node's disk.
     { name: KEYS_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
@@ -128,6 +132,9 @@ export function injectedVolumes(options: InjectionOptions): Array<{ name: string
   ];
   if (options.coordinatorCaConfigMap !== null) {
     volumes.push({ name: COORDINATOR_CA_VOLUME, configMap: { name: options.coordinatorCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+  }
+  if (request.keymanagerCaSecret !== null) {
+    volumes.push({ name: KEYMANAGER_CA_VOLUME, secret: { secretName: request.keymanagerCaSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
   }
   return volumes;
 }

@@ -1,5 +1,5 @@
 import { LAYOUT_NAMES, type LayoutName } from '../../../shared/eth/layouts/types.js';
-import { poolNameProblem } from '../../../shared/names/pod-name.js';
+import { podNameProblem, poolNameProblem } from '../../../shared/names/pod-name.js';
 import type { PodJson } from './pod-json.js';
 
 /** The pod annotations operators write (DESIGN.md, "Interfaces others rely on"), plus the one injection adds. */
@@ -9,6 +9,8 @@ export const ANNOTATION = {
   pool: 'keylease.io/pool',
   layout: 'keylease.io/layout',
   keymanagerUrl: 'keylease.io/keymanager-url',
+  /** A Secret in the pod's namespace whose `ca.crt` the agent trusts for an https:// Keymanager API. */
+  keymanagerCaSecret: 'keylease.io/keymanager-ca-secret',
   container: 'keylease.io/container',
   /** Written by injection: which form was injected. Read by nobody but people. */
   injected: 'keylease.io/injected',
@@ -29,6 +31,8 @@ export interface InjectionRequest {
   /** Null when the keys go only through the Keymanager API. */
   readonly layout: LayoutName | null;
   readonly keymanagerUrl: string | null;
+  /** Secret holding `ca.crt` for an https:// Keymanager API with its own certificate (Teku's). */
+  readonly keymanagerCaSecret: string | null;
   /** Index in spec.containers of the validator client container. */
   readonly validatorIndex: number;
 }
@@ -61,10 +65,11 @@ export function readAnnotations(pod: PodJson, maxKeys: number): AnnotationReadin
   const keyCount = readKeyCount(annotations[ANNOTATION.keys], maxKeys, problems);
   const pool = readPool(annotations[ANNOTATION.pool], problems);
   const keymanagerUrl = readKeymanagerUrl(annotations[ANNOTATION.keymanagerUrl], problems);
+  const keymanagerCaSecret = readKeymanagerCaSecret(annotations[ANNOTATION.keymanagerCaSecret], annotations[ANNOTATION.keymanagerUrl], problems);
   const layout = readLayout(annotations[ANNOTATION.layout], keymanagerUrl !== null, problems);
   const validatorIndex = readValidatorIndex(pod, annotations[ANNOTATION.container], problems);
   if (problems.length > 0) return malformed(problems);
-  return { kind: 'requested', request: { keyCount: keyCount!, pool: pool!, layout, keymanagerUrl, validatorIndex: validatorIndex! } };
+  return { kind: 'requested', request: { keyCount: keyCount!, pool: pool!, layout, keymanagerUrl, keymanagerCaSecret, validatorIndex: validatorIndex! } };
 }
 
 const malformed = (problems: string[]): AnnotationReading => ({ kind: 'malformed', problems });
@@ -119,6 +124,19 @@ function readKeymanagerUrl(text: string | undefined, problems: string[]): string
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     problems.push(`${ANNOTATION.keymanagerUrl} must be http:// or https://, not ${url.protocol}`);
+    return null;
+  }
+  return text;
+}
+
+function readKeymanagerCaSecret(text: string | undefined, keymanagerUrl: string | undefined, problems: string[]): string | null {
+  if (text === undefined) return null;
+  if (!keymanagerUrl?.startsWith('https://')) {
+    problems.push(`${ANNOTATION.keymanagerCaSecret} is for an https:// ${ANNOTATION.keymanagerUrl}; ${keymanagerUrl === undefined ? 'there is none' : 'this one is plain http'}`);
+    return null;
+  }
+  if (podNameProblem(text) !== null) {
+    problems.push(`${ANNOTATION.keymanagerCaSecret} ${JSON.stringify(text.slice(0, 100))} is not a Secret name (lowercase letters, digits, '-' and '.')`);
     return null;
   }
   return text;

@@ -78,7 +78,7 @@ function injectionPatch(pod: PodJson, request: InjectionRequest, form: SidecarFo
     validator.lifecycle
       ? { op: 'add', path: `${validatorPath}/lifecycle/preStop`, value: PRESTOP_HOOK }
       : { op: 'add', path: `${validatorPath}/lifecycle`, value: { preStop: PRESTOP_HOOK } },
-    ...appendAll('/spec/volumes', spec.volumes, injectedVolumes(options)),
+    ...appendAll('/spec/volumes', spec.volumes, injectedVolumes(request, options)),
     { op: 'add', path: `/metadata/annotations/${pointerToken(ANNOTATION.injected)}`, value: form },
   ];
   if (form === 'native-sidecar') {
