@@ -42,9 +42,9 @@ export class KubernetesAgentIdentity implements AgentIdentity {
     );
     const policy = PoolPolicy.parse(watch.initial.get(options.policyFile)!.toString('utf8'), options.policyFile);
     const kubeConfig = loadKubeConfig(options.kubeconfigFile);
-    const verifier = new PodIdentityVerifier({ kubeConfig, audience: options.audience });
     // Pods of the namespaces the policy names at start; a policy that adds namespaces takes a restart.
     const pods = await PodWatch.start({ kubeConfig, namespaces: policy.namespaces(), logger: options.logger.child({ component: 'pod-watch' }) });
+    const verifier = new PodIdentityVerifier({ kubeConfig, audience: options.audience, cachedPod: (namespace, podName) => pods.cached(namespace, podName) });
     identity = new KubernetesAgentIdentity(verifier, policy, watch, pods);
     return identity;
   }

@@ -121,6 +121,27 @@ test('the token of a pod since replaced under the same name (a StatefulSet resta
   assert.is((await verifier.verify(await podToken('validator-1', newUid))).podUid, newUid);
 });
 
+test('with the pod watch\'s cache: a pod it holds with the token\'s uid is not read again; anything else is read from the API server', async () => {
+  const uid = await createPod('cached-0');
+  const token = await podToken('cached-0', uid);
+  const asked: string[] = [];
+  let cache: { uid: string | undefined; terminating: boolean } | null = { uid, terminating: false };
+  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator, cachedPod: (ns, name) => (asked.push(`${ns}/${name}`), cache) });
+  assert.is((await verifier.verify(token)).podUid, uid);
+  assert.equal(asked, [`${namespace}/cached-0`]);
+  // The cache is trusted when it holds the pod with the token's uid: nothing more is read (shown by deleting
+  // the pod behind its back, which the watch would report within moments).
+  await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'cached-0', namespace, gracePeriodSeconds: 0 });
+  assert.is((await verifier.verify(token)).podUid, uid);
+  // A cache that does not hold the pod (it may lag) is checked against the API server, which knows it is gone.
+  cache = null;
+  assert.is((await refusal(verifier.verify(token))).code, 'POD_GONE');
+  // And one holding another uid (it may lag a replacement) too: the real pod decides.
+  const replacementUid = await createPod('cached-0');
+  cache = { uid: 'a-stale-uid', terminating: false };
+  assert.is((await verifier.verify(await podToken('cached-0', replacementUid))).podUid, replacementUid);
+});
+
 test('a terminating pod is still recognised (it must release), and says so', async () => {
   const uid = await createPod('terminating', 'validator', { finalizers: ['keylease.io/test-hold'] });
   const token = await podToken('terminating', uid);

@@ -15,14 +15,29 @@ export interface PodIdentity {
 
 type ReviewedToken = Omit<PodIdentity, 'terminating'>;
 
+/** A pod as a local cache knows it: its uid and whether it is being deleted; null if the cache knows nothing. */
+export type CachedPodLookup = (namespace: string, podName: string) => { readonly uid: string | undefined; readonly terminating: boolean } | null;
+
 export interface PodIdentityVerifierOptions {
   readonly kubeConfig: KubeConfig;
   /** The audience the projected token was made for. */
   readonly audience?: string;
   readonly reviewCacheMs?: number;
   readonly clock?: Clock;
+  /**
+   * The pod watch's cache. A pod it holds with the token's uid needs no read from the API server; anything
+   * else (absent, another uid, not watched, not in sync) is read, since the cache may lag a creation.
+   */
+  readonly cachedPod?: CachedPodLookup;
 }
 
+/**
+ * How long a token's review is reused. The pod is checked on every call regardless (a deleted or
+ * replaced pod is refused at once); what a longer cache risks is a token revoked some other way (its
+ * ServiceAccount deleted) being taken for up to this long. A minute spares the API server a review per
+ * renewal: three hundred agents renewing every ten seconds would otherwise cost thirty a second.
+ */
+const DEFAULT_REVIEW_CACHE_MS = 60_000;
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
 const SERVICE_ACCOUNT_USER = /^system:serviceaccount:([^:]+):([^:]+)$/;
@@ -34,19 +49,22 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
  * (`authorization: Bearer <token>`): a TokenReview with the keylease audience says whose token it is and
  * which pod it is bound to; then the pod itself is read, because the API server keeps accepting the
  * token of a deleted pod for about ten seconds (it caches reviews) and a StatefulSet recreates a pod
- * under the same name with a new uid. Reviews are cached briefly by token hash; the pod is read every time.
+ * under the same name with a new uid. Reviews are cached by token hash; the pod comes from the pod watch's
+ * cache when it holds it, else from the API server, so renewals cost the API server nothing.
  */
 export class PodIdentityVerifier {
   readonly #authentication: AuthenticationV1Api;
   readonly #core: CoreV1Api;
   readonly #audience: string;
   readonly #reviews: ReviewCache<ReviewedToken>;
+  readonly #cachedPod: CachedPodLookup | null;
 
   constructor(options: PodIdentityVerifierOptions) {
     this.#authentication = options.kubeConfig.makeApiClient(AuthenticationV1Api);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#audience = options.audience ?? 'keylease';
-    this.#reviews = new ReviewCache(options.reviewCacheMs ?? 10_000, options.clock ?? systemClock);
+    this.#reviews = new ReviewCache(options.reviewCacheMs ?? DEFAULT_REVIEW_CACHE_MS, options.clock ?? systemClock);
+    this.#cachedPod = options.cachedPod ?? null;
   }
 
   /**
@@ -110,6 +128,8 @@ export class PodIdentityVerifier {
   }
 
   async #readPod(reviewed: ReviewedToken): Promise<{ uid: string | undefined; terminating: boolean } | null> {
+    const cached = this.#cachedPod?.(reviewed.namespace, reviewed.podName) ?? null;
+    if (cached !== null && cached.uid === reviewed.podUid) return cached;
     try {
       const pod = await this.#core.readNamespacedPod({ name: reviewed.podName, namespace: reviewed.namespace });
       return { uid: pod.metadata?.uid, terminating: pod.metadata?.deletionTimestamp !== undefined };

@@ -67,6 +67,15 @@ export class PodWatch {
     return TERMINAL_PHASES.has(pod.status?.phase ?? '');
   }
 
+  /** The pod as the informer holds it; null when it cannot say (namespace not watched, not in sync, or no such pod). */
+  cached(namespace: string, podName: string): { uid: string | undefined; terminating: boolean } | null {
+    const entry = this.#informers.get(namespace);
+    if (!entry?.synced) return null;
+    const pod = entry.informer.get(podName, namespace);
+    if (!pod) return null;
+    return { uid: pod.metadata?.uid, terminating: pod.metadata?.deletionTimestamp !== undefined };
+  }
+
   /** Those of `pods` that are orphaned. */
   gone(pods: Iterable<PodRef>): PodRef[] {
     return [...pods].filter((p) => this.isOrphaned(p.namespace, p.podName, p.podUid));
