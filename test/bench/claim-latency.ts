@@ -11,15 +11,11 @@ import { startCoordinator } from '../../coordinator/coordinator.js';
 import { parseFlags } from '../../shared/cli/flags.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { writeSecrets } from '../support/coordinator-fixture.js';
+import { benchNumber } from './bench-options.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(args[i + 1]);
-};
-const claims = option('claims', 400);
-const concurrency = option('concurrency', 1);
-const derived = option('derived', 20);
+const claims = benchNumber('claims', 400);
+const concurrency = benchNumber('concurrency', 1);
+const derived = benchNumber('derived', 20);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -34,7 +30,9 @@ function report(label: string, samples: number[], seconds: number): void {
 const dir = await mkdtemp(join(tmpdir(), 'keylease-bench-'));
 try {
   const secrets = await writeSecrets(dir);
-  const values = parseFlags(COORDINATOR_COMMAND, ['--data-dir', join(dir, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--lease-ttl-ms', '600000'], {});
+  // Released keys return at once (no cooling), as they do when an agent hands back their slashing
+  // protection; otherwise every "recycled" claim would wait for a key to be derived.
+  const values = parseFlags(COORDINATOR_COMMAND, ['--data-dir', join(dir, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--lease-ttl-ms', '600000', '--cooling-ms', '0'], {});
   const coordinator = await startCoordinator(coordinatorConfig(values), silentLogger);
   const client = new CoordinatorClient([`127.0.0.1:${coordinator.grpcPort}`]);
   console.log(`claim latency, one replica, concurrency ${concurrency} (ms)`);

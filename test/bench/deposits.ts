@@ -5,10 +5,9 @@
  */
 import type { SignedDeposit } from '../../shared/eth/deposit/index.js';
 import { startTestChain, testDeposit } from '../support/evm.js';
+import { benchNumber } from './bench-options.js';
 
-const args = process.argv.slice(2);
-const i = args.indexOf('--deposits');
-const count = i === -1 ? 200 : Number(args[i + 1]);
+const count = benchNumber('deposits', 200);
 
 const evm = await startTestChain();
 try {

@@ -12,15 +12,11 @@ import { Fleet } from '../support/fleet.js';
 import { writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
+import { benchNumber } from './bench-options.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(args[i + 1]);
-};
-const pods = option('pods', 300);
-const ttlMs = option('ttl-ms', 10_000);
-const holdSeconds = option('hold-s', 20);
+const pods = benchNumber('pods', 300);
+const ttlMs = benchNumber('ttl-ms', 10_000);
+const holdSeconds = benchNumber('hold-s', 20);
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -11,14 +11,10 @@ import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 import { EtcdCluster, etcdAvailable } from './etcd-cluster.js';
+import { benchNumber, benchOption } from './bench-options.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? fallback : args[i + 1]!;
-};
-const cycles = Number(option('cycles', '600'));
-const concurrencies = option('concurrency', '1,16,64').split(',').map(Number);
+const cycles = benchNumber('cycles', 600);
+const concurrencies = benchOption('concurrency', '1,16,64').split(',').map(Number);
 
 interface Row {
   readonly concurrency: number;
