@@ -7,7 +7,7 @@ import { CoordinatorCallError, CoordinatorClient } from '../../agent/coordinator
 import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { createTestCa } from '../support/certs.js';
 import { TestCluster } from '../support/cluster-fixture.js';
-import { KeyleaseProcess } from '../support/processes.js';
+import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 import { requestJson } from '../../shared/http/json-request.js';
 
@@ -52,6 +52,15 @@ test('with certificates, replicas talk mutual TLS (a peer of another CA is shut 
       (plain) => assert.unreachable(`plain HTTP was answered ${plain.status}`),
       (error: Error) => assert.instance(error, Error),
     );
+
+    // `keylease cluster status` reads the replicas over HTTPS, trusting their CA; without it, it cannot.
+    const https = [cluster.spec('r1').httpBase, cluster.spec('r2').httpBase].join(',');
+    const trusted = await runKeylease(['cluster', 'status', '--http', https, '--tls-ca-file', ca.caFile]);
+    assert.is(trusted.code, 0, trusted.output);
+    assert.match(trusted.output, new RegExp(`${leader} +leader`));
+    assert.not.match(trusted.output, 'unreachable');
+    const untrusted = await runKeylease(['cluster', 'status', '--http', https]);
+    assert.match(untrusted.output, /unreachable +https:\/\/127\.0\.0\.1/);
 
     // Everything above was committed by r1 and r2; r3, whose certificate the others do not trust, saw none of it.
     const leaderStatus = (await cluster.status(leader))!;
