@@ -56,7 +56,7 @@ function requestFor(action: Exclude<Action, 'status'>, id: string | undefined, r
 }
 
 /** Tries each replica; followers answer 503 and the next one is asked. */
-async function sendToLeader(urls: string[], token: string, request: { method: string; path: string; body?: unknown }, caPem: Buffer | null): Promise<{ message: string }> {
+export async function sendToLeader(urls: string[], token: string, request: { method: string; path: string; body?: unknown }, caPem: Buffer | null): Promise<{ message: string }> {
   const problems: string[] = [];
   for (const url of urls) {
     let response: JsonResponse;

@@ -26,6 +26,9 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
     { name: 'network', kind: 'string', default: 'mainnet', choices: KNOWN_NETWORK_NAMES, description: 'Network of the pool\'s validators: its genesis validators root scopes slashing protection.' },
     { name: 'genesis-validators-root', kind: 'string', description: 'For a custom network: its genesis validators root (0x + 64 hex), instead of --network\'s.' },
+    { name: 'genesis-time', kind: 'int', min: 0, max: 2 ** 40, description: 'For a custom network: its beacon chain genesis time (Unix seconds). With it, keys whose last watermarks are unknown get watermarks from the clock before reuse; without it such keys wait for an operator.' },
+    { name: 'seconds-per-slot', kind: 'int', min: 1, max: 3600, description: 'For a custom network: seconds per slot (default --network\'s).' },
+    { name: 'slots-per-epoch', kind: 'int', min: 1, max: 1024, description: 'For a custom network: slots per epoch (default --network\'s).' },
     { name: 'deposit-mode', kind: 'string', default: 'none', choices: ['none', 'export', 'submit'], description: 'none: keys are deposited elsewhere and claimable at once; export: likewise, and the leader writes deposit_data files (staking-deposit-cli format) for the keys it derives, into DATA_DIR/deposit-data; submit: the leader makes the 32 ETH deposit of every key it derives, and the key is claimable once it is confirmed.' },
     { name: 'withdrawal-address', kind: 'string', description: 'With --deposit-mode submit: the EIP-55 checksummed execution address the deposits\' withdrawal credentials point to.' },
     { name: 'withdrawal-type', kind: 'string', default: '0x01', choices: ['0x01', '0x02'], description: 'Withdrawal credentials prefix: 0x01, or 0x02 (compounding).' },
@@ -94,6 +97,8 @@ export interface CoordinatorConfig {
   readonly http: { host: string; port: number };
   readonly pool: string;
   readonly poolSettings: PoolSettings;
+  /** The network's genesis fork version, told to remote-signer agents (validator registrations are signed for it). */
+  readonly genesisForkVersion: string;
   readonly logLevel: LogLevel;
   readonly apiTokenFile: string | null;
   /** Null unless the pool makes its own deposits (--deposit-mode submit). */
@@ -128,7 +133,9 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       genesisValidatorsRoot: genesisValidatorsRoot(values),
       historyRetentionMs: values['history-retention-ms'] as number,
       depositMode: values['deposit-mode'] as 'none' | 'export' | 'submit',
+      ...slotClock(values),
     },
+    genesisForkVersion: genesisForkVersion(values),
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
     deposits: depositConfig(values),
@@ -202,6 +209,28 @@ function depositConfig(values: FlagValues): DepositConfig | null {
     confirmations: values['deposit-confirmations'] as number,
     maxDepositsPerDay: values['max-deposits-per-day'] as number,
   };
+}
+
+/**
+ * The pool's slot clock (S8): a known network's, or a custom one's from --genesis-time. A custom
+ * network without it has none, so keys whose last watermarks are unknown wait for an operator.
+ */
+function slotClock(values: FlagValues): { genesisTimeMs: number; slotMs: number; slotsPerEpoch: number } | Record<string, never> {
+  const known = KNOWN_NETWORKS[values['network'] as KnownNetworkName];
+  const custom = values['genesis-validators-root'] !== undefined;
+  const genesisTime = (values['genesis-time'] as number | undefined) ?? (custom ? undefined : known.genesisTime);
+  if (genesisTime === undefined) {
+    if (values['seconds-per-slot'] !== undefined || values['slots-per-epoch'] !== undefined) throw new ConfigError('--seconds-per-slot and --slots-per-epoch need --genesis-time: the slot clock starts at genesis');
+    return {};
+  }
+  const secondsPerSlot = (values['seconds-per-slot'] as number | undefined) ?? known.secondsPerSlot;
+  return { genesisTimeMs: genesisTime * 1000, slotMs: secondsPerSlot * 1000, slotsPerEpoch: (values['slots-per-epoch'] as number | undefined) ?? known.slotsPerEpoch };
+}
+
+function genesisForkVersion(values: FlagValues): string {
+  const version = (values['genesis-fork-version'] as string | undefined) ?? KNOWN_NETWORKS[values['network'] as KnownNetworkName].genesisForkVersion;
+  if (!/^0x[0-9a-fA-F]{8}$/.test(version)) throw new ConfigError(`--genesis-fork-version ${JSON.stringify(version.slice(0, 20))} is not 0x and 8 hex digits`);
+  return version.toLowerCase();
 }
 
 function genesisValidatorsRoot(values: FlagValues): string {
