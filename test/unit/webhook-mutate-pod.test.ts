@@ -287,7 +287,7 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
     assert.is(validator.startupProbe?.httpGet.path, '/healthz');
     assert.ok(validator.startupProbe!.periodSeconds * validator.startupProbe!.failureThreshold >= 300, 'time for the client to start and the agent to reach its API');
     assert.is(validator.livenessProbe?.httpGet.path, '/healthz');
-    assert.is(validator.livenessProbe?.httpGet.port, validator.startupProbe.httpGet.port);
+    assert.is(validator.livenessProbe?.httpGet.port, validator.startupProbe!.httpGet.port);
     assert.ok(marginOf(out) > 0);
     assert.is(env(agentOf(out))['KEYLEASE_SIGNER_LISTEN'], undefined);
   });
