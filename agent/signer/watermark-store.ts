@@ -17,7 +17,7 @@ import type { SlashableMessage } from './signing-request.js';
 export const SNAPSHOT_FILE = 'signer-watermarks.json';
 export const LOG_FILE = 'signer-watermarks.log';
 /** Past this size the log is folded into a new snapshot (about 8,000 records). */
-const COMPACT_AT_BYTES = 1024 * 1024;
+const DEFAULT_COMPACT_AT_BYTES = 1024 * 1024;
 
 /**
  * The signer's watermarks on disk (the pod's in-memory volume), so that an agent restarted in the same
@@ -43,6 +43,7 @@ export class WatermarkStore {
     /** Every watermark the signer knows, for the snapshot a compaction writes. */
     private readonly current: () => ReadonlyMap<string, Watermarks>,
     private readonly logger: Logger,
+    private readonly compactAtBytes: number,
   ) {}
 
   /** Opens (creating if needed) the store in `dir`; returns it with the watermarks it holds. */
@@ -51,6 +52,7 @@ export class WatermarkStore {
     genesisValidatorsRoot: string;
     current: () => ReadonlyMap<string, Watermarks>;
     logger: Logger;
+    compactAtBytes?: number;
   }): Promise<{ store: WatermarkStore; persisted: Map<string, Watermarks> }> {
     const { dir, logger } = options;
     const genesisValidatorsRoot = options.genesisValidatorsRoot.toLowerCase();
@@ -78,7 +80,7 @@ export class WatermarkStore {
     } catch (error) {
       throw stateError(`cannot open the signer's state log ${logPath} (${(error as Error).message})`, error);
     }
-    return { store: new WatermarkStore(dir, genesisValidatorsRoot, log, validBytes, options.current, logger), persisted: marks };
+    return { store: new WatermarkStore(dir, genesisValidatorsRoot, log, validBytes, options.current, logger, options.compactAtBytes ?? DEFAULT_COMPACT_AT_BYTES), persisted: marks };
   }
 
   /** Resolves once the raise is durable; rejects (SIGNER_STATE) if it could not be written. */
@@ -120,7 +122,7 @@ export class WatermarkStore {
         const failure = stateError(`cannot write the signer's watermarks to ${join(this.dir, LOG_FILE)} (${(error as Error).message}): nothing is signed that cannot be recorded`, error);
         for (const entry of batch) entry.reject(failure);
       }
-      if (this.logBytes >= COMPACT_AT_BYTES) await this.compact();
+      if (this.logBytes >= this.compactAtBytes) await this.compact();
     }
   }
 
