@@ -137,7 +137,7 @@ export class InAgentSigner {
     const pubKey = normalizePubKey(identifier, 'the public key in the request path', 'SIGNER_UNKNOWN_KEY');
     const key = this.held.get(pubKey);
     if (!key) throw new SignerError('SIGNER_UNKNOWN_KEY', `this signer holds no key ${pubKey}`);
-    const request = parseSigningRequest(body, this.network);
+    const request = this.parse(body);
     this.checkClaimedRoot(request, body);
     let raised: Watermarks | null = null;
     if (request.slashable) {
@@ -170,19 +170,36 @@ export class InAgentSigner {
     if (now >= deadline) throw new SignerError('SIGNER_FENCED', `refused ${type}: the agent's fence deadline passed ${Math.round(now - deadline)} ms ago; it signs again only after a renewal`);
   }
 
+  private parse(body: unknown): SigningRequest {
+    try {
+      return parseSigningRequest(body, this.network);
+    } catch (error) {
+      if (!(error instanceof SignerError)) throw error;
+      throw new SignerError(error.code, error.message + this.presetHint(body, () => true));
+    }
+  }
+
   private checkClaimedRoot(request: SigningRequest, body: unknown): void {
-    if (!request.claimedRoot || equalBytes(request.claimedRoot, request.signingRoot)) return;
-    let hint = '';
+    const claimed = request.claimedRoot;
+    if (!claimed || equalBytes(claimed, request.signingRoot)) return;
+    const hint = this.presetHint(body, (other) => equalBytes(other.signingRoot, claimed));
+    throw new SignerError('SIGNER_ROOT_MISMATCH', `the request's signingRoot ${hex(claimed)} is not the root of its ${request.type} message (${hex(request.signingRoot)})${hint}`);
+  }
+
+  /** On a refusal only: whether the request is right under another preset, a likely misconfiguration worth naming. */
+  private presetHint(body: unknown, fits: (request: SigningRequest) => boolean): string {
+    const ours = this.network.types.preset.name;
     for (const preset of PRESET_NAMES) {
-      if (preset === this.network.types.preset.name) continue;
+      if (preset === ours) continue;
       try {
-        const other = parseSigningRequest(body, { ...this.network, types: typesFor(preset) });
-        if (equalBytes(other.signingRoot, request.claimedRoot)) hint = `; it matches the ${preset} preset, but the agent is set up for ${this.network.types.preset.name}: give it the network's preset`;
+        if (fits(parseSigningRequest(body, { ...this.network, types: typesFor(preset) }))) {
+          return `; it fits the ${preset} preset, but the agent is set up for ${ours}: give it the network's preset`;
+        }
       } catch {
-        // Not valid under that preset either: no hint.
+        // Not valid under that preset either.
       }
     }
-    throw new SignerError('SIGNER_ROOT_MISMATCH', `the request's signingRoot ${hex(request.claimedRoot)} is not the root of its ${request.type} message (${hex(request.signingRoot)})${hint}`);
+    return '';
   }
 
   private openStore(): Promise<WatermarkStore> {
