@@ -50,7 +50,9 @@ export class InAgentSigner {
   /** Watermarks of every key this state directory has seen, held or not. */
   private readonly marks = new Map<string, Watermarks>();
   private deadlineMs: number | null = null;
-  private store: Promise<WatermarkStore> | null = null;
+  private opening: Promise<WatermarkStore> | null = null;
+  /** Set once the state directory is open, which install() awaits: any held key implies it. */
+  private store: WatermarkStore | null = null;
   private readonly network: NetworkContext;
   private readonly genesisValidatorsRoot: string;
 
@@ -107,7 +109,7 @@ export class InAgentSigner {
     this.held = new Map();
     if (this.store) {
       try {
-        await (await this.store).flush();
+        await this.store.flush();
       } catch (error) {
         // The watermarks returned come from memory and cover every signature, persisted or not.
         this.options.logger.warn('could not finish persisting watermarks while removing keys', { error: (error as Error).message });
@@ -147,8 +149,11 @@ export class InAgentSigner {
     }
     this.checkDeadline(request.type);
     if (raised) this.marks.set(pubKey, raised);
+    // The write runs on the thread pool while this thread signs; the signature waits for it.
+    const persisted = request.slashable ? this.store!.append(pubKey, request.slashable) : null;
+    persisted?.catch(() => {}); // awaited below; this only keeps a failure during signing from going unhandled
     const signature = key.secretKey.sign(request.signingRoot).toBytes();
-    if (request.slashable) await (await this.store!).append(pubKey, request.slashable);
+    if (persisted) await persisted;
     // Persisting takes time: the signature leaves only if the key is still held and the deadline not
     // reached. A refusal here keeps the raised watermark, which can only make the signer stricter.
     if (this.held.get(pubKey) !== key) throw new SignerError('SIGNER_FENCED', `the key ${pubKey} was taken away while ${request.type} was being signed`);
@@ -160,7 +165,7 @@ export class InAgentSigner {
   async close(): Promise<void> {
     this.deadlineMs = null;
     this.held = new Map();
-    if (this.store) await (await this.store).close();
+    if (this.store) await this.store.close();
   }
 
   private checkDeadline(type: string): void {
@@ -203,20 +208,21 @@ export class InAgentSigner {
   }
 
   private openStore(): Promise<WatermarkStore> {
-    if (!this.store) {
-      this.store = WatermarkStore.open({
+    if (!this.opening) {
+      this.opening = WatermarkStore.open({
         dir: this.options.stateDir,
         genesisValidatorsRoot: this.genesisValidatorsRoot,
         current: () => this.marks,
         logger: this.options.logger,
       }).then(({ store, persisted }) => {
         for (const [pubKey, marks] of persisted) this.marks.set(pubKey, higherWatermarks(this.marks.get(pubKey) ?? NO_WATERMARKS, marks));
+        this.store = store;
         return store;
       });
       // A failed open is retried by the next install().
-      this.store.catch(() => (this.store = null));
+      this.opening.catch(() => (this.opening = null));
     }
-    return this.store;
+    return this.opening;
   }
 
   private poolWatermarks(pubKey: string, slashingProtection: string): Watermarks {
