@@ -52,7 +52,7 @@ export async function startRemoteSignerServer(
     const signMatch = SIGN_PATH.exec(path);
     if (signMatch) {
       if (request.method !== 'POST') return sendError(response, 405, 'use POST to sign', { allow: 'POST' });
-      const identifier = decodeURIComponent(signMatch[1]!);
+      const identifier = decodePathPart(signMatch[1]!);
       readBody(request, maxBodyBytes).then(
         (body) => {
           if (body === null) {
@@ -147,6 +147,15 @@ function prefersText(accept: string | undefined): boolean {
   const json = types.some((t) => t === 'application/json' || t === 'application/*');
   const text = types.some((t) => t === 'text/plain' || t === 'text/*');
   return text && !json;
+}
+
+/** A malformed %-escape is passed on as written: the signer then refuses it as an unknown key. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 function sendError(response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {

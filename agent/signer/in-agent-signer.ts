@@ -77,7 +77,9 @@ export class InAgentSigner {
     for (const key of keys) {
       const pubKey = normalizePubKey(key.pubKey, 'a key to install');
       if (prepared.has(pubKey)) throw new SignerError('SIGNER_KEY', `the key ${pubKey} was given twice`);
-      prepared.set(pubKey, { key: { pubKey, secretKey: secretKeyFor(pubKey, key.secretKey) }, fromPool: this.poolWatermarks(pubKey, key.slashingProtection) });
+      const secretKey = secretKeyFor(pubKey, key.secretKey);
+      // A key held already keeps its entry, so a request being signed with it is not taken for a removal.
+      prepared.set(pubKey, { key: this.held.get(pubKey) ?? { pubKey, secretKey }, fromPool: this.poolWatermarks(pubKey, key.slashingProtection) });
     }
     this.held = new Map([...prepared].map(([pubKey, { key }]) => [pubKey, key]));
     for (const [pubKey, { fromPool }] of prepared) this.marks.set(pubKey, higherWatermarks(this.marks.get(pubKey) ?? NO_WATERMARKS, fromPool));
@@ -130,8 +132,9 @@ export class InAgentSigner {
   /**
    * Signs one request of the remote signing API for `identifier` (the public key in the URL) and
    * returns the 96-byte signature. Refusals throw SignerError: SIGNER_UNKNOWN_KEY, SIGNER_REQUEST,
-   * SIGNER_ROOT_MISMATCH, SIGNER_SLASHABLE and SIGNER_FENCED change nothing; SIGNER_STATE means the
-   * watermark could not be persisted, and the signature is withheld.
+   * SIGNER_ROOT_MISMATCH, SIGNER_SLASHABLE and SIGNER_FENCED change nothing, except a fence that
+   * comes while the watermark is being persisted (the raise stays); SIGNER_STATE means the watermark
+   * could not be persisted, and the signature is withheld.
    */
   async sign(identifier: string, body: unknown): Promise<Uint8Array> {
     // Everything up to the first await runs as one step, so two requests for the same slot cannot

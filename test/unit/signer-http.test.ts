@@ -118,6 +118,7 @@ test('bad requests: unknown key 404, malformed 400 naming the field, root mismat
   const server = await start({ keys: [0], maxBodyBytes: 4096 });
   await expectRefusal(await post(server, interopKey(9).pubKey, randaoRequest(1)), 404, /holds no key 0x/);
   await expectRefusal(await post(server, 'not-a-key', randaoRequest(1)), 404, /must be a BLS public key/);
+  await expectRefusal(await post(server, '%E0%A4%A', randaoRequest(1)), 404, /must be a BLS public key/);
   await expectRefusal(await post(server, K0, '{"type": '), 400, /request body is not JSON/);
   await expectRefusal(await post(server, K0, { ...randaoRequest(1), type: 'SIGN_ANYTHING' }), 400, /type "SIGN_ANYTHING" is not a message type/);
   await expectRefusal(await post(server, K0, { ...randaoRequest(1), randao_reveal: { epoch: 1 } }), 400, /^randao_reveal\.epoch must be a decimal string \(uint64\), not the number 1$/);

@@ -273,6 +273,14 @@ test('removeAll drops every key and returns the watermarks of all of them, with 
   await signer.close();
 });
 
+test('installing a key again while it signs does not withhold the signature', async () => {
+  const signer = await liveSigner(await stateDir(), [0]);
+  const pending = signer.sign(K0, blockRequest(95));
+  await signer.install([interopKey(0), interopKey(1)]);
+  assert.is((await pending).length, 96);
+  await signer.close();
+});
+
 test('install holds exactly the keys given; a bad key or foreign protection changes nothing', async () => {
   const signer = await liveSigner(await stateDir(), [0, 1]);
   await signer.install([interopKey(1), interopKey(2)]);
