@@ -31,7 +31,11 @@ export const LODESTAR_MISSING = `Lodestar ${VERSION} is not installed: run bash 
 /** Chain parameters passed as --params.* to the beacon node and to every validator client alike. */
 export interface ChainParams {
   readonly secondsPerSlot: number;
-  /** Fork epochs; a fork left out never happens (the minimal preset's dev chain stays phase0). */
+  /**
+   * Fork epochs; a fork left out never happens (the minimal preset's dev chain stays phase0). Bellatrix and
+   * Capella blocks are pre-merge (there is no execution client), so those forks must start at epoch 1 or
+   * later: a chain born in Bellatrix counts as merged and cannot make a block without an execution client.
+   */
   readonly altairForkEpoch?: number;
   readonly bellatrixForkEpoch?: number;
   readonly capellaForkEpoch?: number;
@@ -108,7 +112,7 @@ export class LodestarProcess {
 
   /** The last log lines, for error messages. */
   tail(count = 20): string {
-    return [...this.otherLines.slice(-5), ...this.records.slice(-count).map((r) => `${r.level}: ${r.message} ${JSON.stringify(r.context ?? {})}`)].join('\n');
+    return [...this.otherLines.slice(-15), ...this.records.slice(-count).map((r) => `${r.level}: ${r.message} ${JSON.stringify(r.context ?? {})}`)].join('\n');
   }
 
   /** Resolves with the first record (past or future) that matches; rejects if the process exits first or after `timeoutMs`. */
@@ -152,11 +156,20 @@ export interface BeaconNode {
 }
 
 /**
- * Starts `lodestar dev` with `validatorCount` interop genesis validators (keys 0..N-1, see interop-keys.ts)
- * and no validators of its own, so every duty is signed by the tests' clients. Genesis is a few seconds
- * after the start; resolves once the beacon API answers.
+ * Starts `lodestar dev` with `validatorCount` interop genesis validators (keys 0..N-1, see interop-keys.ts).
+ * By default it runs none of them itself, so every duty is signed by the tests' clients; `ownValidators`
+ * (e.g. [8, 15]) has it run that inclusive range with local keys, as a backbone that keeps making blocks.
+ * A dev chain needs one: once no block was made for more than 8 slots, Lodestar 1.5.1's beacon node calls
+ * itself stalled ("Node is syncing - waiting for peers") and refuses every duty, so the chain never makes
+ * another block. Genesis is a few seconds after the start; resolves once the beacon API answers.
  */
-export async function startBeaconNode(options: { dir: string; validatorCount: number; params: ChainParams; timeoutMs?: number }): Promise<BeaconNode> {
+export async function startBeaconNode(options: {
+  dir: string;
+  validatorCount: number;
+  params: ChainParams;
+  ownValidators?: readonly [first: number, last: number];
+  timeoutMs?: number;
+}): Promise<BeaconNode> {
   const binary = requireBinary();
   const dataDir = join(options.dir, 'beacon');
   await mkdir(dataDir, { recursive: true });
@@ -164,11 +177,11 @@ export async function startBeaconNode(options: { dir: string; validatorCount: nu
   const args = [
     'dev',
     '--genesisValidators', String(options.validatorCount),
+    // Its own validators reach it through --server (they would look for the default port otherwise).
+    ...(options.ownValidators ? ['--startValidators', `${options.ownValidators[0]}..${options.ownValidators[1]}`, '--server', `http://127.0.0.1:${restPort}`] : []),
     '--dataDir', dataDir,
     '--rest.address', '127.0.0.1', '--rest.port', String(restPort),
     '--listenAddress', '127.0.0.1', '--port', String(p2pPort), '--discv5', 'false',
-    // After Bellatrix a block needs an execution payload; the mock engine makes empty ones (no merge).
-    ...(options.params.bellatrixForkEpoch !== undefined ? ['--execution.engineMock'] : []),
     '--logFormat', 'json', '--logLevel', 'info', '--logFile', 'none',
     ...paramArgs(options.params),
   ];

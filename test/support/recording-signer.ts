@@ -38,7 +38,8 @@ const ROOT = /^0x[0-9a-fA-F]{64}$/;
 export class RecordingSigner {
   readonly requests: RecordedRequest[] = [];
   responseFormat: 'json' | 'text' = 'json';
-  private readonly refusals = new Map<string, number>();
+  /** Status to answer by message type, for the keys listed (all keys when `pubkeys` is undefined). */
+  private readonly refusals = new Map<string, { status: number; pubkeys: Set<string> | undefined }>();
   private readonly keys = new Map<string, number>();
   private readonly waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
 
@@ -67,9 +68,9 @@ export class RecordingSigner {
     for (const index of validatorIndices) this.keys.set(interopPubkey(index), index);
   }
 
-  /** Answers `status` to every sign request of `type` from now on; `allow` undoes it. */
-  refuse(type: string, status: number): void {
-    this.refusals.set(type, status);
+  /** Answers `status` to every sign request of `type` (for `pubkeys` only, when given) from now on; `allow` undoes it. */
+  refuse(type: string, status: number, pubkeys?: readonly string[]): void {
+    this.refusals.set(type, { status, pubkeys: pubkeys && new Set(pubkeys.map((k) => k.toLowerCase())) });
   }
 
   allow(type: string): void {
@@ -124,10 +125,11 @@ export class RecordingSigner {
     } catch {
       return json(400, { message: 'the body is not JSON' });
     }
-    const index = this.keys.get(sign[1]!.toLowerCase());
-    if (index === undefined) return { ...json(404, { message: `no key ${sign[1]}` }), body };
+    const pubkey = sign[1]!.toLowerCase();
+    const index = this.keys.get(pubkey);
+    if (index === undefined) return { ...json(404, { message: `no key ${pubkey}` }), body };
     const refusal = body.type === undefined ? undefined : this.refusals.get(body.type);
-    if (refusal !== undefined) return { ...json(refusal, { message: `refused ${body.type} (test fault)` }), body };
+    if (refusal && (!refusal.pubkeys || refusal.pubkeys.has(pubkey))) return { ...json(refusal.status, { message: `refused ${body.type} (test fault)` }), body };
     if (typeof body.signingRoot !== 'string' || !ROOT.test(body.signingRoot)) return { ...json(400, { message: 'signingRoot is missing' }), body };
     const signature = interopSign(index, Buffer.from(body.signingRoot.slice(2), 'hex'));
     if (this.responseFormat === 'text') return { status: 200, contentType: 'text/plain', text: signature, body, signature };
