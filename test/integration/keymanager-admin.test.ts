@@ -18,7 +18,7 @@ const GVR = KNOWN_NETWORKS.mainnet.genesisValidatorsRoot;
 const interchange = (root: string, pubkey: string, slot: string) =>
   JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: root }, data: [{ pubkey, signed_blocks: [{ slot }], signed_attestations: [{ source_epoch: '7', target_epoch: '8' }] }] });
 
-test('the coordinator\'s Keymanager API imports, lists and deletes pool keys with their slashing protection', async () => {
+test('the coordinator\'s Keymanager API imports, lists and deletes pool keys with their slashing protection; a key quarantined by an unproven release leaves only by the operator\'s confirmed release, with clock watermarks', async () => {
   const dir = await tempDir('km-admin');
   const secrets = await writeSecrets(dir.path);
   const dataDir = join(dir.path, 'data');
