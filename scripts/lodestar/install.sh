@@ -51,7 +51,7 @@ if [ -z "$registry" ] || [ "$registry" = "undefined" ]; then
   exit 1
 fi
 
-log "installing Lodestar $version into $cache (about a minute the first time)"
+log "installing Lodestar $version into $cache (about 2 minutes the first time)"
 rm -rf "$cache"
 mkdir -p "$cache"
 cp "$recipe/package.json" "$cache/package.json"
