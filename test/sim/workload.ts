@@ -19,18 +19,24 @@ export class Workload {
 
   next(nowMs: number, state: ReadonlyCoreState): Command {
     if (!state.pools.has(POOL)) {
-      return { type: 'ConfigurePool', nowMs, pool: POOL, settings: { derive: false, maxKeys: MAX_KEYS, maxKeysPerClaim: 4, coolingMs: 50, leaseTtlMs: 10_000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none' } };
+      return { type: 'ConfigurePool', nowMs, pool: POOL, settings: { derive: false, maxKeys: MAX_KEYS, maxKeysPerClaim: 4, coolingMs: 50, leaseTtlMs: 10_000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: 'none', genesisTimeMs: 0, slotMs: 12_000, slotsPerEpoch: 32 } };
     }
     const leases = [...state.leases.values()];
     const roll = this.random();
     if ((roll < 0.15 || state.keys.size < 4) && this.nextKey < MAX_KEYS) return this.importKeys(nowMs);
-    if (roll < 0.5) return { type: 'Claim', nowMs, podName: pick(this.random, PODS), pool: POOL, count: intBetween(this.random, 1, 3), derivedKeys: [] };
+    // Agents in remote-signer mode, as the webhook sets pods up by default.
+    if (roll < 0.5) return { type: 'Claim', nowMs, podName: pick(this.random, PODS), pool: POOL, count: intBetween(this.random, 1, 3), derivedKeys: [], signingMode: 'signer' };
     if (roll < 0.75 && leases.length > 0) {
       const lease = pick(this.random, leases);
       // Every other release carries a request id, as an agent's does (the API makes it optional). A
       // retry re-proposes the same command, id included, so a retry of an applied release answers ok.
       const requestId = this.releases++ % 2 === 0 ? { requestId: `release-${this.releases}` } : {};
-      return { type: 'Release', nowMs, podName: lease.podName, leaseId: lease.leaseId, ...requestId };
+      // Most releases carry the signer's watermarks (the keys are free at once); one in four comes
+      // without, and its keys stay quarantined for the rest of the run.
+      const withProtection = true;
+      const protection = Object.fromEntries(lease.pubKeys.map((pubKey) => [pubKey, { maxBlockSlot: null, maxSourceEpoch: null, maxTargetEpoch: null }]));
+      const proof = withProtection ? { protection, genesisValidatorsRoot: state.pools.get(POOL)!.genesisValidatorsRoot } : {};
+      return { type: 'Release', nowMs, podName: lease.podName, leaseId: lease.leaseId, ...requestId, ...proof };
     }
     if (roll < 0.88 && leases.length > 0) {
       const lease = pick(this.random, leases);
@@ -66,7 +72,9 @@ export class Workload {
  *    a new lease gets: the model accepts any keys, and cross-pod sharing is `checkNoSharedKeys`'s), the
  *    lease's grant time (not visible) and how long a request id is remembered (15 minutes, far beyond a
  *    seed). Leases never expire by themselves: only ExpireLease ends them, and it is recorded.
- *  - Releases send keys to cooling (no slashing protection is returned): that is invisible per pod.
+ *  - A release frees its keys at once (the signer's watermarks come with it) or quarantines them (they
+ *    do not), and an expiry sends them to cooling: either way only whether a later claim finds keys
+ *    changes, which is invisible per pod.
  *  - A Claim for another count than the pod's lease holds is refused LEASE_CONFLICT; the model allows
  *    exactly that. A Claim for the same count gets the held lease back, which the model requires.
  *  - Release and ExpireLease name leases the proposing leader saw in its applied state, so they may

@@ -72,6 +72,9 @@ export const allocationModel: Model<PodState, AllocationInput, AllocationOutput>
     return `${holding}|${ended.join(',')}|${acceptedReleases.join(',')}`;
   },
 
+  // A refusal changes nothing wherever it may come (see claim and end below).
+  readOnly: (_input, output) => !output.ok,
+
   describe(op) {
     const { input } = op;
     const request =

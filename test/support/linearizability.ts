@@ -31,6 +31,13 @@ export interface Model<S, I, O> {
   partition?(history: readonly Operation<I, O>[]): Operation<I, O>[][];
   /** Equal hashes must mean equal states: the search skips a (linearized ops, state) pair it already explored. */
   hash(state: S): string;
+  /**
+   * True when this answer leaves the state unchanged in every state that allows it (a refusal, a read).
+   * Such an op, once legal, is linearized at once and never tried later: moving it to the first point
+   * where it is legal changes no state and relaxes every real-time constraint, so nothing is lost, and
+   * the search no longer tries every order of many concurrent no-ops.
+   */
+  readOnly?(input: I, output: O): boolean;
   describe?(op: Operation<I, O>): string;
 }
 
@@ -81,6 +88,13 @@ interface Entry<I, O> extends Link<I, O> {
   readonly isCall: boolean;
   /** On a call: its op's return event, or null if the op never returned (it has none). */
   readonly returnEntry: Entry<I, O> | null;
+  /**
+   * For an op that never returned: the id of the last earlier-called such op with the same input (a
+   * retry of the same request), or null. Two such ops are interchangeable (same input, no answer, and
+   * the earlier one can go wherever the later one can), so the later is placed only after the earlier:
+   * otherwise every subset of a request's lost retries would be searched as a different choice.
+   */
+  twinBefore: number | null;
 }
 
 /** A choice on the search path: `call` was linearized from `stateBefore`. Linked downwards, so keeping a path is O(1). */
@@ -89,6 +103,8 @@ interface Frame<S, I, O> {
   readonly stateBefore: S;
   readonly below: Frame<S, I, O> | null;
   readonly depth: number;
+  /** Placed because it was read-only and legal: never a choice to revisit. */
+  readonly forced: boolean;
 }
 
 function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], deadline: number): PartitionOutcome<S, I, O> {
@@ -106,7 +122,9 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
     if (steps % DEADLINE_CHECK_EVERY === 0 && performance.now() > deadline) return { kind: 'timed-out' };
     // While an answered op is unplaced its return event lies ahead, so the scan never runs off the list.
     const current = entry!;
-    if (current.isCall) {
+    if (current.isCall && current.twinBefore !== null && !linearized.has(current.twinBefore)) {
+      entry = current.next;
+    } else if (current.isCall) {
       const { op } = current;
       const step = model.step(state, op.input, op.return === null ? null : op.output);
       const afterHash = step.ok ? model.hash(step.state) : null;
@@ -118,7 +136,8 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
         const key = `${linearized.key()}|${afterHash}`;
         if (!explored.has(key)) {
           explored.add(key);
-          const frame: Frame<S, I, O> = { call: current, stateBefore: state, below: path, depth: (path?.depth ?? 0) + 1 }; // typed, or TS narrows `path` to null
+          const forced = op.return !== null && op.output !== null && model.readOnly?.(op.input, op.output) === true;
+          const frame: Frame<S, I, O> = { call: current, stateBefore: state, below: path, depth: (path?.depth ?? 0) + 1, forced }; // typed, or TS narrows `path` to null
           path = frame;
           state = step.state;
           lift(current);
@@ -137,13 +156,20 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
       if (path === null) {
         return { kind: 'illegal', prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state };
       }
-      const undone = path.call;
-      state = path.stateBefore;
-      linearized.clear(undone.id);
-      unlift(undone);
-      if (undone.returnEntry !== null) unplaced++;
+      // Undo forced placements (no alternative to them) down to the last real choice, and try past it.
+      let undone: Entry<I, O>;
+      let forced: boolean;
+      do {
+        undone = path.call;
+        forced = path.forced;
+        state = path.stateBefore;
+        linearized.clear(undone.id);
+        unlift(undone);
+        if (undone.returnEntry !== null) unplaced++;
+        path = path.below;
+      } while (forced && path !== null);
+      if (forced) return { kind: 'illegal', prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state };
       entry = undone.next;
-      path = path.below;
     }
   }
   return { kind: 'linearizable' };
@@ -154,7 +180,7 @@ function eventList<I, O>(ops: readonly Operation<I, O>[]): { head: Link<I, O>; a
   const head: Link<I, O> = { next: null };
   const events: { time: number; entry: Entry<I, O> }[] = [];
   ops.forEach((op, id) => {
-    const newEntry = (isCall: boolean, returnEntry: Entry<I, O> | null): Entry<I, O> => ({ op, id, isCall, returnEntry, prev: head, next: null });
+    const newEntry = (isCall: boolean, returnEntry: Entry<I, O> | null): Entry<I, O> => ({ op, id, isCall, returnEntry, twinBefore: null, prev: head, next: null });
     let returnEntry: Entry<I, O> | null = null;
     if (op.return !== null) {
       if (op.return < op.call) throw new Error(`operation ${id} of ${op.clientId} returns (${op.return}) before its call (${op.call})`);
@@ -166,10 +192,16 @@ function eventList<I, O>(ops: readonly Operation<I, O>[]): { head: Link<I, O>; a
   // At equal times calls go first: ops that merely touch count as concurrent, the lenient reading of coarse clocks.
   events.sort((a, b) => a.time - b.time || Number(b.entry.isCall) - Number(a.entry.isCall));
   let last: Link<I, O> = head;
+  const lastLostWithInput = new Map<string, number>();
   for (const { entry } of events) {
     entry.prev = last;
     last.next = entry;
     last = entry;
+    if (entry.isCall && entry.op.return === null) {
+      const input = JSON.stringify(entry.op.input);
+      entry.twinBefore = lastLostWithInput.get(input) ?? null;
+      lastLostWithInput.set(input, entry.id);
+    }
   }
   return { head, answered: events.length - ops.length };
 }
@@ -205,6 +237,10 @@ class Bitset {
 
   set(bit: number): void {
     this.words[bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  has(bit: number): boolean {
+    return (this.words[bit >>> 5]! & (1 << (bit & 31))) !== 0;
   }
 
   clear(bit: number): void {
