@@ -256,7 +256,8 @@ export async function startValidatorClient(options: {
   ];
   const client = new LodestarProcess('lodestar validator client', binary, args, dataDir);
   try {
-    await client.waitFor((r) => r.message === 'Started REST API server' || /keymanager/i.test(r.message), options.timeoutMs ?? 30_000, 'the Keymanager API');
+    // Logged once the Keymanager API listens and its token file is written (after genesis was fetched).
+    await client.waitFor((r) => r.message.startsWith('REST api server keymanager bearer access token'), options.timeoutMs ?? 30_000, 'the Keymanager API');
     const keymanagerToken = (await readFile(join(dataDir, 'validator-db', 'api-token.txt'), 'utf8')).trim();
     return {
       process: client,
