@@ -24,6 +24,7 @@ interface FileResult {
   file: string;
   passed: number;
   failed: number;
+  skipped: number;
   seconds: number;
   output: string;
 }
@@ -42,11 +43,12 @@ function runFile(file: string): Promise<FileResult> {
       const seconds = (performance.now() - started) / 1000;
       const rel = relative(root, file);
       if (Number.isNaN(total) || Number.isNaN(passed)) {
-        resolve({ file: rel, passed: 0, failed: 1, seconds, output });
+        resolve({ file: rel, passed: 0, failed: 1, skipped: 0, seconds, output });
         return;
       }
-      const failed = total - passed - skipped + (code !== 0 && total === passed + skipped ? 1 : 0);
-      resolve({ file: rel, passed, failed, seconds, output });
+      // uvu's Total leaves skipped tests out already.
+      const failed = total - passed + (code !== 0 && total === passed ? 1 : 0);
+      resolve({ file: rel, passed, failed, skipped, seconds, output });
     });
   });
 }
@@ -64,7 +66,7 @@ const workers = Array.from({ length: availableParallelism() > 2 ? 2 : 1 }, async
     const result = await runFile(file);
     results.push(result);
     const mark = result.failed > 0 ? 'FAIL' : 'ok  ';
-    process.stdout.write(`${mark} ${result.file}  ${result.passed} passed, ${result.failed} failed  (${result.seconds.toFixed(1)} s)\n`);
+    process.stdout.write(`${mark} ${result.file}  ${result.passed} passed, ${result.failed} failed${result.skipped > 0 ? `, ${result.skipped} SKIPPED` : ''}  (${result.seconds.toFixed(1)} s)\n`);
     if (result.failed > 0) process.stdout.write(result.output.replace(/^/gm, '    | ') + '\n');
   }
 });
@@ -72,5 +74,6 @@ await Promise.all(workers);
 
 const passed = results.reduce((n, r) => n + r.passed, 0);
 const failed = results.reduce((n, r) => n + r.failed, 0);
-process.stdout.write(`\n${files.length} test files\n${passed} passed, ${failed} failed\n`);
+const skipped = results.reduce((n, r) => n + r.skipped, 0);
+process.stdout.write(`\n${files.length} test files\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped (see SKIPPED above)` : ''}\n`);
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

@@ -149,4 +149,45 @@ test('a pod recreated under the same name gets nothing of its predecessor\'s lea
   }
 });
 
+test('node loss: keys whose lease expired stay quarantined while the pod exists, and return once Kubernetes shows it gone', async () => {
+  // A coordinator of its own with a short lease and a one-key pool, so the second pod can only get the first one's key.
+  const own = await tempDir('quarantine');
+  const policyFile = join(own.path, 'pools.yaml');
+  await writeFile(policyFile, `pools:\n  default:\n    - namespace: ${namespace}\n      serviceAccounts: [validator]\n`);
+  const kubeconfigFile = join(dir.path, 'coordinator.kubeconfig');
+  const secrets = await writeSecrets(own.path);
+  const short = await startCoordinatorProcess({
+    dataDir: join(own.path, 'data'),
+    ...secrets,
+    extra: ['--pool-policy-file', policyFile, '--kubeconfig', kubeconfigFile, '--lease-ttl-ms', '2000', '--cooling-ms', '500', '--pool-max-keys', '1'],
+  });
+  const lost = new CoordinatorClient([short.grpcEndpoint], undefined, await podTokenFile('validator-7'));
+  const next = new CoordinatorClient([short.grpcEndpoint], undefined, await podTokenFile('validator-8'));
+  try {
+    // A files-mode pod on a node that is lost: it claims, then never renews or releases.
+    const lease = await lost.claim('validator-7', 'default', 1, 10_000, 'files');
+    await short.process.waitForMessage('lease expired without renewal', 10_000);
+    const quarantined = (await fetchAssignments(short.httpBase) as unknown as { quarantined: Array<{ pubKey: string; podName: string }> }).quarantined;
+    assert.equal(quarantined.map((k) => [k.pubKey, k.podName]), [[lease.keys[0]!.pubKey, `${namespace}/validator-7`]]);
+    // Its pod still exists (the node may come back and its client still sign): nobody gets the key.
+    const refused = await callRefusal(next.claim('validator-8', 'default', 1, 10_000, 'files'));
+    assert.is(refused.refusalCode, 'POOL_EXHAUSTED', 'the quarantined key is not handed out');
+    // The node is declared lost and its pod force-deleted: the key cools down and returns.
+    await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'validator-7', namespace, gracePeriodSeconds: 0 });
+    const gone = await short.process.waitForMessage('the pod that last held quarantined keys is gone: they cool down and return', 20_000);
+    assert.is(gone['podName'], `${namespace}/validator-7`);
+    let granted: Awaited<ReturnType<CoordinatorClient['claim']>> | null = null;
+    for (let attempt = 0; attempt < 100 && !granted; attempt++) {
+      granted = await next.claim('validator-8', 'default', 1, 10_000, 'files').catch(() => null);
+      if (!granted) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.is(granted?.keys[0]?.pubKey, lease.keys[0]!.pubKey, 'the next pod gets the key once the lost pod is gone');
+  } finally {
+    lost.close();
+    next.close();
+    await short.process.kill('SIGKILL');
+    await own.cleanup();
+  }
+});
+
 test.run();
