@@ -34,15 +34,20 @@ export class RemoteKeysRegistration implements KeyHolder {
     if (missing.length > 0) throw new AgentError('REMOTE_KEYS_MISSING', `after POST ${REMOTE_KEYS_PATH} the validator client does not list ${missing.join(', ')}`);
   }
 
+  /** Never fails: an unreachable client or one that keeps a key is reported; the signer's removal is the proof. */
   async removeAll(): Promise<{ slashingProtection: string | null }> {
-    const connection = await this.connection();
-    for (let round = 1; round <= REMOVAL_ROUNDS; round++) {
-      const listed = await this.list(connection);
-      if (listed.length === 0) return { slashingProtection: null };
-      await callKeymanager(connection, { method: 'DELETE', path: REMOTE_KEYS_PATH, body: { pubkeys: listed } });
+    try {
+      const connection = await this.connection();
+      for (let round = 1; round <= REMOVAL_ROUNDS; round++) {
+        const listed = await this.list(connection);
+        if (listed.length === 0) return { slashingProtection: null };
+        await callKeymanager(connection, { method: 'DELETE', path: REMOTE_KEYS_PATH, body: { pubkeys: listed } });
+      }
+      const left = await this.list(connection);
+      if (left.length > 0) this.logger.warn('the validator client still lists remote keys after DELETE; the agent\'s signer no longer signs for them', { keys: left });
+    } catch (error) {
+      this.logger.warn('could not take the keys off the validator client\'s remote keys; the agent\'s signer no longer signs for them', { error: error instanceof Error ? error.message : String(error) });
     }
-    const left = await this.list(connection);
-    if (left.length > 0) this.logger.warn('the validator client still lists remote keys after DELETE; the agent\'s signer no longer signs for them', { keys: left });
     return { slashingProtection: null };
   }
 
