@@ -70,4 +70,17 @@ test('agent: --keymanager-ca-file is for an https Keymanager API, and says so ot
   assert.match(configError(() => agent('--layout', 'plain', '--out', '/keys', '--keymanager-ca-file', '/ca.pem')), '--keymanager-ca-file needs --keymanager-url');
 });
 
+test('agent: remote-signer mode needs its state directory, keeps keystores in the agent, and names what to change', () => {
+  const agent = (...args: string[]) => agentConfig(parseFlags(AGENT_COMMAND, ['--coordinator', '127.0.0.1:7400', '--pod-name', 'validator-0', ...args], {}));
+  const signer = agent('--signer-listen', '127.0.0.1:9000', '--signer-state-dir', '/state', '--signer-preset', 'minimal');
+  assert.equal(signer.signer, { listen: { host: '127.0.0.1', port: 9000 }, stateDir: '/state', preset: 'minimal' });
+  assert.is(signer.files, null, 'no files without --layout');
+  assert.is(agent('--signer-listen', '127.0.0.1:9000', '--signer-state-dir', '/s', '--layout', 'lighthouse', '--out', '/keys').files?.layout, 'lighthouse');
+  assert.match(configError(() => agent('--signer-listen', '127.0.0.1:9000')), '--signer-listen needs --signer-state-dir');
+  assert.match(configError(() => agent('--signer-state-dir', '/s', '--layout', 'plain', '--out', '/k')), '--signer-state-dir needs --signer-listen');
+  assert.match(configError(() => agent('--signer-listen', '127.0.0.1:9000', '--signer-state-dir', '/s', '--layout', 'teku', '--out', '/k')), '--layout teku writes keystores');
+  assert.match(configError(() => agent('--signer-listen', 'nonsense', '--signer-state-dir', '/s')), 'signer-listen');
+  assert.match(configError(() => agent()), 'say how the validator client gets the keys: --signer-listen');
+});
+
 test.run();
