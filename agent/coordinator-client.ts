@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { keyleaseProto, type AllocationClient, type ClaimResponse__Output } from '../shared/proto/load.js';
+import { keyleaseProto, type AllocationClient, type ClaimResponse__Output, type ReleaseResponse__Output } from '../shared/proto/load.js';
 
 /** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
 const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
@@ -92,9 +92,11 @@ export class CoordinatorClient {
    * `requestId` stays the same across retries of one release, so the coordinator applies it once;
    * `slashingProtection` is what the validator client returned for the keys (EIP-3076 interchange).
    */
-  async release(podName: string, leaseId: string, timeoutMs: number, options: { requestId?: string; slashingProtection?: string | null; reason?: 'released' | 'fenced' } = {}): Promise<void> {
+  /** Resolves with the keys the pool quarantined rather than took back (no proof came with them). */
+  async release(podName: string, leaseId: string, timeoutMs: number, options: { requestId?: string; slashingProtection?: string | null; reason?: 'released' | 'fenced' } = {}): Promise<{ quarantined: readonly string[] }> {
     const request = { podName, leaseId, requestId: options.requestId ?? '', slashingProtection: options.slashingProtection ?? '', reason: options.reason ?? '' };
-    await this.call((client, metadata, callOptions, done) => client.Release(request, metadata, callOptions, done), timeoutMs);
+    const response = await this.call<ReleaseResponse__Output>((client, metadata, callOptions, done) => client.Release(request, metadata, callOptions, done), timeoutMs);
+    return { quarantined: response.quarantined ?? [] };
   }
 
   close(): void {

@@ -172,8 +172,11 @@ export class LeaseLoop {
    * prove: a running client keeps keys it loaded from files.
    */
   private async handBack(lease: ClaimedKeys | null, removed: Removed, reason: 'released' | 'fenced'): Promise<boolean> {
-    if (lease && (await this.release(lease, removed.slashingProtection, reason))) return true;
+    const released = lease ? await this.release(lease, removed.slashingProtection, reason) : 'not-released';
+    if (released === 'handed-back') return true;
     if (this.options.signingMode === 'files' || removed.pubKeys.length === 0) return false;
+    // Released but quarantined (the client's protection was unreadable), or not released at all: the
+    // removal is proven all the same, and the pool takes the keys back on that proof.
     return this.reportRemoved(removed.pubKeys, removed.slashingProtection);
   }
 
@@ -200,22 +203,22 @@ export class LeaseLoop {
 
   /**
    * Retries (same request id, so it applies once) through leader changes until the lease could have
-   * lapsed anyway; after that the keys simply expire and cool down.
+   * lapsed anyway; after that the lease ends on its own and the proof of removal is reported instead.
    */
-  private async release(lease: ClaimedKeys, slashingProtection: string | null, reason: 'released' | 'fenced'): Promise<boolean> {
+  private async release(lease: ClaimedKeys, slashingProtection: string | null, reason: 'released' | 'fenced'): Promise<'handed-back' | 'quarantined' | 'not-released'> {
     const { client, podName, logger, clock, requestTimeoutMs } = this.options;
     const requestId = randomUUID();
     let retryMs = MIN_RETRY_MS;
     for (;;) {
       try {
-        await client.release(podName, lease.leaseId, requestTimeoutMs, { requestId, slashingProtection, reason });
-        logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length, withSlashingProtection: slashingProtection !== null, reason });
-        return true;
+        const { quarantined } = await client.release(podName, lease.leaseId, requestTimeoutMs, { requestId, slashingProtection, reason });
+        logger.info('lease released', { leaseId: lease.leaseId, keys: lease.keys.length, withSlashingProtection: slashingProtection !== null, quarantined: quarantined.length, reason });
+        return quarantined.length === 0 ? 'handed-back' : 'quarantined';
       } catch (error) {
         const remainingMs = this.deadlineMs - clock.monotonicMs();
         const refused = error instanceof CoordinatorCallError && error.isRefusal;
         if (refused && error.refusalCode === 'INVALID_INTERCHANGE' && slashingProtection !== null) {
-          // The keys are out of the client; without the protection they merely cool down first.
+          // The keys are out of the client; released without it they are quarantined until the proof follows.
           logger.warn('the coordinator refused the slashing protection; releasing without it', { error: describe(error) });
           slashingProtection = null;
           continue;
@@ -223,7 +226,7 @@ export class LeaseLoop {
         if (refused || remainingMs <= retryMs) {
           // The keys are gone from this pod already; the lease ends on its own and the proof follows.
           logger.warn('release failed; the lease will end on its own', { leaseId: lease.leaseId, error: describe(error) });
-          return false;
+          return 'not-released';
         }
         await new Promise((resolve) => setTimeout(resolve, retryMs));
         retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
@@ -360,7 +363,8 @@ export class LeaseLoop {
     this.wake?.();
     const removed = await this.removeUntilProven();
     this.options.logger.warn('fenced: keys removed', { reason, cause, leaseId: lease?.leaseId ?? null });
-    await this.handBack(lease && this.deadlineMs > this.options.clock.monotonicMs() ? lease : null, removed, 'fenced');
+    // Past the deadline the coordinator usually still has the lease (it expires later): release it.
+    await this.handBack(lease, removed, 'fenced');
   }
 
   /** A new deadline: the signer's hard cutoff, and the fence timer a lead before it. */

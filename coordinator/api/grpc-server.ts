@@ -131,7 +131,7 @@ export async function startGrpcServer(options: {
           slashingProtection: request.slashingProtection,
           // Anything but released or fenced is refused by the core, naming the value.
           ...(request.reason ? { reason: request.reason as 'released' | 'fenced' } : {}),
-        }), () => ({})),
+        }), (value) => ({ quarantined: [...value.quarantined] })),
     ReportRemoved: handle('report_removed', (request, pod) => allocation.reportRemoved(pod, request.pubKeys, request.slashingProtection), (value) => ({ returned: [...value.returned] })),
   };
 

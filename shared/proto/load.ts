@@ -29,7 +29,7 @@ export type { ClaimResponse, ClaimResponse__Output } from './generated/keylease/
 export type { RenewRequest__Output } from './generated/keylease/v1/RenewRequest.js';
 export type { RenewResponse, RenewResponse__Output } from './generated/keylease/v1/RenewResponse.js';
 export type { ReleaseRequest__Output } from './generated/keylease/v1/ReleaseRequest.js';
-export type { ReleaseResponse } from './generated/keylease/v1/ReleaseResponse.js';
+export type { ReleaseResponse, ReleaseResponse__Output } from './generated/keylease/v1/ReleaseResponse.js';
 export type { AllocationClient } from './generated/keylease/v1/Allocation.js';
 export type { AllocationHandlers } from './generated/keylease/v1/Allocation.js';
 export type { ValidatorKey__Output } from './generated/keylease/v1/ValidatorKey.js';

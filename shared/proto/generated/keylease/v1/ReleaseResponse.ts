@@ -2,7 +2,9 @@
 
 
 export interface ReleaseResponse {
+  'quarantined'?: (string)[];
 }
 
 export interface ReleaseResponse__Output {
+  'quarantined': (string)[];
 }
