@@ -7,3 +7,4 @@ export * from './views.js';
 export * from './protection.js';
 export { assignmentHistory, type HistoryQuery } from './history.js';
 export { claimable, countAwaitingDeposit } from './deposits.js';
+export { isForeign, type ChainSighting, type ForeignMark } from './foreign.js';
