@@ -10,6 +10,7 @@ import type { Logger } from '../shared/log/logger.js';
 import type { AgentConfig } from './config.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { startHealthServer } from './health-server.js';
+import { listenOn } from '../shared/net/listen.js';
 import { LeaseLoop } from './lease-loop.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -61,7 +62,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     observer: metrics,
   });
   metrics.describe(loop);
-  const health = await startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop(), metrics);
+  const health = await listenOn(config.health, 'health-listen', () => startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop(), metrics));
   loop.onPhase((phase) => logger.debug('agent phase', { phase }));
   const finished = loop.start();
   logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, to: holder.name, out: config.files?.outDir ?? null, health: `${config.health.host}:${health.port}` });

@@ -2,6 +2,7 @@ import { agentMain } from '../agent/main.js';
 import { coordinatorMain } from '../coordinator/main.js';
 import { importMain } from '../coordinator/import-main.js';
 import { clusterMain } from './cluster.js';
+import { poolMain } from './pool.js';
 import { depositDataMain } from './deposit-data.js';
 import { webhookMain } from '../coordinator/k8s/webhook/command.js';
 import { devMain } from './dev.js';
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; main: (argv: string[]) => Prom
   agent: { summary: 'run the sidecar agent of one validator pod', main: agentMain },
   dev: { summary: 'run a local coordinator and stand-in pods on embedded defaults', main: devMain },
   cluster: { summary: 'show or change the Raft membership of the coordinator replicas', main: clusterMain },
+  pool: { summary: 'list foreign keys, confirm them, or import slashing protection into the pool', main: poolMain },
   webhook: { summary: 'run the admission webhook that injects the agent into annotated validator pods', main: webhookMain },
   'deposit-data': { summary: 'write keystores and deposit_data JSON for a mnemonic and index range', main: depositDataMain },
   import: { summary: 'import EIP-2335 keystores into a stopped coordinator\'s pool', main: importMain },

@@ -18,6 +18,7 @@ function depositFlags(chain: TestChain, rpcUrl: string, fundingKeyFile: string):
   return [
     '--deposit-mode', 'submit', '--withdrawal-address', WITHDRAWAL_ADDRESS, '--eth-rpc-url', rpcUrl, '--funding-key-file', fundingKeyFile,
     '--chain-id', String(chain.chain.network.chainId), '--genesis-fork-version', chain.chain.network.genesisForkVersion,
+    '--genesis-validators-root', chain.chain.network.genesisValidatorsRoot,
     '--deposit-contract-address', chain.chain.network.depositContractAddress, '--deposit-confirmations', '1',
   ];
 }
