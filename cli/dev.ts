@@ -44,6 +44,8 @@ const CLI_SCRIPT = fileURLToPath(new URL('./keylease.ts', import.meta.url));
 export function devMain(argv: string[]): Promise<void> {
   return runCommand(DEV_COMMAND, argv, async (values) => {
     const dataDir = resolve(values['data-dir'] as string);
+    // Checked before anything is written: a refused start leaves no demo data behind.
+    const external = externalChain(values);
     const logLevel = logLevelOf(values);
     // The coordinator's log goes to stderr as usual; deposit progress is also told to the person watching.
     const logger = createLogger({
@@ -51,8 +53,10 @@ export function devMain(argv: string[]): Promise<void> {
       component: 'coordinator',
       sink: (line) => {
         process.stderr.write(line + '\n');
-        const record = JSON.parse(line) as { msg?: string; deposits?: number; keys?: number };
-        if (record.msg === 'keys derived; their deposits are next') print(`coordinator: ${record.keys} new keys derived, depositing 32 ETH each`);
+        const record = JSON.parse(line) as { msg?: string; deposits?: number; keys?: number; scannedThroughIndex?: number; foundOnChain?: number };
+        if (record.msg === 'restore scan progress') print(`coordinator: restore scan: derivation indices up to ${record.scannedThroughIndex} looked up on chain, ${record.foundOnChain} in use`);
+        else if (record.msg?.startsWith('restore scan: keys in use on chain entered the pool as foreign')) print(`coordinator: ${record.keys} keys in use on chain are foreign: not handed out (keylease pool foreign)`);
+        else if (record.msg === 'keys derived; their deposits are next') print(`coordinator: ${record.keys} new keys derived, depositing 32 ETH each`);
         else if (record.msg === 'deposit transactions committed') print(`coordinator: ${record.deposits} deposit transactions signed and committed, broadcasting`);
         else if (record.msg === 'deposits confirmed; their keys are claimable') print(`coordinator: ${record.deposits} deposits confirmed on chain`);
       },
@@ -72,7 +76,7 @@ export function devMain(argv: string[]): Promise<void> {
     }
     if (!existsSync(kekFile)) await writeFile(kekFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
 
-    const chain = await depositChain(values, dataDir);
+    const chain = external ?? (await localChain(dataDir));
     const coordinatorValues = {
       ...Object.fromEntries(COORDINATOR_COMMAND.flags.map((f) => [f.name, f.default])),
       'data-dir': join(dataDir, 'coordinator'),
@@ -175,12 +179,8 @@ interface DepositChain {
 
 const NETWORK_FLAG_NAMES = NETWORK_FLAGS.map((f) => f.name);
 
-/**
- * Where the demo's deposits go: a local in-process chain with the deposit contract (its keys kept with the
- * demo data, so the contract and funding wallet are the same on every start), or an external chain
- * given with --rpc-url and its network, paid from the operator's wallet.
- */
-async function depositChain(values: FlagValues, dataDir: string): Promise<DepositChain> {
+/** An external chain given with --rpc-url and its network, paid from the operator's wallet; null without --rpc-url. */
+function externalChain(values: FlagValues): DepositChain | null {
   const rpcUrl = values['rpc-url'] as string | undefined;
   const passThrough = Object.fromEntries(['beacon-url', ...NETWORK_FLAG_NAMES].filter((name) => values[name] !== undefined).map((name) => [name, values[name]]));
   if (rpcUrl) {
@@ -198,6 +198,14 @@ async function depositChain(values: FlagValues, dataDir: string): Promise<Deposi
   }
   const stray = ['funding-key-file', 'withdrawal-address', ...Object.keys(passThrough)].find((name) => values[name] !== undefined);
   if (stray) throw new ConfigError(`--${stray} describes an external chain: give it with --rpc-url (without it, keylease dev runs a local chain of its own)`);
+  return null;
+}
+
+/**
+ * A local in-process chain with the deposit contract; its keys are kept with the demo data, so the
+ * contract and funding wallet are the same on every start.
+ */
+async function localChain(dataDir: string): Promise<DepositChain> {
   const chainKeys = await demoChainKeys(join(dataDir, 'demo-chain-keys.json'));
   const chain = await startLocalChain({ fundingPrivKey: chainKeys.funding, deployerPrivKey: chainKeys.deployer });
   const fundingKeyFile = join(dataDir, 'demo-funding.key');

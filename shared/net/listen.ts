@@ -9,18 +9,25 @@ const LISTEN_CODES: Record<string, string> = {
 
 /**
  * Starts a listener, turning "cannot listen" into an error that names the address and the flag that
- * moves it. gRPC hides the cause ("No address added out of total 1 resolved"), so the address is then
- * tried once with a plain socket to learn it.
+ * moves it. A fixed port is tried first with a plain socket: gRPC hides the cause ("No address added
+ * out of total 1 resolved", also printed on stderr by grpc-js itself), a plain socket tells it.
  */
 export async function listenOn<T>(address: { host: string; port: number }, flag: string, start: () => Promise<T>): Promise<T> {
+  const cause = address.port === 0 ? null : await probe(address);
+  if (cause !== null && cause in LISTEN_CODES) throw listenError(address, flag, cause);
   try {
     return await start();
   } catch (error) {
+    // Taken between the probe and the listener (a race with another process).
     const code = errnoOf(error) ?? (isGrpcBindFailure(error) ? await probe(address) : null);
     if (code === null || !(code in LISTEN_CODES)) throw error;
-    const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-    throw new ConfigError(`cannot listen on ${shown} (--${flag}): ${LISTEN_CODES[code]} (${code}). Stop what uses it, or move this listener with --${flag} HOST:PORT (port 0 picks a free one)`, { cause: error });
+    throw listenError(address, flag, code, error);
   }
+}
+
+function listenError(address: { host: string; port: number }, flag: string, code: string, cause?: unknown): ConfigError {
+  const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  return new ConfigError(`cannot listen on ${shown} (--${flag}): ${LISTEN_CODES[code]} (${code}). Stop what uses it, or move this listener with --${flag} HOST:PORT (port 0 picks a free one)`, { cause });
 }
 
 function errnoOf(error: unknown): string | null {
