@@ -1,9 +1,16 @@
 import { DepositError } from '../../shared/eth/deposit/index.js';
 import { requestJson } from '../../shared/http/json-request.js';
+import { systemClock, type Clock } from '../../shared/clock/clock.js';
 
 /** Requests in flight to the beacon node at once. */
 const CONCURRENCY = 4;
 const STATUS = /^[a-z_]{1,40}$/;
+/**
+ * How long an answer is reused. A deposit loop stuck on an empty wallet asks about the same keys twice a
+ * second; a deposit made meanwhile shows in the contract's events, read fresh every time, long before
+ * the beacon chain processes it.
+ */
+const ANSWER_TTL_MS = 60_000;
 
 /**
  * A beacon node's view of validators (the standard Beacon API, GET
@@ -11,7 +18,12 @@ const STATUS = /^[a-z_]{1,40}$/;
  * It sees a deposit only once the beacon chain has processed it, so DepositEvents are read as well.
  */
 export class BeaconValidators {
-  constructor(private readonly beaconUrl: string) {}
+  private readonly answers = new Map<string, { status: string | null; atMs: number }>();
+
+  constructor(
+    private readonly beaconUrl: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Each key's validator status (pending_queued, active_ongoing, exited_unslashed, …) or null when the node does not know it. */
   async statuses(pubKeys: readonly string[]): Promise<Map<string, string | null>> {
@@ -19,10 +31,21 @@ export class BeaconValidators {
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(CONCURRENCY, pubKeys.length) }, async () => {
-        for (let i = next++; i < pubKeys.length; i = next++) result.set(pubKeys[i]!, await this.status(pubKeys[i]!));
+        for (let i = next++; i < pubKeys.length; i = next++) result.set(pubKeys[i]!, await this.cachedStatus(pubKeys[i]!));
       }),
     );
     return result;
+  }
+
+  private async cachedStatus(pubKey: string): Promise<string | null> {
+    const nowMs = this.clock.monotonicMs();
+    const known = this.answers.get(pubKey);
+    if (known && nowMs - known.atMs < ANSWER_TTL_MS) return known.status;
+    const status = await this.status(pubKey);
+    // Forget stale answers as new ones come in, so the map holds about a minute of keys.
+    for (const [key, answer] of this.answers) if (nowMs - answer.atMs >= ANSWER_TTL_MS) this.answers.delete(key);
+    this.answers.set(pubKey, { status, atMs: nowMs });
+    return status;
   }
 
   private async status(pubKey: string): Promise<string | null> {

@@ -152,7 +152,7 @@ test('a beacon node that knows a derived key as a validator makes it foreign, in
     coordinator = await startCoordinatorProcess({ dataDir, ...secrets, extra: ['--beacon-url', beacon.url, '--restore-gap', '3'] });
     const restored = await coordinator.process.waitFor((r) => String(r.msg).startsWith('restore scan: keys in use on chain entered the pool as foreign'), 30_000, 'the restore scan');
     assert.equal([restored['keys'], restored['nextDerivationIndex']], [1, 2]);
-    assert.equal(beacon.asked.slice(0, 5), [0, 1, 2, 3, 4].map(pubKeyAt), 'indices looked up until three in a row were unseen');
+    assert.equal([...beacon.asked].sort(), [0, 1, 2, 3, 4].map(pubKeyAt).sort(), 'indices looked up once each, until three in a row were unseen');
     client.current = new CoordinatorClient([coordinator.grpcEndpoint]);
     const granted = await client.current.claim('pod-a', 'default', 2, 10_000);
     assert.equal(granted.keys.map((k) => k.pubKey), [pubKeyAt(2), pubKeyAt(3)], 'derivation continues after the last key in use');
