@@ -8,7 +8,13 @@ import { reloadingChannelCredentials } from '../shared/tls/grpc-credentials.js';
 import { ReloadingTls } from '../shared/tls/reloading-tls.js';
 import type { Logger } from '../shared/log/logger.js';
 import type { AgentConfig } from './config.js';
-import { CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorClient, type SigningMode } from './coordinator-client.js';
+import { RemoteKeysRegistration } from './keymanager/remote-keys.js';
+import { LighthouseSignerDefinitions } from './remote-signer/lighthouse-definitions.js';
+import { SignerHolder } from './remote-signer/signer-holder.js';
+
+/** How long before its deadline a signer-mode fence starts taking keys off the client's list. */
+const SIGNER_FENCE_LEAD_MS = 2000;
 import { startHealthServer } from './health-server.js';
 import { listenOn } from '../shared/net/listen.js';
 import { LeaseLoop } from './lease-loop.js';
@@ -24,27 +30,7 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningAgent> {
-  const holders: KeyHolder[] = [];
-  if (config.keymanager) {
-    // The validator client starts beside the agent: wait for its token and API instead of giving up.
-    const keymanager = await waitForKeymanager(config.keymanager, logger);
-    // A restarted agent holds no lease yet: whatever an earlier run left in the client must not sign.
-    const removed = await keymanager.removeLeftovers();
-    if (removed > 0) logger.warn('removed keys an earlier run left in the validator client, before claiming', { keys: removed });
-    holders.push(keymanager);
-  }
-  if (config.files) {
-    try {
-      await mkdir(config.files.outDir, { recursive: true, mode: 0o700 });
-    } catch (cause) {
-      throw new ConfigError(`cannot create --out ${config.files.outDir}: check the path and its permissions`, { cause });
-    }
-    const files = new FileKeyHolder(layoutFor(config.files.layout), config.files.outDir);
-    // Likewise for files an earlier run wrote.
-    await files.removeAll();
-    holders.push(files);
-  }
-  const holder = holders.length === 1 ? holders[0]! : new CombinedKeyHolder(holders);
+  const { holder, signingMode, fenceLeadMs, close: closeHolder } = await keyHolderFor(config, logger, clock);
   // The CA bundle is a mounted ConfigMap: a rotated one applies to the next connection, without a restart.
   const tls = config.tlsCaFile ? await ReloadingTls.watch({ caFile: config.tlsCaFile, certFile: null, keyFile: null }, { logger, wallMs: () => clock.wallMs() }) : null;
   const client = new CoordinatorClient(config.coordinatorEndpoints, tls ? reloadingChannelCredentials(tls) : undefined, config.tokenFile);
@@ -57,12 +43,14 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     client,
     clock,
     logger,
+    signingMode,
+    fenceLeadMs,
     fenceMarginMs: config.fenceMarginMs,
     requestTimeoutMs: config.requestTimeoutMs,
     observer: metrics,
   });
   metrics.describe(loop);
-  const health = await listenOn(config.health, 'health-listen', () => startHealthServer(config.health.host, config.health.port, () => loop.currentPhase, () => loop.stop(), metrics));
+  const health = await listenOn(config.health, 'health-listen', () => startHealthServer(config.health.host, config.health.port, loop, metrics));
   loop.onPhase((phase) => logger.debug('agent phase', { phase }));
   const finished = loop.start();
   logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, to: holder.name, out: config.files?.outDir ?? null, health: `${config.health.host}:${health.port}` });
@@ -75,10 +63,47 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
       (stopping ??= (async () => {
         await loop.stop();
         await health.close();
+        await closeHolder();
         client.close();
         tls?.close();
       })()),
   };
+}
+
+/**
+ * How the validator client gets the keys, as a key holder in removal order (the client lets go first),
+ * the signing mode the coordinator records, and how early the fence starts.
+ */
+async function keyHolderFor(config: AgentConfig, logger: Logger, clock: Clock): Promise<{ holder: KeyHolder; signingMode: SigningMode; fenceLeadMs: number; close(): Promise<void> }> {
+  if (config.signer) {
+    const signer = new SignerHolder({ ...config.signer, clock, logger });
+    const signerUrl = () => `http://${config.signer!.listen.host.includes(':') ? `[${config.signer!.listen.host}]` : config.signer!.listen.host}:${signer.port ?? config.signer!.listen.port}`;
+    const holders: KeyHolder[] = [];
+    if (config.keymanager) {
+      const keymanager = config.keymanager;
+      holders.push(new RemoteKeysRegistration(async () => ({ baseUrl: keymanager.url, token: await readToken(keymanager.tokenFile), timeoutMs: keymanager.timeoutMs, caFile: keymanager.caFile }), signerUrl, logger));
+    }
+    if (config.files) holders.push(new LighthouseSignerDefinitions(config.files.outDir, signerUrl));
+    holders.push(signer);
+    // With a client list to take keys off, the fence starts early enough to do it while the signer still
+    // answers; the signer's own cutoff stays at the deadline.
+    const fenceLeadMs = holders.length > 1 ? SIGNER_FENCE_LEAD_MS : 0;
+    return { holder: holders.length === 1 ? signer : new CombinedKeyHolder(holders), signingMode: 'signer', fenceLeadMs, close: () => signer.close() };
+  }
+  const holders: KeyHolder[] = [];
+  if (config.keymanager) {
+    // What an earlier run left in the client is removed by the lease loop before it claims.
+    holders.push(await waitForKeymanager(config.keymanager, logger));
+  }
+  if (config.files) {
+    try {
+      await mkdir(config.files.outDir, { recursive: true, mode: 0o700 });
+    } catch (cause) {
+      throw new ConfigError(`cannot create --out ${config.files.outDir}: check the path and its permissions`, { cause });
+    }
+    holders.push(new FileKeyHolder(layoutFor(config.files.layout), config.files.outDir));
+  }
+  return { holder: holders.length === 1 ? holders[0]! : new CombinedKeyHolder(holders), signingMode: config.files ? 'files' : 'keymanager', fenceLeadMs: 0, close: async () => {} };
 }
 
 async function waitForKeymanager(keymanager: NonNullable<AgentConfig['keymanager']>, logger: Logger): Promise<KeymanagerKeyHolder> {

@@ -4,6 +4,7 @@ import { ConfigError } from '../shared/errors/keylease-error.js';
 import { LAYOUT_NAMES, type LayoutName } from '../shared/eth/layouts/types.js';
 import type { LogLevel } from '../shared/log/logger.js';
 import { podNameProblem, poolNameProblem } from '../shared/names/pod-name.js';
+import { PRESET_NAMES, type PresetName } from './signer/preset.js';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
@@ -13,7 +14,10 @@ export const AGENT_COMMAND: CommandSpec = {
     { name: 'pod-name', kind: 'string', required: true, description: 'Name of the pod this agent serves (a DNS-1123 name).' },
     { name: 'pool', kind: 'string', default: 'default', description: 'Pool to claim keys from.' },
     { name: 'keys', kind: 'int', default: 1, min: 1, max: 10_000, description: 'Number of keys to claim.' },
-    { name: 'layout', kind: 'string', choices: LAYOUT_NAMES, description: 'On-disk layout of the validator client that reads the keys (with --out). Needed unless --keymanager-url is given.' },
+    { name: 'signer-listen', kind: 'string', description: 'Remote-signer mode (the safe default in Kubernetes): HOST:PORT on the pod\'s loopback where the agent serves the Ethereum remote signing API (Web3Signer-compatible) to the validator client. Keys never leave the agent; it checks every message against EIP-3076 and signs nothing at or after its fence deadline.' },
+    { name: 'signer-state-dir', kind: 'string', description: 'With --signer-listen: directory (the pod\'s in-memory volume) where the signer keeps its slashing-protection watermarks, so an agent restarted in the same pod keeps them.' },
+    { name: 'signer-preset', kind: 'string', default: 'mainnet', choices: PRESET_NAMES, description: 'With --signer-listen: the consensus preset of the network (minimal for devnets such as lodestar dev).' },
+    { name: 'layout', kind: 'string', choices: LAYOUT_NAMES, description: 'On-disk layout of the validator client that reads the keys (with --out). Needed unless --keymanager-url is given. With --signer-listen only lighthouse, whose validator_definitions.yml then lists the keys as web3signer keys.' },
     { name: 'out', kind: 'string', description: 'Directory (an in-memory volume in Kubernetes) to write the keys into, in --layout.' },
     { name: 'keymanager-url', kind: 'string', description: 'The validator client\'s Keymanager API (e.g. http://127.0.0.1:5062): keys are imported and removed through it, with their slashing protection.' },
     { name: 'keymanager-token-file', kind: 'string', description: 'File with the bearer token of --keymanager-url (the client\'s api-token file).' },
@@ -35,7 +39,9 @@ export interface AgentConfig {
   readonly keyCount: number;
   /** Files for the validator client, if it reads them from a volume. */
   readonly files: { readonly layout: LayoutName; readonly outDir: string } | null;
-  /** The validator client's Keymanager API, if it is managed through it. */
+  /** Remote-signer mode: where the signer listens, and where it keeps its watermarks. */
+  readonly signer: { readonly listen: { host: string; port: number }; readonly stateDir: string; readonly preset: PresetName } | null;
+  /** The validator client's Keymanager API, if it is managed through it (in signer mode: its remote keys). */
   readonly keymanager: { readonly url: string; readonly tokenFile: string; readonly timeoutMs: number; readonly caFile: string | null } | null;
   readonly health: { host: string; port: number };
   readonly fenceMarginMs: number;
@@ -60,6 +66,7 @@ export function agentConfig(values: FlagValues): AgentConfig {
     podName,
     pool,
     keyCount: values['keys'] as number,
+    signer: signerConfig(values),
     files: filesConfig(values),
     keymanager: keymanagerConfig(values),
     health: parseListenAddress(values['health-listen'] as string, 'health-listen'),
@@ -71,11 +78,24 @@ export function agentConfig(values: FlagValues): AgentConfig {
   };
 }
 
+function signerConfig(values: FlagValues): AgentConfig['signer'] {
+  const listen = values['signer-listen'] as string | undefined;
+  const stateDir = values['signer-state-dir'] as string | undefined;
+  if (!listen) {
+    if (stateDir) throw new ConfigError('--signer-state-dir needs --signer-listen');
+    return null;
+  }
+  if (!stateDir) throw new ConfigError('--signer-listen needs --signer-state-dir: a directory on the pod\'s in-memory volume for the signer\'s slashing-protection watermarks');
+  const layout = values['layout'] as string | undefined;
+  if (layout !== undefined && layout !== 'lighthouse') throw new ConfigError(`--layout ${layout} writes keystores, which --signer-listen keeps in the agent: drop --layout (the client fetches the keys from the signer), or use --layout lighthouse for its web3signer definitions`);
+  return { listen: parseListenAddress(listen, 'signer-listen'), stateDir: resolve(stateDir), preset: values['signer-preset'] as PresetName };
+}
+
 function filesConfig(values: FlagValues): AgentConfig['files'] {
   const layout = values['layout'] as LayoutName | undefined;
   const out = values['out'] as string | undefined;
   if (!layout && !out) {
-    if (!values['keymanager-url']) throw new ConfigError('say where the keys go: --layout and --out (files the validator client reads), or --keymanager-url (its Keymanager API), or both');
+    if (!values['keymanager-url'] && !values['signer-listen']) throw new ConfigError('say how the validator client gets the keys: --signer-listen (the agent is its remote signer), --layout and --out (files it reads), or --keymanager-url (its Keymanager API)');
     return null;
   }
   if (!layout || !out) throw new ConfigError('--layout and --out go together: the layout of the validator client, and the directory it reads');

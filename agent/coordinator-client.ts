@@ -28,9 +28,15 @@ export class CoordinatorCallError extends Error {
   }
 }
 
+/** How the agent hands keys to its client, as the coordinator records it (decides what an unproven end means). */
+export type SigningMode = 'signer' | 'keymanager' | 'files';
+
 export interface ClaimedKeys {
   readonly leaseId: string;
   readonly leaseTtlMs: number;
+  /** The pool's network: what a remote-signer agent checks requests against. */
+  readonly genesisValidatorsRoot: string;
+  readonly genesisForkVersion: string;
   readonly keys: ReadonlyArray<{ pubKey: string; keystoreJson: string; keystorePassword: string; slashingProtection: string }>;
 }
 
@@ -66,13 +72,20 @@ export class CoordinatorClient {
     return this.current;
   }
 
-  async claim(podName: string, pool: string, count: number, timeoutMs: number): Promise<ClaimedKeys> {
-    const response = await this.call<ClaimResponse__Output>((client, metadata, options, done) => client.Claim({ podName, pool, count }, metadata, options, done), timeoutMs);
-    return { leaseId: response.leaseId, leaseTtlMs: response.leaseTtlMs, keys: response.keys };
+  /** `signingMode` defaults to files, the strictest: an end without proof quarantines the keys. */
+  async claim(podName: string, pool: string, count: number, timeoutMs: number, signingMode: SigningMode = 'files'): Promise<ClaimedKeys> {
+    const response = await this.call<ClaimResponse__Output>((client, metadata, options, done) => client.Claim({ podName, pool, count, signingMode }, metadata, options, done), timeoutMs);
+    return { leaseId: response.leaseId, leaseTtlMs: response.leaseTtlMs, genesisValidatorsRoot: response.genesisValidatorsRoot, genesisForkVersion: response.genesisForkVersion, keys: response.keys };
   }
 
-  async renew(podName: string, leaseId: string, timeoutMs: number): Promise<{ leaseTtlMs: number }> {
-    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId }, metadata, options, done), timeoutMs);
+  /** `slashingProtection`: the watermarks signed so far (remote-signer mode), kept by the leader. */
+  async renew(podName: string, leaseId: string, timeoutMs: number, slashingProtection = ''): Promise<{ leaseTtlMs: number }> {
+    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId, slashingProtection }, metadata, options, done), timeoutMs);
+  }
+
+  /** After the lease ended unproven: the client no longer holds these keys (proven), with its protection. */
+  async reportRemoved(podName: string, pubKeys: readonly string[], slashingProtection: string | null, timeoutMs: number): Promise<{ returned: readonly string[] }> {
+    return this.call((client, metadata, options, done) => client.ReportRemoved({ podName, pubKeys: [...pubKeys], slashingProtection: slashingProtection ?? '' }, metadata, options, done), timeoutMs);
   }
 
   /**

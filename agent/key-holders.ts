@@ -2,6 +2,7 @@ import type { KeyLayout, KeyToWrite } from '../shared/eth/layouts/types.js';
 import { mergeInterchanges, parseInterchange, serializeInterchange, interchangeFor, type Interchange } from '../shared/eth/slashing-protection/index.js';
 import type { Logger } from '../shared/log/logger.js';
 import { AgentError } from './errors.js';
+import { FenceFailedError } from './keymanager/errors.js';
 import type { KeymanagerClient } from './keymanager/client.js';
 
 /** A key as the coordinator hands it out: keystore, password and its slashing protection. */
@@ -17,8 +18,18 @@ export interface GrantedKey extends KeyToWrite {
  */
 export interface KeyHolder {
   readonly name: string;
-  install(keys: readonly GrantedKey[]): Promise<void>;
-  removeAll(): Promise<{ slashingProtection: string | null }>;
+  install(keys: readonly GrantedKey[], network: GrantNetwork): Promise<void>;
+  removeAll(): Promise<{ slashingProtection: string | null; pubKeys?: readonly string[] }>;
+  /** Remote-signer mode: nothing is signed at or after this monotonic time; null signs nothing. */
+  setDeadline?(deadlineMonotonicMs: number | null): void;
+  /** Remote-signer mode: an EIP-3076 interchange of what was signed so far, for renewals. */
+  currentProtection?(): string | null;
+}
+
+/** The pool's network, as the coordinator grants it with the keys. */
+export interface GrantNetwork {
+  readonly genesisValidatorsRoot: string;
+  readonly genesisForkVersion: string;
 }
 
 /** Keystore files in the validator client's layout, in a volume it reads. No slashing protection comes back. */
@@ -32,7 +43,7 @@ export class FileKeyHolder implements KeyHolder {
     this.name = `${layout.name} files`;
   }
 
-  install(keys: readonly GrantedKey[]): Promise<void> {
+  install(keys: readonly GrantedKey[], _network: GrantNetwork): Promise<void> {
     return this.layout.write(this.outDir, keys);
   }
 
@@ -50,6 +61,10 @@ export class KeymanagerKeyHolder implements KeyHolder {
   readonly name = 'keymanager API';
   /** Slashing protection the client returned for keys removed before this lease: imported with them. */
   private carried: Interchange | null = null;
+  /** Protection from DELETE answers of a removal not yet proven. */
+  private salvaged: Interchange | null = null;
+  /** Keys whose removal was asked for but not yet proven: every later removal includes them. */
+  private readonly unproven = new Set<string>();
   private held: string[] = [];
 
   constructor(
@@ -58,19 +73,31 @@ export class KeymanagerKeyHolder implements KeyHolder {
   ) {}
 
   /**
-   * On start: whatever the client holds was left by an earlier run of this agent, under no live lease
-   * we know of. It is removed before anything is claimed; its protection is kept for the re-import.
+   * DELETE, then GET to prove it. A failed proof throws; the protection every DELETE answered with is
+   * kept and merged, so the export of a DELETE that did not stop the key (Lodestar 1.5.1 answers
+   * `deleted` to the first and keeps signing) is not lost when a later one succeeds.
    */
-  async removeLeftovers(): Promise<number> {
-    const listed = (await this.client.listKeystores()).filter((key) => !key.readOnly).map((key) => key.validatingPubkey);
-    if (listed.length === 0) return 0;
-    const fenced = await this.client.fence(listed);
-    if (fenced.slashingProtection) this.carried = fenced.slashingProtection;
-    else this.logger.warn('the validator client returned unreadable slashing protection for leftover keys', { problem: fenced.slashingProtectionProblem });
-    return listed.length;
+  private async removeProven(pubKeys: readonly string[]): Promise<Interchange | null> {
+    for (const pubKey of pubKeys) this.unproven.add(pubKey);
+    try {
+      const fenced = await this.client.fence(pubKeys);
+      this.salvage(fenced.slashingProtection);
+      if (!fenced.slashingProtection) this.logger.warn('keys removed, but the validator client\'s slashing protection was unreadable', { problem: fenced.slashingProtectionProblem });
+    } catch (error) {
+      if (error instanceof FenceFailedError) this.salvage(error.slashingProtection);
+      throw error;
+    }
+    for (const pubKey of pubKeys) this.unproven.delete(pubKey);
+    const protection = this.salvaged;
+    this.salvaged = null;
+    return protection;
   }
 
-  async install(keys: readonly GrantedKey[]): Promise<void> {
+  private salvage(protection: Interchange | null): void {
+    if (protection) this.salvaged = this.salvaged ? mergeInterchanges(this.salvaged, protection) : protection;
+  }
+
+  async install(keys: readonly GrantedKey[], _network: GrantNetwork): Promise<void> {
     const pubKeys = keys.map((key) => key.pubKey.toLowerCase());
     let protection = this.carried ? interchangeFor(this.carried, pubKeys) : null;
     for (const key of keys) {
@@ -92,24 +119,26 @@ export class KeymanagerKeyHolder implements KeyHolder {
     if (!report.exact) {
       throw new AgentError('KEYMANAGER_MISMATCH', `after import the validator client is missing ${report.missing.join(', ') || 'none'} and holds ${report.unexpected.join(', ') || 'none'} it should not`);
     }
-    this.carried = null;
+    this.carried = this.carried ? interchangeFor(this.carried, []) : null;
   }
 
-  async removeAll(): Promise<{ slashingProtection: string | null }> {
+  async removeAll(): Promise<{ slashingProtection: string | null; pubKeys: readonly string[] }> {
     const listed = (await this.client.listKeystores()).filter((key) => !key.readOnly).map((key) => key.validatingPubkey);
-    const pubKeys = [...new Set([...this.held, ...listed])];
-    if (pubKeys.length === 0) return { slashingProtection: null };
-    const fenced = await this.client.fence(pubKeys);
+    const pubKeys = [...new Set([...this.held, ...listed, ...this.unproven])];
+    if (pubKeys.length === 0) return { slashingProtection: null, pubKeys };
+    const protection = await this.removeProven(pubKeys);
     this.held = [];
-    if (!fenced.slashingProtection) {
-      this.logger.warn('keys removed, but the validator client\'s slashing protection was unreadable: the keys will cool down', { problem: fenced.slashingProtectionProblem });
-      return { slashingProtection: null };
-    }
-    return { slashingProtection: serializeInterchange(fenced.slashingProtection) };
+    // Kept for a re-import of any of these keys (an agent restarted in its pod gets its lease back).
+    if (protection) this.carried = this.carried ? mergeInterchanges(this.carried, protection) : protection;
+    return { slashingProtection: protection ? serializeInterchange(protection) : null, pubKeys };
   }
 }
 
-/** Files and API together, for clients that read a volume and are also managed over the API. */
+/**
+ * Several holders for one client: files and API together, or the agent's signer and the client's list
+ * of remote keys. `holders` is in removal order (the client lets go first, then the signer drops the
+ * keys); installation runs in reverse, so a key is signable before the client is told of it.
+ */
 export class CombinedKeyHolder implements KeyHolder {
   readonly name: string;
 
@@ -117,24 +146,37 @@ export class CombinedKeyHolder implements KeyHolder {
     this.name = holders.map((h) => h.name).join(' + ');
   }
 
-  async install(keys: readonly GrantedKey[]): Promise<void> {
-    for (const holder of this.holders) await holder.install(keys);
+  async install(keys: readonly GrantedKey[], network: GrantNetwork): Promise<void> {
+    for (const holder of [...this.holders].reverse()) await holder.install(keys, network);
   }
 
-  async removeAll(): Promise<{ slashingProtection: string | null }> {
+  async removeAll(): Promise<{ slashingProtection: string | null; pubKeys?: readonly string[] }> {
     let merged: Interchange | null = null;
     const failures: unknown[] = [];
+    const pubKeys = new Set<string>();
     // Every holder is emptied even if one fails: the fence must take away all it can.
     for (const holder of this.holders) {
       try {
-        const { slashingProtection } = await holder.removeAll();
-        if (slashingProtection) merged = merged ? mergeInterchanges(merged, parseInterchange(slashingProtection)) : parseInterchange(slashingProtection);
+        const removed = await holder.removeAll();
+        for (const pubKey of removed.pubKeys ?? []) pubKeys.add(pubKey);
+        if (removed.slashingProtection) merged = merged ? mergeInterchanges(merged, parseInterchange(removed.slashingProtection)) : parseInterchange(removed.slashingProtection);
       } catch (error) {
         failures.push(error);
       }
     }
     if (failures.length > 0) throw failures[0];
-    return { slashingProtection: merged ? serializeInterchange(merged) : null };
+    return { slashingProtection: merged ? serializeInterchange(merged) : null, pubKeys: [...pubKeys] };
+  }
+
+  setDeadline(deadlineMonotonicMs: number | null): void {
+    for (const holder of this.holders) holder.setDeadline?.(deadlineMonotonicMs);
+  }
+
+  currentProtection(): string | null {
+    for (const holder of this.holders) {
+      const protection = holder.currentProtection?.();
+      if (protection) return protection;
+    }
+    return null;
   }
 }
-

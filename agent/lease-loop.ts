@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock/clock.js';
 import type { Logger } from '../shared/log/logger.js';
-import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient, type SigningMode } from './coordinator-client.js';
 import { AgentError } from './errors.js';
 import type { KeyHolder } from './key-holders.js';
 import type { FenceCause, LeaseLoopObserver } from './metrics.js';
@@ -13,8 +13,15 @@ export interface LeaseLoopOptions {
   readonly podName: string;
   readonly pool: string;
   readonly keyCount: number;
-  /** Where the validator client gets the keys: files, its Keymanager API, or both. */
+  /** Where the validator client gets the keys: the agent's signer, files, its Keymanager API, or a mix. */
   readonly holder: KeyHolder;
+  /** Told to the coordinator with the claim: it decides what an end without proof means (S7). */
+  readonly signingMode: SigningMode;
+  /**
+   * Start the fence this long before the deadline: time to take the keys out of the client's list
+   * while the signer still answers (a refused AGGREGATION_SLOT costs Lodestar every key's duties).
+   */
+  readonly fenceLeadMs?: number;
   readonly client: CoordinatorClient;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -27,6 +34,14 @@ export interface LeaseLoopOptions {
 /** Refusals that no retry can fix: the operator must change the pod's settings. */
 const FATAL_REFUSALS = new Set(['INVALID_ARGUMENT', 'UNKNOWN_POOL', 'LEASE_CONFLICT']);
 const MIN_RETRY_MS = 250;
+/** Attempts at reporting a proven removal after the lease ended. */
+const REPORT_ATTEMPTS = 5;
+
+/** What a proven removal took out of the client, and the slashing protection it gave back. */
+interface Removed {
+  readonly slashingProtection: string | null;
+  readonly pubKeys: readonly string[];
+}
 const MAX_RETRY_MS = 5000;
 /**
  * Renewals back off less: a missed deadline takes the pod's validators offline, a retry costs one call.
@@ -54,7 +69,11 @@ export class LeaseLoop {
   private wakeTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
   private stopping = false;
-  private stopped: Promise<{ released: boolean }> | null = null;
+  private stopped: Promise<{ handedBack: boolean }> | null = null;
+  /** The removal in progress, shared by a fence and a stop that overlap. */
+  private removal: Promise<Removed> | null = null;
+  /** Keys this agent held may still be in the client: health stays red until removal is proven. */
+  private unproven = false;
   private running: Promise<void> | null = null;
   private readonly listeners = new Set<(phase: AgentPhase) => void>();
   failure: Error | null = null;
@@ -79,6 +98,11 @@ export class LeaseLoop {
     return this.lease && this.phase === 'holding' ? this.deadlineMs - this.options.clock.monotonicMs() : null;
   }
 
+  /** True while keys this agent held may still be loaded in the validator client. */
+  get removalUnproven(): boolean {
+    return this.unproven;
+  }
+
   onPhase(listener: (phase: AgentPhase) => void): void {
     this.listeners.add(listener);
   }
@@ -89,37 +113,89 @@ export class LeaseLoop {
   }
 
   /**
-   * Removes the keys first (nothing may sign once we let go), then releases the lease with the slashing
-   * protection the validator client returned. Resolves once the release is committed (or has failed).
+   * Removes the keys first (nothing may sign once we let go), retrying until removal is proven, then
+   * hands them back with the slashing protection the client returned. Resolves true once the pool has
+   * them back (released, or proven removed after the lease ended); false when the release failed.
    */
-  stop(): Promise<{ released: boolean }> {
+  stop(): Promise<{ handedBack: boolean }> {
     // preStop and then SIGTERM both stop the agent: the second call waits for the first.
     this.stopped ??= this.stopOnce();
     return this.stopped;
   }
 
-  private async stopOnce(): Promise<{ released: boolean }> {
+  private async stopOnce(): Promise<{ handedBack: boolean }> {
     this.stopping = true;
     this.wake?.();
     await this.running?.catch(() => {});
     this.clearFenceTimer();
     const lease = this.lease;
-    const removal = await this.removeKeys();
+    // A pod being stopped signs nothing more, whatever else happens.
+    this.options.holder.setDeadline?.(null);
+    const removed = await this.removeUntilProven();
     this.lease = null;
-    // A removal that could not be proven must not release: the keys may still sign here until the lease expires.
-    const released = lease !== null && removal !== null ? await this.release(lease, removal.slashingProtection, 'released') : false;
+    const handedBack = await this.handBack(lease, removed, 'released');
     this.setPhase('stopped');
-    return { released };
+    return { handedBack };
   }
 
-  /** Takes every key away from the validator client; null (and logged) when that could not be proven. */
-  private async removeKeys(): Promise<{ slashingProtection: string | null } | null> {
-    try {
-      return await this.options.holder.removeAll();
-    } catch (error) {
-      this.options.logger.error('could not prove the keys were removed from the validator client: not releasing, the lease will expire and the keys cool down', { error: describe(error) });
-      return null;
+  /**
+   * Takes every key away from the validator client, retrying with backoff until the client proves it
+   * (a Keymanager GET after DELETE), however long that takes: until then the keys may sign here, so
+   * nothing is handed back and health stays red. The pod's end (or an operator) is the other way out.
+   */
+  private removeUntilProven(): Promise<Removed> {
+    this.removal ??= (async () => {
+      const { holder, logger } = this.options;
+      let retryMs = MIN_RETRY_MS;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const removed = await holder.removeAll();
+          if (this.unproven) logger.info('removal from the validator client proven', { attempts: attempt });
+          this.unproven = false;
+          return { slashingProtection: removed.slashingProtection, pubKeys: removed.pubKeys ?? [] };
+        } catch (error) {
+          this.unproven = true;
+          if (attempt === 1 || attempt % 20 === 0) {
+            logger.error('could not prove the keys left the validator client; retrying until it does, and nothing is handed back meanwhile', { error: describe(error), attempts: attempt });
+          }
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+        }
+      }
+    })().finally(() => (this.removal = null));
+    return this.removal;
+  }
+
+  /**
+   * After a proven removal: release the lease if it is still ours; once it has ended (the keys are then
+   * quarantined for this pod), report the proof so they return to the pool. Files mode has nothing to
+   * prove: a running client keeps keys it loaded from files.
+   */
+  private async handBack(lease: ClaimedKeys | null, removed: Removed, reason: 'released' | 'fenced'): Promise<boolean> {
+    if (lease && (await this.release(lease, removed.slashingProtection, reason))) return true;
+    if (this.options.signingMode === 'files' || removed.pubKeys.length === 0) return false;
+    return this.reportRemoved(removed.pubKeys, removed.slashingProtection);
+  }
+
+  private async reportRemoved(pubKeys: readonly string[], slashingProtection: string | null): Promise<boolean> {
+    const { client, podName, logger, requestTimeoutMs } = this.options;
+    let retryMs = MIN_RETRY_MS;
+    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+      try {
+        const { returned } = await client.reportRemoved(podName, pubKeys, slashingProtection, requestTimeoutMs);
+        logger.info('reported the keys removed from the validator client', { keys: pubKeys.length, returnedFromQuarantine: returned.length });
+        return true;
+      } catch (error) {
+        if (error instanceof CoordinatorCallError && error.isRefusal) {
+          logger.warn('the coordinator refused the proof of removal; the keys stay quarantined until the pod is gone or an operator releases them', { error: describe(error) });
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+      }
     }
+    logger.warn('could not report the proof of removal; the keys stay quarantined until the pod is gone or an operator releases them');
+    return false;
   }
 
   /**
@@ -145,8 +221,8 @@ export class LeaseLoop {
           continue;
         }
         if (refused || remainingMs <= retryMs) {
-          // The keys are gone from this pod already; the lease will expire and the keys cool down.
-          logger.warn('release failed; the lease will expire on its own', { leaseId: lease.leaseId, error: describe(error) });
+          // The keys are gone from this pod already; the lease ends on its own and the proof follows.
+          logger.warn('release failed; the lease will end on its own', { leaseId: lease.leaseId, error: describe(error) });
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, retryMs));
@@ -157,6 +233,12 @@ export class LeaseLoop {
 
   private async run(): Promise<void> {
     try {
+      // A restarted agent holds no lease yet: whatever an earlier run left in the client must not sign.
+      const leftovers = await this.removeUntilProven();
+      if (leftovers.pubKeys.length > 0) {
+        this.options.logger.warn('removed keys an earlier run left in the validator client, before claiming', { keys: leftovers.pubKeys.length });
+        if (this.options.signingMode !== 'files') await this.reportRemoved(leftovers.pubKeys, leftovers.slashingProtection);
+      }
       while (!this.stopping) {
         const claimed = await this.claimUntilGranted();
         if (!claimed) break;
@@ -177,13 +259,12 @@ export class LeaseLoop {
     while (!this.stopping) {
       const sentAt = clock.monotonicMs();
       try {
-        const claimed = await client.claim(podName, pool, keyCount, this.options.requestTimeoutMs);
+        const claimed = await client.claim(podName, pool, keyCount, this.options.requestTimeoutMs, this.options.signingMode);
         if (claimed.keys.length !== keyCount) throw new AgentError('CLAIM_MISMATCH', `coordinator granted ${claimed.keys.length} keys instead of ${keyCount}`);
         this.lease = claimed;
-        this.deadlineMs = sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs);
-        this.armFenceTimer();
+        this.setDeadline(sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs));
         try {
-          await this.options.holder.install(claimed.keys);
+          await this.options.holder.install(claimed.keys, claimed);
         } catch (error) {
           // The client would not take the keys (or cannot be reached): give them back and try again later.
           logger.warn('handing the keys to the validator client failed; giving them back', { error: describe(error) });
@@ -231,12 +312,12 @@ export class LeaseLoop {
         try {
           // A third of what is left per attempt: a replica that hangs (paused, partitioned) must leave
           // time to try the others before the fence deadline.
-          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)));
+          const protection = this.options.holder.currentProtection?.() ?? '';
+          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), protection);
           this.options.observer?.onRenewal('ok', (clock.monotonicMs() - sentAt) / 1000);
           // Only a renewal sent before the fence can extend the deadline.
           if (this.phase !== 'holding') return;
-          this.deadlineMs = sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
-          this.armFenceTimer();
+          this.setDeadline(sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {
@@ -269,24 +350,31 @@ export class LeaseLoop {
    */
   private async fence(cause: FenceCause, reason: string): Promise<void> {
     this.clearFenceTimer();
+    // The signer stops at once, unless this is the deadline's fence, started early so the client lets go
+    // of the keys while the signer still answers; the signer's own cutoff at the deadline holds anyway.
+    if (cause !== 'deadline') this.options.holder.setDeadline?.(null);
     const lease = this.lease;
     this.lease = null;
     this.setPhase('fenced');
     this.options.observer?.onFence(cause);
     this.wake?.();
-    let removal = await this.removeKeys();
-    while (removal === null && !this.stopping) {
-      await new Promise((resolve) => setTimeout(resolve, MIN_RETRY_MS * 4));
-      removal = await this.removeKeys();
-    }
-    if (removal === null) return;
+    const removed = await this.removeUntilProven();
     this.options.logger.warn('fenced: keys removed', { reason, cause, leaseId: lease?.leaseId ?? null });
-    if (lease && this.deadlineMs > this.options.clock.monotonicMs()) await this.release(lease, removal.slashingProtection, 'fenced');
+    await this.handBack(lease && this.deadlineMs > this.options.clock.monotonicMs() ? lease : null, removed, 'fenced');
+  }
+
+  /** A new deadline: the signer's hard cutoff, and the fence timer a lead before it. */
+  private setDeadline(deadlineMs: number): void {
+    this.deadlineMs = deadlineMs;
+    this.options.holder.setDeadline?.(deadlineMs);
+    this.armFenceTimer();
   }
 
   private armFenceTimer(): void {
     this.clearFenceTimer();
-    const delay = Math.max(0, this.deadlineMs - this.options.clock.monotonicMs());
+    // The lead stays within half the margin, so the fence never comes before the next renewal is due.
+    const leadMs = Math.min(this.options.fenceLeadMs ?? 0, this.lease ? this.marginMs(this.lease.leaseTtlMs) / 2 : 0);
+    const delay = Math.max(0, this.deadlineMs - leadMs - this.options.clock.monotonicMs());
     this.fenceTimer = setTimeout(() => {
       this.fenceTimer = null;
       void this.fence('deadline', 'no renewal confirmed before the fence deadline');

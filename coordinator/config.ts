@@ -105,6 +105,8 @@ export interface CoordinatorConfig {
   readonly network: PoolNetwork;
   /** Null when neither an execution endpoint nor a beacon node is configured. */
   readonly chain: ChainConfig | null;
+  /** The network's genesis fork version, told to remote-signer agents (validator registrations are signed for it). */
+  readonly genesisForkVersion: string;
   readonly logLevel: LogLevel;
   readonly apiTokenFile: string | null;
   /** Null unless the pool makes its own deposits (--deposit-mode submit). */
@@ -140,7 +142,9 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       genesisValidatorsRoot: network.genesisValidatorsRoot,
       historyRetentionMs: values['history-retention-ms'] as number,
       depositMode: values['deposit-mode'] as 'none' | 'export' | 'submit',
+      ...(network.slotClock ?? {}),
     },
+    genesisForkVersion: network.genesisForkVersion,
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
     network,

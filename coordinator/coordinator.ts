@@ -11,6 +11,7 @@ import { mnemonicToSeed } from './keys/derive.js';
 import { readMnemonicFile } from './keys/mnemonic-file.js';
 import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
+import { QuarantineKeeper } from './leases/quarantine-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
 import { raftDirectory, replicaDirectory, type ChainConfig, type CoordinatorConfig, type DepositConfig } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
@@ -35,6 +36,8 @@ import { ReloadingTls } from '../shared/tls/reloading-tls.js';
 
 /** How often the leader looks for overdue leases and cooled keys. */
 const LEASE_TICK_MS = 100;
+/** How often the leader looks for quarantined keys whose last pod is gone (it reads every key). */
+const QUARANTINE_TICK_MS = 2000;
 /** How often the leader signs, broadcasts and confirms deposits. */
 const DEPOSIT_TICK_MS = 500;
 
@@ -102,11 +105,24 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       lookup && seeds.has(config.pool) && config.chain!.restoreGap > 0
         ? new PoolRestorer(log, secrets, lookup.chain, { pool: config.pool, gap: config.chain!.restoreGap }, clock, logger.child({ component: 'restore' }))
         : null;
-    const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), metrics, exporter ? (_pool, keys) => exporter.export(keys) : null, restorer ? () => restorer.ensureScanned() : null);
+    const allocation = new AllocationService(
+      log,
+      secrets,
+      leases,
+      clock,
+      logger.child({ component: 'allocation' }),
+      metrics,
+      exporter ? (_pool, keys) => exporter.export(keys) : null,
+      config.genesisForkVersion,
+      restorer ? () => restorer.ensureScanned() : null,
+    );
     if (restorer) {
       const offRestorer = log.onLeadershipChange((isLeader) => restorer.onLeadershipChange(isLeader));
       closers.push(async () => offRestorer());
       if (log.isLeader()) restorer.onLeadershipChange(true);
+    }
+    if (config.poolSettings.genesisTimeMs === undefined) {
+      logger.warn('no slot clock for this network (--genesis-time): keys whose last holder ended without handing back its slashing protection wait for an operator instead of returning with watermarks from the clock');
     }
 
     closers.push(runPeriodically(LEASE_TICK_MS, () => leases.tick(), (error) => logger.warn('lease tick failed', { error })));
@@ -142,6 +158,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       identity = await KubernetesAgentIdentity.start({ ...config.kubernetes, logger: logger.child({ component: 'identity' }) });
       closers.push(async () => identity?.close());
       metrics.countOrphans((pod) => identity?.isOrphaned(pod) ?? false);
+      const quarantine = new QuarantineKeeper(log, (pod) => identity?.isOrphaned(pod) ?? false, () => clock.wallMs(), logger.child({ component: 'quarantine' }));
+      closers.push(runPeriodically(QUARANTINE_TICK_MS, () => quarantine.tick(), (error) => logger.warn('quarantine tick failed', { error })));
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }

@@ -16,10 +16,12 @@ export interface PoolNetwork {
   readonly genesisValidatorsRoot: string;
   readonly depositContractAddress: string;
   readonly depositContractBlock: number;
+  /** The beacon chain's slot clock (S8); null for a custom network given without --genesis-time. */
+  readonly slotClock: { readonly genesisTimeMs: number; readonly slotMs: number; readonly slotsPerEpoch: number } | null;
 }
 
 const CUSTOM_REQUIRED = ['genesis-fork-version', 'genesis-validators-root', 'deposit-contract-address'] as const;
-const CUSTOM_FLAGS = ['chain-id', ...CUSTOM_REQUIRED, 'deposit-contract-block'] as const;
+const CUSTOM_FLAGS = ['chain-id', ...CUSTOM_REQUIRED, 'deposit-contract-block', 'genesis-time', 'seconds-per-slot', 'slots-per-epoch'] as const;
 
 export const NETWORK_FLAGS: readonly FlagSpec[] = [
   { name: 'network', kind: 'string', choices: KNOWN_NETWORK_NAMES, description: 'Known network of the pool\'s validators: its genesis validators root scopes slashing protection; its fork version and deposit contract are what deposits are made against. Without it (and without a custom network\'s flags) the pool is on mainnet, as the startup log says.' },
@@ -28,6 +30,9 @@ export const NETWORK_FLAGS: readonly FlagSpec[] = [
   { name: 'deposit-contract-address', kind: 'string', description: 'Custom network: its deposit contract address.' },
   { name: 'chain-id', kind: 'int', min: 1, max: 2 ** 32, description: 'Custom network: its execution chain id; needed with --eth-rpc-url.' },
   { name: 'deposit-contract-block', kind: 'int', min: 0, max: 2 ** 48, description: 'Custom network: the block its deposit contract was created in; DepositEvents are looked for from there (default 0).' },
+  { name: 'genesis-time', kind: 'int', min: 0, max: 2 ** 40, description: 'Custom network: its beacon chain genesis time (Unix seconds). With it, keys whose last watermarks are unknown get watermarks from the clock before reuse; without it such keys wait for an operator.' },
+  { name: 'seconds-per-slot', kind: 'int', min: 1, max: 3600, description: 'Custom network, with --genesis-time: seconds per slot (default 12).' },
+  { name: 'slots-per-epoch', kind: 'int', min: 1, max: 1024, description: 'Custom network, with --genesis-time: slots per epoch (default 32).' },
 ];
 
 export function poolNetwork(values: FlagValues): PoolNetwork {
@@ -35,8 +40,9 @@ export function poolNetwork(values: FlagValues): PoolNetwork {
   const customGiven = CUSTOM_FLAGS.filter((flag) => values[flag] !== undefined);
   if (customGiven.length === 0) {
     const known = KNOWN_NETWORKS[named ?? 'mainnet'];
-    const { name, chainId, genesisForkVersion, genesisValidatorsRoot, depositContractAddress, depositContractBlock } = known;
-    return { name, chainId, genesisForkVersion, genesisValidatorsRoot, depositContractAddress, depositContractBlock };
+    const { name, chainId, genesisForkVersion, genesisValidatorsRoot, depositContractAddress, depositContractBlock, genesisTime, secondsPerSlot, slotsPerEpoch } = known;
+    const slotClock = { genesisTimeMs: genesisTime * 1000, slotMs: secondsPerSlot * 1000, slotsPerEpoch };
+    return { name, chainId, genesisForkVersion, genesisValidatorsRoot, depositContractAddress, depositContractBlock, slotClock };
   }
   if (named !== undefined) {
     throw new ConfigError(`--network ${named} is a known network, but --${customGiven[0]} describes a custom one: give --network alone, or a custom network's flags without it`);
@@ -58,7 +64,18 @@ export function poolNetwork(values: FlagValues): PoolNetwork {
     genesisValidatorsRoot: root.toLowerCase(),
     depositContractAddress: contract,
     depositContractBlock: (values['deposit-contract-block'] as number | undefined) ?? 0,
+    slotClock: customSlotClock(values),
   };
+}
+
+/** A custom network's slot clock, from --genesis-time; without it, none (keys with unknown watermarks wait for an operator). */
+function customSlotClock(values: FlagValues): PoolNetwork['slotClock'] {
+  const genesisTime = values['genesis-time'] as number | undefined;
+  if (genesisTime === undefined) {
+    if (values['seconds-per-slot'] !== undefined || values['slots-per-epoch'] !== undefined) throw new ConfigError('--seconds-per-slot and --slots-per-epoch need --genesis-time: the slot clock starts at genesis');
+    return null;
+  }
+  return { genesisTimeMs: genesisTime * 1000, slotMs: ((values['seconds-per-slot'] as number | undefined) ?? 12) * 1000, slotsPerEpoch: (values['slots-per-epoch'] as number | undefined) ?? 32 };
 }
 
 /** The chain id an execution endpoint must serve; a custom network must have said it. */

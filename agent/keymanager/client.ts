@@ -97,20 +97,29 @@ export class KeymanagerClient {
     const requested = new Set(pubkeys.map((pubkey) => pubkey.toLowerCase()));
     const stillListed = (await this.listKeystores()).map((key) => key.validatingPubkey).filter((pubkey) => requested.has(pubkey)).sort();
     const notDeleted = deletion.results.filter((result) => result.status === 'error');
+    const protection = readableProtection(deletion.slashingProtection, requested);
     if (stillListed.length > 0 || notDeleted.length > 0) {
       const problems = [
         ...(stillListed.length > 0 ? [`it still lists ${stillListed.join(', ')} after DELETE answered ${statusesOf(deletion.results, stillListed)}`] : []),
         ...notDeleted.map((result) => `DELETE answered error for ${result.pubkey}${result.message ? ` (${result.message})` : ''}`),
       ];
-      throw new FenceFailedError(stillListed, notDeleted.map((result) => result.pubkey), problems.join('; '));
+      throw new FenceFailedError(stillListed, notDeleted.map((result) => result.pubkey), problems.join('; '), protection.interchange);
     }
-    try {
-      // Only the requested keys: the spec forbids history of other keys (flows/README.md, Delete notes), and
-      // Prysm had to be fixed to honour that (OffchainLabs/prysm#9938).
-      return { results: deletion.results, slashingProtection: interchangeFor(parseInterchange(deletion.slashingProtection), requested) };
-    } catch (error) {
-      return { results: deletion.results, slashingProtection: null, slashingProtectionProblem: (error as Error).message };
-    }
+    return protection.interchange
+      ? { results: deletion.results, slashingProtection: protection.interchange }
+      : { results: deletion.results, slashingProtection: null, slashingProtectionProblem: protection.problem };
+  }
+}
+
+/**
+ * The DELETE answer's interchange cut down to the requested keys: the spec forbids history of other keys
+ * (flows/README.md, Delete notes), and Prysm had to be fixed to honour that (OffchainLabs/prysm#9938).
+ */
+function readableProtection(json: string, requested: ReadonlySet<string>): { interchange: Interchange; problem?: undefined } | { interchange: null; problem: string } {
+  try {
+    return { interchange: interchangeFor(parseInterchange(json), requested) };
+  } catch (error) {
+    return { interchange: null, problem: (error as Error).message };
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Interchange } from '../../shared/eth/slashing-protection/index.js';
 import { AgentError } from '../errors.js';
 
 export type KeymanagerErrorCode =
@@ -41,10 +42,16 @@ export class KeymanagerError extends AgentError {
 export class FenceFailedError extends KeymanagerError {
   readonly stillListed: readonly string[];
   readonly notDeleted: readonly string[];
+  /**
+   * The slashing protection this DELETE answered with, if readable: a client that answers `deleted` and
+   * keeps signing (Lodestar 1.5.1's first DELETE) still exports history that must not be dropped.
+   */
+  readonly slashingProtection: Interchange | null;
 
-  constructor(stillListed: readonly string[], notDeleted: readonly string[], detail: string) {
-    super('KEYMANAGER_FENCE_FAILED', 'DELETE /eth/v1/keystores', null, `fence failed: ${detail}. The validator client may still sign with these keys: stop it (delete the pod) before the keys are released`);
+  constructor(stillListed: readonly string[], notDeleted: readonly string[], detail: string, slashingProtection: Interchange | null = null, path = '/eth/v1/keystores') {
+    super('KEYMANAGER_FENCE_FAILED', `DELETE ${path}`, null, `fence failed: ${detail}. The validator client may still sign with these keys: the agent keeps trying, and they stay quarantined until removal is proven or the pod is gone`);
     this.stillListed = stillListed;
     this.notDeleted = notDeleted;
+    this.slashingProtection = slashingProtection;
   }
 }

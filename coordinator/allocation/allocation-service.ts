@@ -1,4 +1,4 @@
-import { accept, refuse, planClaim, type DerivedPoolKey, type KeyProtection, type Lease, type PodRef, type Result } from '../core/index.js';
+import { accept, refuse, planClaim, type DerivedPoolKey, type KeyProtection, type Lease, type PodRef, type Result, type SigningMode } from '../core/index.js';
 import { checkInterchangeFor, parseInterchange, SlashingProtectionError } from '../../shared/eth/slashing-protection/index.js';
 import { interchangeOf, protectionOf } from './protection-interchange.js';
 import type { OpenedPoolKey } from '../keys/pool-key.js';
@@ -11,6 +11,9 @@ import { NotLeaderError } from '../replication/errors.js';
 
 export interface ClaimGrant {
   readonly lease: Lease;
+  /** The pool's network, for a remote-signer agent: genesis validators root and genesis fork version. */
+  readonly genesisValidatorsRoot: string;
+  readonly genesisForkVersion: string;
   /** Each key opened, with its slashing protection as an EIP-3076 interchange. */
   readonly keys: ReadonlyArray<OpenedPoolKey & { readonly slashingProtection: string }>;
   readonly existing: boolean;
@@ -50,17 +53,19 @@ export class AllocationService {
     private readonly observer: AllocationObserver = {},
     /** Called with keys derived and committed by a claim (export mode writes their deposit data). */
     private readonly onKeysDerived: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null = null,
+    /** The network's genesis fork version (0x + 8 hex), told to remote-signer agents with each grant. */
+    private readonly genesisForkVersion = '0x00000000',
     /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
     private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
   ) {}
 
-  async claim(pod: PodRef, pool: string, count: number): Promise<Result<ClaimGrant>> {
-    const result = await this.claimOnce(pod, pool, count);
+  async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
+    const result = await this.claimOnce(pod, pool, count, signingMode);
     if (!result.ok) this.observer.onRefusal?.('claim', result.refusal.code);
     return result;
   }
 
-  private async claimOnce(pod: PodRef, pool: string, count: number): Promise<Result<ClaimGrant>> {
+  private async claimOnce(pod: PodRef, pool: string, count: number, signingMode: SigningMode): Promise<Result<ClaimGrant>> {
     this.requireLeader();
     const { podName } = pod;
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
@@ -70,8 +75,8 @@ export class AllocationService {
       if (!plan.ok) return plan; // bad arguments never reach the log
       const result =
         plan.value.missingKeys > 0 && this.secrets.canDerive(pool)
-          ? await this.withDerivationLock(pool, () => this.deriveAndClaim(pod, pool, count))
-          : await this.log.propose({ type: 'Claim', nowMs, ...claimant(pod), pool, count, derivedKeys: [] });
+          ? await this.withDerivationLock(pool, () => this.deriveAndClaim(pod, pool, count, signingMode))
+          : await this.log.propose({ type: 'Claim', nowMs, ...claimant(pod), pool, count, derivedKeys: [], signingMode });
       if (!result.ok) {
         if (result.refusal.code === 'NEEDS_KEYS' || result.refusal.code === 'DERIVATION_INDEX_MISMATCH') continue;
         return result;
@@ -80,13 +85,19 @@ export class AllocationService {
       this.observer.onClaim?.(pool, derivedCount, existing);
       this.logger.info(existing ? 'claim repeated: same lease returned' : 'keys claimed', { podName, pool, leaseId: lease.leaseId, keys: lease.pubKeys.length, derived: derivedCount });
       const genesisValidatorsRoot = this.log.peek((state) => state.pools.get(lease.pool)!.genesisValidatorsRoot);
-      return accept({ lease, existing, keys: keys.map((key) => ({ ...this.secrets.open(key), slashingProtection: interchangeOf(genesisValidatorsRoot, [key]) })) });
+      return accept({
+        lease,
+        existing,
+        genesisValidatorsRoot,
+        genesisForkVersion: this.genesisForkVersion,
+        keys: keys.map((key) => ({ ...this.secrets.open(key), slashingProtection: interchangeOf(genesisValidatorsRoot, [key]) })),
+      });
     }
     return refuse('POOL_EXHAUSTED', `pool ${pool} is being claimed from faster than keys can be derived: retry the claim`);
   }
 
   /** Re-plans under the lock (another claim may have derived meanwhile), derives, and proposes. */
-  private async deriveAndClaim(pod: PodRef, pool: string, count: number) {
+  private async deriveAndClaim(pod: PodRef, pool: string, count: number, signingMode: SigningMode) {
     await this.beforeDerive?.(pool);
     const nowMs = this.clock.wallMs();
     const plan = this.log.peek((state) => planClaim(state, pool, pod.podName, count, nowMs));
@@ -101,7 +112,7 @@ export class AllocationService {
     const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);
     // Another claim may have derived enough while this one waited for the lock.
     if (depositMode !== 'submit' || derivedKeys.length === 0) {
-      const claimed = await this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys });
+      const claimed = await this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys, signingMode });
       if (claimed.ok && derivedKeys.length > 0 && this.onKeysDerived) {
         await this.onKeysDerived(pool, derivedKeys).catch((error: unknown) => this.logger.error('handling newly derived keys failed', { pool, error }));
       }
@@ -113,13 +124,38 @@ export class AllocationService {
     const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys, reservedFor: pod.podName });
     if (!added.ok) return added;
     this.logger.info('keys derived; their deposits are next', { pool, keys: derivedKeys.length });
-    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [] });
+    return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [], signingMode });
   }
 
-  async renew(pod: PodRef, leaseId: string): Promise<Result<{ ttlMs: number }>> {
+  /** With the watermarks a remote-signer agent has signed up to, kept by the leader for the lease's expiry. */
+  async renew(pod: PodRef, leaseId: string, slashingProtection = ''): Promise<Result<{ ttlMs: number }>> {
     this.requireLeader();
-    const result = await this.leases.renew(pod, leaseId);
+    const protection = slashingProtection ? this.checkedProtection(pod.podName, leaseId, slashingProtection) : null;
+    const result = protection && !protection.ok ? protection : await this.leases.renew(pod, leaseId, protection?.value.protection);
     if (!result.ok) this.observer.onRefusal?.('renew', result.refusal.code);
+    return result;
+  }
+
+  /**
+   * The pod's agent proves, after its lease ended unproven, that its client let go of these keys: those
+   * quarantined for this pod return to the pool (with the client's protection where it sent some).
+   */
+  async reportRemoved(pod: PodRef, pubKeys: readonly string[], slashingProtection = ''): Promise<Result<{ returned: readonly string[] }>> {
+    this.requireLeader();
+    let protection: { protection: Record<string, KeyProtection>; genesisValidatorsRoot: string } | null = null;
+    if (slashingProtection) {
+      const checked = this.log.peek((state) => {
+        const pools = new Set(pubKeys.map((k) => state.keys.get(k)?.pool).filter((p): p is string => p !== undefined));
+        return pools.size === 1 ? state.pools.get([...pools][0]!)!.genesisValidatorsRoot : null;
+      });
+      if (checked !== null) {
+        const parsed = this.parsedProtection(slashingProtection, checked, pubKeys);
+        if (!parsed.ok) return parsed;
+        protection = parsed.value;
+      }
+    }
+    const result = await this.log.propose({ type: 'ProveRemoval', nowMs: this.clock.wallMs(), ...claimant(pod), pubKeys: [...pubKeys], ...(protection ?? {}) });
+    if (result.ok && result.value.returned.length > 0) this.logger.info('quarantined keys proven removed by their pod\'s agent: back in the pool', { podName: pod.podName, keys: result.value.returned.length });
     return result;
   }
 
@@ -127,7 +163,7 @@ export class AllocationService {
    * Releases a lease, with the slashing protection the validator client returned for its keys (an
    * EIP-3076 interchange, checked here so a bad one is refused before anything is written).
    */
-  async release(pod: PodRef, leaseId: string, options: ReleaseOptions = {}): Promise<Result<{ lease: Lease; cooling: readonly string[] }>> {
+  async release(pod: PodRef, leaseId: string, options: ReleaseOptions = {}): Promise<Result<{ lease: Lease; quarantined: readonly string[] }>> {
     this.requireLeader();
     const { podName } = pod;
     const protection = options.slashingProtection ? this.checkedProtection(podName, leaseId, options.slashingProtection) : null;
@@ -149,7 +185,7 @@ export class AllocationService {
       return result;
     }
     this.observer.onRelease?.(result.value.lease.pool);
-    this.logger.info('keys released', { podName, leaseId, keys: result.value.lease.pubKeys.length, cooling: result.value.cooling.length, reason: options.reason ?? 'released' });
+    this.logger.info('keys released', { podName, leaseId, keys: result.value.lease.pubKeys.length, quarantined: result.value.quarantined.length, reason: options.reason ?? 'released' });
     return result;
   }
 
@@ -161,12 +197,16 @@ export class AllocationService {
     });
     // An unknown lease is the core's to refuse, with its usual message.
     if (!found) return accept({ protection: {}, genesisValidatorsRoot: '' });
+    return this.parsedProtection(json, found.genesisValidatorsRoot, found.pubKeys);
+  }
+
+  private parsedProtection(json: string, genesisValidatorsRoot: string, pubKeys: readonly string[]): Result<{ protection: Record<string, KeyProtection>; genesisValidatorsRoot: string }> {
     try {
       const interchange = parseInterchange(json);
-      checkInterchangeFor({ interchange, genesisValidatorsRoot: found.genesisValidatorsRoot, allowedPubKeys: found.pubKeys });
+      checkInterchangeFor({ interchange, genesisValidatorsRoot, allowedPubKeys: pubKeys });
       return accept({ protection: protectionOf(interchange), genesisValidatorsRoot: interchange.metadata.genesisValidatorsRoot });
     } catch (error) {
-      if (error instanceof SlashingProtectionError) return refuse('INVALID_INTERCHANGE', `slashing protection refused, nothing released: ${error.message}`);
+      if (error instanceof SlashingProtectionError) return refuse('INVALID_INTERCHANGE', `slashing protection refused, nothing changed: ${error.message}`);
       throw error;
     }
   }

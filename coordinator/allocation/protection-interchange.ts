@@ -24,9 +24,10 @@ export function interchangeOf(genesisValidatorsRoot: string, keys: ReadonlyArray
     data: keys.map(({ pubKey, protection }) => ({
       pubkey: pubKey,
       signedBlocks: protection?.maxBlockSlot != null ? [{ slot: BigInt(protection.maxBlockSlot) }] : [],
+      // A target raised from the clock (S8) may come without a source: source 0 then refuses nothing more.
       signedAttestations:
-        protection?.maxSourceEpoch != null && protection.maxTargetEpoch != null
-          ? [{ sourceEpoch: BigInt(protection.maxSourceEpoch), targetEpoch: BigInt(protection.maxTargetEpoch) }]
+        protection?.maxTargetEpoch != null
+          ? [{ sourceEpoch: BigInt(protection.maxSourceEpoch ?? '0'), targetEpoch: BigInt(protection.maxTargetEpoch) }]
           : [],
     })),
   };

@@ -1,4 +1,4 @@
-import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type PodRef, type ReadonlyCoreState } from '../core/index.js';
+import { assignments, depositCountsByPool, keyCountsByPool, type DepositCounts, type KeyCounts, type PodRef, type QuarantinedKeyView, type ReadonlyCoreState } from '../core/index.js';
 
 /** Whether the figures were confirmed by the leader, or are a follower's applied state (possibly a moment behind). */
 export type ReadFrom = 'leader' | 'follower';
@@ -24,6 +24,8 @@ export interface AssignmentsDocument {
     pubKeys: readonly string[];
   }>;
   readonly cooling: ReadonlyArray<{ pubKey: string; pool: string; coolingUntilMs: number | null }>;
+  /** Keys whose last holder may still be signing: they wait for proof, the pod's end, or an operator. */
+  readonly quarantined: readonly QuarantinedKeyView[];
 }
 
 /** Public data only: pod names, pools, lease ids and times, public keys. */
@@ -36,6 +38,7 @@ export function buildAssignments(state: ReadonlyCoreState, readFrom: ReadFrom, n
     deposits: depositCountsByPool(state),
     pods: view.pods.map((p) => ({ ...p, leaseExpiresAtMs: leaseExpiry(p.podName), orphaned: orphaned(p) })),
     cooling: view.cooling,
+    quarantined: view.quarantined,
   };
 }
 
@@ -49,5 +52,6 @@ export function assignmentsJson(doc: AssignmentsDocument): unknown {
     deposits: doc.deposits,
     pods: doc.pods.map((p) => ({ ...p, grantedAt: iso(p.grantedAtMs), leaseExpiresAt: iso(p.leaseExpiresAtMs) })),
     cooling: doc.cooling.map((k) => ({ ...k, coolingUntil: iso(k.coolingUntilMs) })),
+    quarantined: doc.quarantined.map((k) => ({ ...k, since: iso(k.sinceMs) })),
   };
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { PodRef, Refusal, Result } from '../core/index.js';
+import type { PodRef, Refusal, Result, SigningMode } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { NotLeaderError } from '../replication/errors.js';
@@ -58,6 +58,11 @@ function failureError(error: unknown, logger: Logger, operation: Operation): Ser
   return { code: grpc.status.INTERNAL, details: `the coordinator could not complete the ${operation}; see its logs` };
 }
 
+/** The agent's declared signing mode; an empty or unknown one is passed on as given and refused by the core, naming it. */
+function signingModeOf(value: string): SigningMode {
+  return (value === '' ? 'unknown' : value) as SigningMode;
+}
+
 export interface GrpcServerHandle {
   readonly port: number;
   close(): Promise<void>;
@@ -111,20 +116,23 @@ export async function startGrpcServer(options: {
   const handlers: AllocationHandlers = {
     Claim: handle(
       'claim',
-      (request, pod) => allocation.claim(pod, request.pool, request.count),
+      (request, pod) => allocation.claim(pod, request.pool, request.count, signingModeOf(request.signingMode)),
       (grant) => ({
         leaseId: grant.lease.leaseId,
         leaseTtlMs: grant.lease.ttlMs,
+        genesisValidatorsRoot: grant.genesisValidatorsRoot,
+        genesisForkVersion: grant.genesisForkVersion,
         keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword, slashingProtection: key.slashingProtection })),
       }),
     ),
-    Renew: handle('renew', (request, pod) => allocation.renew(pod, request.leaseId), (value) => ({ leaseTtlMs: value.ttlMs })),
+    Renew: handle('renew', (request, pod) => allocation.renew(pod, request.leaseId, request.slashingProtection), (value) => ({ leaseTtlMs: value.ttlMs })),
     Release: handle('release', (request, pod) => allocation.release(pod, request.leaseId, {
           requestId: request.requestId,
           slashingProtection: request.slashingProtection,
           // Anything but released or fenced is refused by the core, naming the value.
           ...(request.reason ? { reason: request.reason as 'released' | 'fenced' } : {}),
         }), () => ({})),
+    ReportRemoved: handle('report_removed', (request, pod) => allocation.reportRemoved(pod, request.pubKeys, request.slashingProtection), (value) => ({ returned: [...value.returned] })),
   };
 
   const server = new grpc.Server();

@@ -1,3 +1,4 @@
+import { routeQuarantineAdmin } from './quarantine-admin.js';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ReloadingTls } from '../../shared/tls/reloading-tls.js';
@@ -88,6 +89,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
   const path = url.pathname;
   if (options.clusterAdmin && (await routeClusterAdmin(request, response, path, options.clusterAdmin.admin, options.clusterAdmin.token))) return;
   if (await routeKeymanagerAdmin(request, response, url, options.keymanagerAdmin)) return;
+  if (await routeQuarantineAdmin(request, response, path, options.keymanagerAdmin)) return;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
     return;

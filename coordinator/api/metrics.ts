@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { depositCountsByPool, keyCountsByPool, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { AllocationObserver } from '../allocation/allocation-service.js';
 
-export type Operation = 'claim' | 'renew' | 'release';
+export type Operation = 'claim' | 'renew' | 'release' | 'report_removed';
 
 /** What the Raft gauges read at scrape time (RaftReplicatedLog.status). */
 export interface RaftStatusView {

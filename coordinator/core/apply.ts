@@ -11,13 +11,15 @@ import type {
   RemoveKeysCommand,
   AddDerivedKeysCommand,
 } from './commands.js';
+import { holderGone, proveRemoval, quarantineKey, releaseQuarantine } from './quarantine.js';
+import { clockWatermarks, hasSlotClock, slotClockProblem } from './slot-clock.js';
 import { accept, refuse, type Result } from './refusal.js';
 import { closeAssignment, recordAssignment } from './history.js';
 import { mergeProtection, protectionProblem } from './protection.js';
 import { addDerivedKeysProblem, AWAITING, claimable, confirmDeposits, countAwaitingDeposit, endReservation, recordDepositTransactions, replaceDepositTransaction, reservedForOther } from './deposits.js';
 import { confirmForeignKeys, recordFoundDeposits, restoreKeys } from './foreign.js';
 import { importProtection } from './protection-import.js';
-import type { CoreState, Lease, NewPoolKey, Pool, PoolKey, PoolSettings, ReadonlyCoreState } from './types.js';
+import { SIGNING_MODES, type CoreState, type Lease, type NewPoolKey, type Pool, type PoolKey, type PoolSettings, type ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
 
@@ -86,6 +88,12 @@ function applyFresh(state: CoreState, command: Command): CommandResult {
       return importProtection(state, command);
     case 'ReplaceDepositTransaction':
       return replaceDepositTransaction(state, command);
+    case 'HolderGone':
+      return holderGone(state, command);
+    case 'ProveRemoval':
+      return proveRemoval(state, command);
+    case 'ReleaseQuarantine':
+      return releaseQuarantine(state, command);
     case 'Noop':
       return accept({});
     default:
@@ -102,6 +110,7 @@ function settingsProblem(settings: PoolSettings): string | null {
   if (!['none', 'export', 'submit'].includes(settings.depositMode)) return 'depositMode must be none, export or submit';
   if (typeof settings.genesisValidatorsRoot !== 'string' || !/^0x[0-9a-f]{64}$/.test(settings.genesisValidatorsRoot)) return 'genesisValidatorsRoot must be 0x and 64 lowercase hex digits';
   return (
+    slotClockProblem(settings) ??
     positive('maxKeys', 1) ??
     positive('maxKeysPerClaim', 1) ??
     positive('coolingMs', 0) ??
@@ -120,7 +129,7 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
   if (command.settings.maxKeys < keyCount) {
     return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds ${keyCount} keys; maxKeys cannot be set below that`);
   }
-  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs, genesisValidatorsRoot, historyRetentionMs, depositMode } = command.settings;
+  const { derive, maxKeys, maxKeysPerClaim, coolingMs, leaseTtlMs, genesisValidatorsRoot, historyRetentionMs, depositMode, genesisTimeMs, slotMs, slotsPerEpoch } = command.settings;
   if (existing && countPoolKeys(state, command.pool) > 0 && existing.genesisValidatorsRoot !== genesisValidatorsRoot) {
     return refuse('INVALID_ARGUMENT', `pool ${command.pool} already holds keys of the network with genesis validators root ${existing.genesisValidatorsRoot}; a pool cannot move to another network`);
   }
@@ -134,6 +143,7 @@ function configurePool(state: CoreState, command: ConfigurePoolCommand): Result<
     genesisValidatorsRoot,
     historyRetentionMs,
     depositMode,
+    ...(genesisTimeMs !== undefined && genesisTimeMs !== null ? { genesisTimeMs, slotMs, slotsPerEpoch } : {}),
     nextDerivationIndex: existing?.nextDerivationIndex ?? 0,
   });
   return accept({ pool: command.pool, created: existing === undefined });
@@ -155,6 +165,8 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   const argumentsProblem = claimArgumentsProblem(state, command.podName, command.pool, command.count);
   if (argumentsProblem) return argumentsProblem;
   const pool = state.pools.get(command.pool)!;
+  const signingMode = command.signingMode ?? 'unknown';
+  if (!SIGNING_MODES.includes(signingMode)) return refuse('INVALID_ARGUMENT', `signing mode ${JSON.stringify(String(signingMode).slice(0, 20))} is none of ${SIGNING_MODES.join(', ')}`);
 
   const held = state.leases.get(command.podName);
   if (held) {
@@ -217,12 +229,18 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
     pubKeys: chosen.map((k) => k.pubKey),
     ttlMs: pool.leaseTtlMs,
     grantedAtMs: command.nowMs,
+    signingMode,
   };
   for (const key of chosen) {
     key.state = 'allocated';
     key.holderPod = lease.podName;
     key.leaseId = lease.leaseId;
     key.coolingUntilMs = null;
+    if (key.clockWatermarksDue) {
+      // freeKeys offers such a key only where the pool has a slot clock.
+      key.protection = mergeProtection(key.protection, clockWatermarks(pool, command.nowMs));
+      key.clockWatermarksDue = false;
+    }
     endReservation(key);
   }
   state.leases.set(lease.podName, lease);
@@ -288,24 +306,28 @@ function release(state: CoreState, command: ReleaseCommand): Result<CommandOutco
   const protection = command.protection ?? {};
   const problem = releaseProtectionProblem(lease, pool, command);
   if (problem) return problem;
-  const coolingUntilMs = command.nowMs + pool.coolingMs;
-  const cooling: string[] = [];
+  const quarantined: string[] = [];
+  // Files a client has read stay loaded whatever happens to the files: such keys are never proven out.
+  const provable = lease.signingMode === 'signer' || lease.signingMode === 'keymanager';
   for (const pubKey of lease.pubKeys) {
     const key = state.keys.get(pubKey)!;
     const reported = protection[pubKey];
-    // A key whose client handed back its slashing protection provably stopped signing: free at once.
-    // Any other may still be loaded in a validator client somewhere, so it cools down first.
-    const free = reported !== undefined || pool.coolingMs === 0;
-    if (!free) cooling.push(pubKey);
-    key.state = free ? 'unallocated' : 'cooling';
+    key.protection = mergeProtection(key.protection, reported ?? null);
     key.holderPod = null;
     key.leaseId = null;
-    key.coolingUntilMs = free ? null : coolingUntilMs;
-    key.protection = mergeProtection(key.protection, reported ?? null);
+    key.coolingUntilMs = null;
+    if (provable && reported !== undefined) {
+      // The agent proved the key left the client and handed back its final watermarks: free at once.
+      key.state = 'unallocated';
+      key.clockWatermarksDue = false;
+    } else {
+      quarantineKey(key, lease, lease.signingMode === 'files' ? 'files_mode' : 'unproven_release', command.nowMs);
+      quarantined.push(pubKey);
+    }
   }
   state.leases.delete(lease.podName);
   closeAssignment(state, lease, command.reason === 'fenced' ? 'fenced' : 'released', command.nowMs, pool.historyRetentionMs);
-  return accept({ lease, cooling, coolingUntilMs: cooling.length > 0 ? coolingUntilMs : null });
+  return accept({ lease, quarantined, coolingUntilMs: null });
 }
 
 function releaseProtectionProblem(lease: Lease, pool: Pool, command: ReleaseCommand): Result<never> | null {
@@ -329,17 +351,36 @@ function expireLease(state: CoreState, command: ExpireLeaseCommand): Result<Comm
   if (!found.ok) return found;
   const lease = found.value;
   const pool = state.pools.get(lease.pool)!;
-  const coolingUntilMs = pool.coolingMs > 0 ? command.nowMs + pool.coolingMs : null;
+  const renewed = command.protection ?? {};
+  for (const [pubKey, protection] of Object.entries(renewed)) {
+    if (!lease.pubKeys.includes(pubKey)) return refuse('INVALID_INTERCHANGE', `the renewals' slashing protection names key ${pubKey.slice(0, 98)}, which lease ${lease.leaseId} does not hold`);
+    const problem = protectionProblem(protection);
+    if (problem) return refuse('INVALID_INTERCHANGE', `slashing protection of ${pubKey}: ${problem}`);
+  }
+  // A remote-signer agent signs nothing at or after its deadline, which falls before this expiry (S2):
+  // its keys stopped signing. Any other client may still hold them: they wait for proof.
+  const stopped = lease.signingMode === 'signer';
+  const coolingUntilMs = stopped && pool.coolingMs > 0 ? command.nowMs + pool.coolingMs : null;
+  const quarantined: string[] = [];
   for (const pubKey of lease.pubKeys) {
     const key = state.keys.get(pubKey)!;
-    key.state = coolingUntilMs === null ? 'unallocated' : 'cooling';
+    key.protection = mergeProtection(key.protection, renewed[pubKey] ?? null);
     key.holderPod = null;
     key.leaseId = null;
-    key.coolingUntilMs = coolingUntilMs;
+    // Whatever was signed after the last renewal is unknown: the next claim raises the watermarks (S8).
+    if (stopped) {
+      key.state = coolingUntilMs === null ? 'unallocated' : 'cooling';
+      key.coolingUntilMs = coolingUntilMs;
+      key.clockWatermarksDue = true;
+    } else {
+      key.coolingUntilMs = null;
+      quarantineKey(key, lease, lease.signingMode === 'files' ? 'files_mode' : 'expired', command.nowMs);
+      quarantined.push(pubKey);
+    }
   }
   state.leases.delete(lease.podName);
   closeAssignment(state, lease, 'expired', command.nowMs, pool.historyRetentionMs);
-  return accept({ lease, coolingUntilMs });
+  return accept({ lease, coolingUntilMs, quarantined });
 }
 
 function addDerivedKeys(state: CoreState, command: AddDerivedKeysCommand): Result<CommandOutcomes['AddDerivedKeys']> {
@@ -410,7 +451,7 @@ function findLease(state: CoreState, podName: string, leaseId: string): Result<L
   return accept(lease);
 }
 
-function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, nowMs: number): PoolKey {
+export function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, nowMs: number): PoolKey {
   return {
     pubKey: key.pubKey,
     pool,
@@ -422,6 +463,8 @@ function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, n
     holderPod: null,
     leaseId: null,
     coolingUntilMs: null,
+    quarantine: null,
+    clockWatermarksDue: false,
     protection: key.protection ?? null,
     deposit: null,
   };
@@ -430,10 +473,14 @@ function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, n
 /** Keys of a pool that a claim at `nowMs` (by `podName`, if given) may take, oldest first, so recycling is predictable. */
 export function freeKeys(state: CoreState, pool: string, nowMs: number, podName?: string): PoolKey[] {
   const free: PoolKey[] = [];
-  const leaseTtlMs = state.pools.get(pool)?.leaseTtlMs ?? 0;
+  const poolState = state.pools.get(pool);
+  // Keys whose watermarks must come from the clock (S8) wait where the pool has no slot clock.
+  const clockKnown = poolState !== undefined && hasSlotClock(poolState);
+  const leaseTtlMs = poolState?.leaseTtlMs ?? 0;
   for (const key of state.keys.values()) {
     if (key.pool !== pool) continue;
     if (!claimable(key)) continue;
+    if (key.clockWatermarksDue && !clockKnown) continue;
     if (podName !== undefined && reservedForOther(key, podName, nowMs, leaseTtlMs)) continue;
     if (key.state === 'unallocated' || (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= nowMs)) {
       free.push(key);

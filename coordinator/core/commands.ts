@@ -1,6 +1,6 @@
 import type { KeyProtection } from './protection.js';
 import type { ChainSighting } from './foreign.js';
-import type { DerivedPoolKey, Lease, NewPoolKey, PoolSettings } from './types.js';
+import type { DerivedPoolKey, Lease, NewPoolKey, PoolSettings, SigningMode } from './types.js';
 
 /**
  * Commands are the only way the state changes. Each carries the proposer's wall-clock time (`nowMs`)
@@ -17,6 +17,9 @@ export type Command =
   | AddDerivedKeysCommand
   | RecordDepositTransactionsCommand
   | ConfirmDepositsCommand
+  | HolderGoneCommand
+  | ProveRemovalCommand
+  | ReleaseQuarantineCommand
   | RecordFoundDepositsCommand
   | RestoreKeysCommand
   | ConfirmForeignKeysCommand
@@ -41,6 +44,8 @@ export interface ClaimCommand {
   readonly count: number;
   /** Keys derived by the proposer because the pool looked short; added before allocation. */
   readonly derivedKeys: readonly DerivedPoolKey[];
+  /** How the pod's client will sign with the keys (the agent says); absent counts as `unknown`. */
+  readonly signingMode?: SigningMode;
 }
 
 export interface ReleaseCommand {
@@ -72,6 +77,42 @@ export interface ExpireLeaseCommand {
   readonly nowMs: number;
   readonly podName: string;
   readonly leaseId: string;
+  /** The latest watermarks the leader received with the lease's renewals (checked when received). */
+  readonly protection?: Readonly<Record<string, KeyProtection>>;
+}
+
+/**
+ * Kubernetes shows the pod that last held quarantined keys gone (deleted, or replaced by a pod with
+ * another uid): its containers cannot sign any more, so the keys cool down and return to the pool.
+ */
+export interface HolderGoneCommand {
+  readonly type: 'HolderGone';
+  readonly nowMs: number;
+  readonly podName: string;
+  /** The uid recorded with the quarantine; the proposer saw this pod gone. */
+  readonly podUid: string | null;
+}
+
+/**
+ * The agent of the pod that last held quarantined keys proves, later, that its client no longer holds
+ * them (a Keymanager GET after DELETE): they return to the pool at once, with the protection it sends.
+ */
+export interface ProveRemovalCommand {
+  readonly type: 'ProveRemoval';
+  readonly nowMs: number;
+  readonly podName: string;
+  readonly podUid?: string;
+  readonly pubKeys: readonly string[];
+  readonly protection?: Readonly<Record<string, KeyProtection>>;
+  readonly genesisValidatorsRoot?: string;
+}
+
+/** An operator confirms that the last holder of these quarantined keys stopped signing. */
+export interface ReleaseQuarantineCommand {
+  readonly type: 'ReleaseQuarantine';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly pubKeys: readonly string[];
 }
 
 export interface ImportKeysCommand {
@@ -198,14 +239,17 @@ export interface ClaimOutcome {
 
 export interface ReleaseOutcome {
   readonly lease: Lease;
-  /** Keys that went to cooling because no slashing protection came back for them, and until when. */
-  readonly cooling: readonly string[];
+  /** Keys that went to quarantine because nothing proved their client stopped signing. */
+  readonly quarantined: readonly string[];
+  /** Kept for callers that schedule FinishCooling: a release never sends keys to cooling any more. */
   readonly coolingUntilMs: number | null;
 }
 
 export interface ExpireOutcome {
   readonly lease: Lease;
   readonly coolingUntilMs: number | null;
+  /** Keys that wait for proof (or their pod's end) before anyone else may have them. */
+  readonly quarantined: readonly string[];
 }
 
 export interface ImportOutcome {
@@ -237,6 +281,9 @@ export interface CommandOutcomes {
   AddDerivedKeys: { readonly added: readonly string[] };
   RecordDepositTransactions: { readonly recorded: number };
   ConfirmDeposits: { readonly confirmed: number };
+  HolderGone: { readonly cooling: readonly string[]; readonly coolingUntilMs: number | null };
+  ProveRemoval: { readonly returned: readonly string[] };
+  ReleaseQuarantine: { readonly released: readonly string[] };
   RecordFoundDeposits: { readonly recorded: readonly string[] };
   RestoreKeys: { readonly restored: readonly string[]; readonly nextDerivationIndex: number };
   ConfirmForeignKeys: { readonly confirmed: readonly string[] };

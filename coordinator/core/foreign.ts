@@ -1,5 +1,5 @@
 import type { CommandOutcomes, ConfirmForeignKeysCommand, RecordFoundDepositsCommand, RestoreKeysCommand } from './commands.js';
-import { countPoolKeys, newKeysProblem, unknownPoolMessage } from './apply.js';
+import { countPoolKeys, newKey, newKeysProblem, unknownPoolMessage } from './apply.js';
 import { accept, refuse, type Result } from './refusal.js';
 import type { CoreState, DepositState, PoolKey } from './types.js';
 
@@ -102,17 +102,7 @@ export function restoreKeys(state: CoreState, command: RestoreKeysCommand): Resu
   }
   for (const { key, sighting } of command.keys) {
     state.keys.set(key.pubKey, {
-      pubKey: key.pubKey,
-      pool: pool.name,
-      derivationIndex: key.derivationIndex,
-      path: key.path,
-      sealedSecret: key.sealedSecret,
-      addedAtMs: command.nowMs,
-      state: 'unallocated',
-      holderPod: null,
-      leaseId: null,
-      coolingUntilMs: null,
-      protection: null,
+      ...newKey(key, pool.name, key.derivationIndex, command.nowMs),
       // A pool that deposits records the deposit someone made, so it never pays for the key.
       deposit: pool.depositMode === 'submit' ? foundDeposit(sighting, command.nowMs, null) : null,
       foreign: markOf(sighting, command.nowMs),

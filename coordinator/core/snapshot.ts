@@ -43,9 +43,11 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
   const state = createEmptyState();
   state.leaseSequence = snapshot.leaseSequence;
   for (const pool of snapshot.pools) state.pools.set(pool.name, { ...pool });
-  for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key });
+  // Snapshots written before quarantine (S7) and clock watermarks (S8) lack their fields.
+  for (const key of snapshot.keys) state.keys.set(key.pubKey, { ...key, quarantine: key.quarantine ?? null, clockWatermarksDue: key.clockWatermarksDue ?? false });
   // Snapshots written before pod uids were recorded have none: such leases accept any pod of their name.
-  for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, podUid: lease.podUid ?? null, pubKeys: [...lease.pubKeys] });
+  // Those written before signing modes count as unknown: their ends are unproven.
+  for (const lease of snapshot.leases) state.leases.set(lease.podName, { ...lease, podUid: lease.podUid ?? null, signingMode: lease.signingMode ?? 'unknown', pubKeys: [...lease.pubKeys] });
   for (const { requestId, ...remembered } of snapshot.recentRequests ?? []) state.recentRequests.set(requestId, remembered);
   for (const record of snapshot.history ?? []) {
     const records = state.history.get(record.leaseId) ?? [];

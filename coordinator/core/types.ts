@@ -5,8 +5,30 @@ import type { ForeignMark } from './foreign.js';
  * The allocation state machine's data. Everything here is plain data so that a snapshot is a faithful
  * copy and a replay of the same commands gives the same state on every replica.
  */
-export type KeyState = 'unallocated' | 'allocated' | 'cooling';
-export const KEY_STATES: readonly KeyState[] = ['unallocated', 'allocated', 'cooling'];
+export type KeyState = 'unallocated' | 'allocated' | 'cooling' | 'quarantined';
+export const KEY_STATES: readonly KeyState[] = ['unallocated', 'allocated', 'cooling', 'quarantined'];
+
+/**
+ * How the holder's validator client got the keys, as the agent declares it when it claims. It decides
+ * what an end without proof means (DESIGN.md, S6/S7): in `signer` mode the keys never left the agent,
+ * which signs nothing at or after its fence deadline, so an expired lease proves signing stopped; in
+ * `keymanager` and `files` mode the client holds the keys itself, and only the agent's proof (or the
+ * pod being gone) does. `unknown` (an agent that did not say) counts as unproven, like files.
+ */
+export type SigningMode = 'signer' | 'keymanager' | 'files' | 'unknown';
+export const SIGNING_MODES: readonly SigningMode[] = ['signer', 'keymanager', 'files', 'unknown'];
+
+/** Why a key waits in quarantine: its last holder's end left no proof that it stopped signing. */
+export type QuarantineCause = 'expired' | 'unproven_release' | 'files_mode';
+
+/** A key's quarantine: who held it last, since when, and whether Kubernetes has shown that pod gone. */
+export interface Quarantine {
+  readonly podName: string;
+  readonly podUid: string | null;
+  readonly leaseId: string;
+  readonly sinceMs: number;
+  readonly cause: QuarantineCause;
+}
 
 /** A validator key in a pool. Its secret is only ever present sealed under the key-encryption key. */
 export interface PoolKey {
@@ -23,6 +45,13 @@ export interface PoolKey {
   leaseId: string | null;
   /** Set while cooling: the key may be handed out again at or after this wall-clock time. */
   coolingUntilMs: number | null;
+  /** Set while quarantined: the holder that may still be signing with it. */
+  quarantine: Quarantine | null;
+  /**
+   * True after an end that left the key's final watermarks unknown (an expiry, an unproven release):
+   * the next claim raises them to the network's current slot and epoch first (S8).
+   */
+  clockWatermarksDue: boolean;
   /** The latest slashing protection received for the key; handed out with it on the next claim. */
   protection: KeyProtection | null;
   /** For a key whose 32 ETH this pool deposits: where that stands. Null: nothing to deposit (imported, or none). */
@@ -58,6 +87,8 @@ export interface Lease {
   readonly pubKeys: readonly string[];
   readonly ttlMs: number;
   readonly grantedAtMs: number;
+  /** How the pod's client signs with these keys; see SigningMode. */
+  readonly signingMode: SigningMode;
 }
 
 /** Who a request acts for: the holder's name (see Lease.podName) and, once verified, the pod's uid. */
@@ -86,6 +117,13 @@ export interface PoolSettings {
    * the leader, is confirmed.
    */
   readonly depositMode: 'none' | 'export' | 'submit';
+  /**
+   * The network's slot clock (S8): genesis time, slot length and slots per epoch. Without it the pool
+   * cannot compute the current slot, so keys whose last watermarks are unknown stay out of use.
+   */
+  readonly genesisTimeMs?: number | null;
+  readonly slotMs?: number;
+  readonly slotsPerEpoch?: number;
 }
 
 export interface Pool extends PoolSettings {

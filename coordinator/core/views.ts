@@ -1,7 +1,7 @@
 import { claimArgumentsProblem, countPoolKeys, freeKeys } from './apply.js';
 import { countAwaitingDeposit } from './deposits.js';
 import { accept, type Result } from './refusal.js';
-import { KEY_STATES, type CoreState, type KeyState, type ReadonlyCoreState } from './types.js';
+import { KEY_STATES, type CoreState, type KeyState, type QuarantineCause, type ReadonlyCoreState } from './types.js';
 
 /**
  * What a claim would need, or why it would be refused on its arguments alone: lets the proposer derive
@@ -59,8 +59,19 @@ export interface CoolingKeyView {
   readonly coolingUntilMs: number | null;
 }
 
+export interface QuarantinedKeyView {
+  readonly pubKey: string;
+  readonly pool: string;
+  /** The pod that may still be signing with it, its uid when known, and the lease that ended. */
+  readonly podName: string;
+  readonly podUid: string | null;
+  readonly leaseId: string;
+  readonly sinceMs: number;
+  readonly cause: QuarantineCause;
+}
+
 /** Public data only: pod names, pools, leases, public keys. Never a sealed secret. */
-export function assignments(state: ReadonlyCoreState): { pods: AssignmentView[]; cooling: CoolingKeyView[] } {
+export function assignments(state: ReadonlyCoreState): { pods: AssignmentView[]; cooling: CoolingKeyView[]; quarantined: QuarantinedKeyView[] } {
   const pods = [...state.leases.values()]
     .map((l) => ({ podName: l.podName, podUid: l.podUid, pool: l.pool, leaseId: l.leaseId, grantedAtMs: l.grantedAtMs, leaseTtlMs: l.ttlMs, pubKeys: [...l.pubKeys] }))
     .sort((a, b) => (a.podName < b.podName ? -1 : 1));
@@ -68,5 +79,9 @@ export function assignments(state: ReadonlyCoreState): { pods: AssignmentView[];
     .filter((k) => k.state === 'cooling')
     .map((k) => ({ pubKey: k.pubKey, pool: k.pool, coolingUntilMs: k.coolingUntilMs }))
     .sort((a, b) => (a.pubKey < b.pubKey ? -1 : 1));
-  return { pods, cooling };
+  const quarantined = [...state.keys.values()]
+    .filter((k) => k.state === 'quarantined' && k.quarantine !== null)
+    .map((k) => ({ pubKey: k.pubKey, pool: k.pool, ...k.quarantine! }))
+    .sort((a, b) => a.sinceMs - b.sinceMs || (a.pubKey < b.pubKey ? -1 : 1));
+  return { pods, cooling, quarantined };
 }

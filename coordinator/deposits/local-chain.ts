@@ -33,7 +33,7 @@ export interface LocalChainOptions {
 
 export interface LocalChain {
   readonly rpcUrl: string;
-  readonly network: Omit<NetworkSettings, 'epochMs'>;
+  readonly network: Pick<NetworkSettings, 'name' | 'chainId' | 'genesisForkVersion' | 'genesisValidatorsRoot' | 'depositContractAddress' | 'depositContractBlock'>;
   /** Secret: hand it to the deposit sender only. */
   readonly fundingPrivKey: string;
   readonly fundingAddress: string;

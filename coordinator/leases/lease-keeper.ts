@@ -1,4 +1,4 @@
-import { refuse, accept, type Lease, type PodRef, type ReadonlyCoreState, type Result } from '../core/index.js';
+import { refuse, accept, mergeProtection, type KeyProtection, type Lease, type PodRef, type ReadonlyCoreState, type Result } from '../core/index.js';
 import { NotLeaderError } from '../replication/errors.js';
 import type { AppliedEntry, ReplicatedLog } from '../replication/types.js';
 import type { Clock } from '../../shared/clock/clock.js';
@@ -11,6 +11,8 @@ interface LiveLease {
   readonly ttlMs: number;
   /** On this replica's monotonic clock, `ttlMs` after the last renewal was received. */
   expiresAtMs: number;
+  /** The highest watermarks the agent reported with its renewals (remote-signer mode), per key. */
+  protection: Record<string, KeyProtection> | null;
 }
 
 export interface LeaseKeeperEvents {
@@ -65,7 +67,7 @@ export class LeaseKeeper {
    * elected answers once it has read every existing lease (one ReadIndex round): answering before, it
    * would call live leases unknown and make their agents fence.
    */
-  async renew(pod: PodRef, leaseId: string): Promise<Result<{ ttlMs: number }>> {
+  async renew(pod: PodRef, leaseId: string, protection?: Readonly<Record<string, KeyProtection>>): Promise<Result<{ ttlMs: number }>> {
     if (this.loading) await this.loading;
     // Not (yet) able to answer: the agent retries, here or at another replica, well before its fence.
     if (!this.leader || !this.loaded) throw new NotLeaderError(null);
@@ -77,6 +79,10 @@ export class LeaseKeeper {
       return refuse('LEASE_NOT_FOUND', `pod ${podName.slice(0, 253)} holds no live lease ${leaseId.slice(0, 40)}: it expired or was released; fence and claim again`);
     }
     lease.expiresAtMs = this.clock.monotonicMs() + lease.ttlMs;
+    if (protection) {
+      const kept = (lease.protection ??= {});
+      for (const [pubKey, marks] of Object.entries(protection)) kept[pubKey] = mergeProtection(kept[pubKey] ?? null, marks)!;
+    }
     this.logger.debug('lease renewed', { podName, leaseId });
     return accept({ ttlMs: lease.ttlMs });
   }
@@ -111,9 +117,16 @@ export class LeaseKeeper {
   private async expire(podName: string, lease: LiveLease): Promise<void> {
     this.expiring.add(podName);
     try {
-      const result = await this.log.propose({ type: 'ExpireLease', nowMs: this.clock.wallMs(), podName, leaseId: lease.leaseId });
+      const protection = lease.protection ? { protection: lease.protection } : {};
+      const result = await this.log.propose({ type: 'ExpireLease', nowMs: this.clock.wallMs(), podName, leaseId: lease.leaseId, ...protection });
       if (result.ok) {
-        this.logger.warn('lease expired without renewal', { podName, leaseId: lease.leaseId, keys: result.value.lease.pubKeys.length, coolingUntilMs: result.value.coolingUntilMs });
+        this.logger.warn('lease expired without renewal', {
+          podName,
+          leaseId: lease.leaseId,
+          keys: result.value.lease.pubKeys.length,
+          quarantined: result.value.quarantined.length,
+          coolingUntilMs: result.value.coolingUntilMs,
+        });
         this.events.onExpired?.(lease.pool);
       }
     } catch (error) {
@@ -155,7 +168,8 @@ export class LeaseKeeper {
     if (term !== this.term) return;
     this.loaded = true;
     const now = this.clock.monotonicMs();
-    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs });
+    // Watermarks reported to the former leader are lost with it: the next claim takes them from the clock (S8).
+    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs, protection: null });
     this.nextCoolingEndMs = coolingEnd;
     if (leases.length > 0) this.logger.info('leader holds every existing lease for a full TTL from now', { leases: leases.length });
   }
@@ -166,11 +180,13 @@ export class LeaseKeeper {
     if (command.type === 'Claim') {
       const { lease } = result.value as { lease: Lease };
       // A repeated claim from a live pod counts as a renewal.
-      this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs });
-    } else if (command.type === 'Release' || command.type === 'ExpireLease') {
+      const known = this.live.get(lease.podName);
+      const protection = known?.leaseId === lease.leaseId ? known.protection : null;
+      this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs, protection });
+    } else if (command.type === 'Release' || command.type === 'ExpireLease' || command.type === 'HolderGone') {
       // A retried release answers from memory: it must not end a newer lease of the same pod.
-      if (this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);
-      // Both can send keys to cooling; the earliest end is when FinishCooling is next proposed.
+      if (command.type !== 'HolderGone' && this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);
+      // Each can send keys to cooling; the earliest end is when FinishCooling is next proposed.
       const until = (result.value as { coolingUntilMs: number | null }).coolingUntilMs;
       if (until !== null && (this.nextCoolingEndMs === null || until < this.nextCoolingEndMs)) this.nextCoolingEndMs = until;
     }

@@ -13,6 +13,10 @@ export interface NetworkSettings {
   readonly depositContractBlock: number;
   /** Seconds per slot × slots per epoch: the unit of cooling and fence margins. */
   readonly epochMs: number;
+  /** The beacon chain's genesis (Unix seconds), slot length and epoch length: the network's slot clock. */
+  readonly genesisTime: number;
+  readonly secondsPerSlot: number;
+  readonly slotsPerEpoch: number;
 }
 
 const EPOCH_MS = 32 * 12 * 1000;
@@ -26,6 +30,9 @@ export const KNOWN_NETWORKS: Readonly<Record<'mainnet' | 'hoodi' | 'holesky' | '
     depositContractAddress: '0x00000000219ab540356cBB839Cbe05303d7705Fa',
     depositContractBlock: 11_052_984,
     epochMs: EPOCH_MS,
+    genesisTime: 1606824023,
+    secondsPerSlot: 12,
+    slotsPerEpoch: 32,
   },
   hoodi: {
     name: 'hoodi',
@@ -36,6 +43,9 @@ export const KNOWN_NETWORKS: Readonly<Record<'mainnet' | 'hoodi' | 'holesky' | '
     // In the genesis state, as on holesky.
     depositContractBlock: 0,
     epochMs: EPOCH_MS,
+    genesisTime: 1742213400,
+    secondsPerSlot: 12,
+    slotsPerEpoch: 32,
   },
   holesky: {
     name: 'holesky',
@@ -45,6 +55,9 @@ export const KNOWN_NETWORKS: Readonly<Record<'mainnet' | 'hoodi' | 'holesky' | '
     depositContractAddress: '0x4242424242424242424242424242424242424242',
     depositContractBlock: 0,
     epochMs: EPOCH_MS,
+    genesisTime: 1695902400,
+    secondsPerSlot: 12,
+    slotsPerEpoch: 32,
   },
   sepolia: {
     name: 'sepolia',
@@ -54,6 +67,9 @@ export const KNOWN_NETWORKS: Readonly<Record<'mainnet' | 'hoodi' | 'holesky' | '
     depositContractAddress: '0x7f02C3E3c98b133055B8B348B2Ac625669Ed295D',
     depositContractBlock: 1_273_020,
     epochMs: EPOCH_MS,
+    genesisTime: 1655733600,
+    secondsPerSlot: 12,
+    slotsPerEpoch: 32,
   },
 };
 

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { READY_MARKER } from '../../shared/eth/layouts/types.js';
-import { eventually, fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
-import { KeyleaseProcess } from '../support/processes.js';
+import { fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
+import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 
 function startAgent(endpoint: string, podName: string, layout: string, outDir: string, keys = 2): KeyleaseProcess {
@@ -17,7 +17,7 @@ async function readyPubKeys(outDir: string): Promise<string[]> {
   return [...marker.pubKeys].sort();
 }
 
-test('pods get disjoint keys; kill -9 of the coordinator loses nothing acknowledged; SIGTERM hands keys back for reuse', async () => {
+test('pods get disjoint keys; kill -9 of the coordinator loses nothing acknowledged; SIGTERM hands keys back into quarantine, from which only the operator\'s confirmed release returns them for reuse', async () => {
   const dir = await tempDir('flow');
   const processes: KeyleaseProcess[] = [];
   try {
@@ -61,26 +61,49 @@ test('pods get disjoint keys; kill -9 of the coordinator loses nothing acknowled
     await Promise.all(agents.map((a) => a.waitFor((r) => r.msg === 'lease renewed' && Date.parse(String(r['time'])) > restartedAt, 20_000, 'a renewal after restart')));
     assert.ok(agents.every((a) => !a.records.some((r) => r.msg === 'fenced: keys removed')), 'no agent fenced across a quick restart');
 
-    // SIGTERM: keys removed from the folder, then released. A file layout gets no slashing protection
-    // back from its validator client, so nothing shows the client stopped signing: the keys cool down.
+    // SIGTERM: keys removed from the folder, then released. A running client keeps keys it loaded from
+    // files, so nothing proves it stopped signing: the keys are quarantined, not cooled.
     const released = written[0]!;
     const exit = await agents[0]!.kill('SIGTERM');
     assert.is(exit.code, 0);
     assert.not.ok(existsSync(join(pods[0]!.outDir, READY_MARKER)), 'ready marker removed');
     assert.not.ok(existsSync(join(pods[0]!.outDir, 'keystores')), 'keystores removed');
-    const afterRelease = await fetchAssignments(coordinator.httpBase);
+    const afterRelease = (await fetchAssignments(coordinator.httpBase)) as Awaited<ReturnType<typeof fetchAssignments>> & { quarantined: Array<{ pubKey: string; podName: string; cause: string }> };
     assert.equal(afterRelease.pods.map((p) => p.podName), ['validator-1', 'validator-2']);
-    assert.equal(afterRelease.pools['default'], { unallocated: 0, allocated: 4, cooling: 2 });
-    assert.equal(afterRelease.cooling.map((k) => k.pubKey).sort(), released, 'the released keys are listed as cooling');
+    assert.equal(afterRelease.pools['default'], { unallocated: 0, allocated: 4, cooling: 0, quarantined: 2 });
+    assert.equal(afterRelease.quarantined.map((k) => [k.pubKey, k.podName, k.cause]).sort(), released.map((k) => [k, 'validator-0', 'files_mode']), 'the released keys are quarantined for their last pod');
+    assert.equal(afterRelease.cooling, []);
 
-    // After cooling, a new pod gets the released keys back (free keys are recycled before any is derived).
-    await eventually(async () => ((await fetchAssignments(coordinator.httpBase)).pools['default']!.unallocated === 2 ? true : undefined), 10_000, 'the cooled keys to return');
-    const newcomer = startAgent(coordinator.grpcEndpoint, 'validator-9', 'nimbus', join(dir.path, 'pods', 'validator-9'));
+    // A new pod meanwhile gets fresh keys, never the quarantined ones. The operator, meanwhile, lists them
+    // and (having made sure validator-0 can no longer sign) releases them with keylease quarantine.
+    const early = startAgent(coordinator.grpcEndpoint, 'validator-9', 'nimbus', join(dir.path, 'pods', 'validator-9'));
+    processes.push(early);
+    const tokenFile = join(dataDir, 'api-token.txt');
+    const [, list, unconfirmed] = await Promise.all([
+      early.waitForMessage('keys claimed and written', 30_000),
+      runKeylease(['quarantine', 'list', '--http', coordinator.httpBase, '--token-file', tokenFile]),
+      runKeylease(['quarantine', 'release', '--http', coordinator.httpBase, '--token-file', tokenFile, '--pubkey', released.join(',')]),
+    ]);
+    const fresh = await readyPubKeys(join(dir.path, 'pods', 'validator-9'));
+    assert.is(fresh.length, 2);
+    assert.ok(fresh.every((k) => !allKeys.includes(k)), 'derived, not recycled from quarantine');
+    assert.is(list.code, 0, list.output);
+    for (const pubKey of released) assert.match(list.output, new RegExp(`${pubKey}\\s+last holder validator-0\\s+files_mode\\s+since \\d{4}-`));
+    assert.is.not(unconfirmed.code, 0);
+    assert.match(unconfirmed.output, /release needs --confirm/);
+    assert.is((await fetchAssignments(coordinator.httpBase)).pools['default']!.quarantined, 2, 'an unconfirmed release changes nothing');
+    const confirmed = await runKeylease(['quarantine', 'release', '--http', coordinator.httpBase, '--token-file', tokenFile, '--pubkey', released.join(','), '--confirm']);
+    assert.is(confirmed.code, 0, confirmed.output);
+    assert.match(confirmed.output, /released 2 keys/);
+    assert.is((await fetchAssignments(coordinator.httpBase)).pools['default']!.unallocated, 2);
+
+    // Now a new pod gets the released keys back (free keys are recycled before any is derived).
+    const newcomer = startAgent(coordinator.grpcEndpoint, 'validator-8', 'lighthouse', join(dir.path, 'pods', 'validator-8'));
     processes.push(newcomer);
     await newcomer.waitForMessage('keys claimed and written', 30_000);
-    assert.equal(await readyPubKeys(join(dir.path, 'pods', 'validator-9')), released);
+    assert.equal(await readyPubKeys(join(dir.path, 'pods', 'validator-8')), released);
     const final = await fetchAssignments(coordinator.httpBase);
-    assert.is(final.pools['default']!.unallocated + final.pools['default']!.allocated, 6, 'no key derived when free ones existed');
+    assert.equal(final.pools['default'], { unallocated: 0, allocated: 8, cooling: 0, quarantined: 0 }, 'no key derived when free ones existed');
   } finally {
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await dir.cleanup();

@@ -59,24 +59,64 @@ test('the coordinator\'s Keymanager API imports, lists and deletes pool keys wit
     assert.ok(listed.every((k) => k.readonly === false && k.keylease.state === 'unallocated' && k.derivation_path.startsWith('m/12381/3600/')));
 
     // A pod gets the key with the protection that came with the import.
-    const lease = await agentClient.claim('validator-a', 'default', 2, 30_000);
+    const lease = await agentClient.claim('validator-a', 'default', 2, 30_000, 'keymanager');
     const first = lease.keys.find((k) => k.pubKey === pubKeys[0])!;
     assert.is(watermarks(parseInterchange(first.slashingProtection), pubKeys[0]!).maxBlockSlot, 50n);
     await agentClient.release('validator-a', lease.leaseId, 5000, { slashingProtection: interchange(GVR, pubKeys[1]!, '60') });
-    // pubKeys[1] came back with protection (free); pubKeys[0] came back without (cooling).
+    // pubKeys[1] came back with protection (free); pubKeys[0] came back without: nothing proves its client stopped signing.
     const removed = await call('DELETE', { pubkeys: [pubKeys[1], pubKeys[0], '0x' + 'cd'.repeat(48)] });
     assert.equal(removed.body.data.map((d: { status: string }) => d.status), ['deleted', 'error', 'not_found']);
-    assert.match(removed.body.data[1].message, /cooling/);
+    assert.match(removed.body.data[1].message, /quarantined/);
     assert.is(watermarks(parseInterchange(removed.body.slashing_protection), pubKeys[1]!).maxBlockSlot, 60n, 'the deleted key\'s protection comes back');
-    assert.equal((await call('GET')).body.data.map((k: { validating_pubkey: string }) => k.validating_pubkey), [pubKeys[0]]);
+    assert.equal((await call('GET')).body.data.map((k: { validating_pubkey: string; keylease: { state: string } }) => [k.validating_pubkey, k.keylease.state]), [[pubKeys[0], 'quarantined']]);
 
     const exported = await fetch(`http://127.0.0.1:${coordinator.httpPort}/slashing-protection`, { headers: { authorization: `Bearer ${token}` } });
     const pool = parseInterchange(await exported.json());
     assert.is(pool.metadata.genesisValidatorsRoot, GVR);
     assert.is(watermarks(pool, pubKeys[0]!).maxBlockSlot, 50n, 'the pool exports what it knows per key');
     const metrics = await (await fetch(`http://127.0.0.1:${coordinator.httpPort}/metrics`)).text();
-    assert.match(metrics, /keylease_cooling_keys_next_return_timestamp_seconds\{pool="default"\} \d+/);
-    assert.match(metrics, /keylease_keys\{pool="default",state="cooling"\} 1/);
+    assert.match(metrics, /keylease_keys\{pool="default",state="quarantined"\} 1\n/);
+    assert.match(metrics, /keylease_keys\{pool="default",state="cooling"\} 0\n/, 'a release never cools');
+    assert.not.match(metrics, /keylease_cooling_keys_next_return_timestamp_seconds\{/);
+
+    // The operator's view of quarantine, and the deliberate release: admin token, exact confirmation, all or nothing.
+    const quarantine = async (method: string, path: string, body?: unknown, auth = `Bearer ${token}`) => {
+      const response = await fetch(`http://127.0.0.1:${coordinator.httpPort}/admin/quarantine${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    assert.is((await quarantine('GET', '', undefined, '')).status, 401);
+    assert.is((await quarantine('GET', '', undefined, 'Bearer wrong')).status, 403);
+    assert.is((await quarantine('POST', '/release', { pubkeys: [pubKeys[0]], confirm: 'the holders stopped signing' }, 'Bearer wrong')).status, 403);
+    const listedQuarantine = (await quarantine('GET', '')).body.data as Array<{ pubKey: string; podName: string; leaseId: string; cause: string }>;
+    assert.equal(listedQuarantine.map(({ pubKey, podName, leaseId, cause }) => ({ pubKey, podName, leaseId, cause })), [{ pubKey: pubKeys[0], podName: 'validator-a', leaseId: lease.leaseId, cause: 'unproven_release' }]);
+    const refusals: Array<[unknown, number, RegExp]> = [
+      [{ pubkeys: [pubKeys[0]] }, 400, /confirm must be "the holders stopped signing"/],
+      [{ pubkeys: [pubKeys[0]], confirm: 'yes' }, 400, /confirm must be/],
+      [{ pubkeys: ['0x1234'], confirm: 'the holders stopped signing' }, 400, /48-byte public keys/],
+      [{ pubkeys: [], confirm: 'the holders stopped signing' }, 400, /non-empty/],
+      [{ pubkeys: [pubKeys[0], pubKeys[1]], confirm: 'the holders stopped signing' }, 404, new RegExp(`not quarantined.*${pubKeys[1]}.*nothing was released`)],
+    ];
+    for (const [body, status, message] of refusals) {
+      const answer = await quarantine('POST', '/release', body);
+      assert.is(answer.status, status, JSON.stringify(body));
+      assert.match(answer.body.message, message);
+      assert.is((await quarantine('GET', '')).body.data.length, 1, 'a refused release changes nothing');
+    }
+    assert.is((await quarantine('GET', '/release')).status, 405);
+    const releasedAt = Date.now();
+    const releasedQuarantine = await quarantine('POST', '/release', { pubkeys: [pubKeys[0]!.toUpperCase().replace('0X', '0x')], confirm: 'the holders stopped signing' });
+    assert.equal(releasedQuarantine, { status: 200, body: { released: [pubKeys[0]] } });
+    assert.equal((await quarantine('GET', '')).body.data, []);
+    // Its last holder's final watermarks are unknown: the next holder gets them from the clock (S8).
+    const next = await agentClient.claim('validator-b', 'default', 1, 30_000, 'keymanager');
+    assert.equal(next.keys.map((k) => k.pubKey), [pubKeys[0]]);
+    const clockSlot = BigInt(Math.floor((releasedAt - KNOWN_NETWORKS.mainnet.genesisTime * 1000) / 12_000));
+    const nextMarks = watermarks(parseInterchange(next.keys[0]!.slashingProtection), pubKeys[0]!);
+    assert.ok(nextMarks.maxBlockSlot! >= clockSlot, `block watermark ${nextMarks.maxBlockSlot} is at least mainnet's slot ${clockSlot} when released`);
+    assert.ok(nextMarks.maxTargetEpoch! >= clockSlot / 32n, `target watermark ${nextMarks.maxTargetEpoch} is at least the epoch ${clockSlot / 32n}`);
+    assert.is(nextMarks.maxSourceEpoch, 7n, 'the imported source stays');
+    await agentClient.release('validator-b', next.leaseId, 5000, { slashingProtection: interchange(GVR, pubKeys[0]!, String(nextMarks.maxBlockSlot! + 1n)) });
+    assert.equal((await call('GET')).body.data.map((k: { keylease: { state: string } }) => k.keylease.state), ['unallocated'], 'a Keymanager release with protection frees the key at once');
 
     // The token file is a mounted Secret in Kubernetes: a rotated token applies without a restart.
     const rotated = 'r'.repeat(64);

@@ -148,25 +148,39 @@ test('webhook: only opted-in pods, never its own namespace, Fail with a reason, 
   assert.is(plainCoordinator.readinessProbe.httpGet.scheme, undefined, 'without TLS the probes stay HTTP');
 });
 
-test('examples: one StatefulSet per client, each injectable as annotated, on both sidecar forms, and granted by the pool policy', () => {
+test('examples: a signer-mode StatefulSet per client (and one in files mode), each injectable as annotated with the webhook\'s lease TTL, on both sidecar forms, and granted by the pool policy', () => {
   const examples = rendered.get('k8s/examples')!.filter((o) => o.kind === 'StatefulSet');
   const policy = PoolPolicy.parse(find(rendered.get('k8s/base')!, 'ConfigMap', 'keylease-pool-policy')['data']['pools.yaml'], 'keylease-pool-policy');
-  const options = injectionOptions({ agentImage: 'keylease', coordinatorEndpoints: 'keylease-coordinator.keylease.svc:7400' });
-  const layouts = new Set<string>();
+  const webhookEnv = envOf(find(rendered.get('k8s/base')!, 'Deployment', 'keylease-webhook').spec.template.spec.containers[0]);
+  const options = injectionOptions({ agentImage: 'keylease', coordinatorEndpoints: 'keylease-coordinator.keylease.svc:7400', leaseTtlMs: Number(webhookEnv['KEYLEASE_LEASE_TTL_MS']) });
+  const signerClients: string[] = [];
   for (const set of examples) {
     const template = set.spec.template as PodJson & { spec: { serviceAccountName: string } };
     const annotations = template.metadata!.annotations!;
-    layouts.add(annotations['keylease.io/layout']!);
+    const mode = annotations['keylease.io/mode'] ?? 'signer';
+    if (mode === 'signer') signerClients.push(annotations['keylease.io/container']!);
     assert.is(template.metadata!.labels!['keylease.io/inject'], 'true', `${set.metadata.name} carries the opt-in label`);
     for (const version of [{ major: 1, minor: 20 }, { major: 1, minor: 31 }]) {
       const result = mutatePod(template, version, options);
       assert.ok(result.allowed && result.patch.length > 0, `${set.metadata.name}: ${result.allowed ? 'no patch' : result.message}`);
     }
     const validator = template.spec!.containers!.find((c) => c.name === annotations['keylease.io/container'])!;
-    assert.ok(validator.args!.some((a) => a.includes('/keylease/keys')), `${set.metadata.name} reads the keys where the agent writes them`);
+    // Lighthouse reads the agent's web3signer definitions from the volume; the others ask the signer.
+    const findsKeys = validator.args!.some((a) => (mode === 'signer' && annotations['keylease.io/layout'] === undefined ? a.includes('$(KEYLEASE_SIGNER_URL)') : a.includes('/keylease/keys')));
+    assert.ok(findsKeys, `${set.metadata.name} finds its keys where the agent serves them`);
     assert.ok(policy.allows({ namespace: set.metadata.namespace!, serviceAccount: template.spec.serviceAccountName }, annotations['keylease.io/pool']!), `${set.metadata.name} may claim`);
   }
-  assert.equal([...layouts].sort(), ['lighthouse', 'lodestar', 'nimbus', 'prysm', 'teku']);
+  assert.equal(signerClients.sort(), ['lighthouse', 'lodestar', 'nimbus', 'prysm', 'teku']);
+});
+
+test('the webhook checks fence margins against the coordinators\' own lease TTL', () => {
+  for (const dir of ['k8s/base', 'k8s/overlays/dev', 'k8s/overlays/production']) {
+    const objects = rendered.get(dir)!;
+    const coordinator = envOf(find(objects, 'StatefulSet', 'keylease-coordinator').spec.template.spec.containers[0]);
+    const webhook = envOf(find(objects, 'Deployment', 'keylease-webhook').spec.template.spec.containers[0]);
+    assert.ok(coordinator['KEYLEASE_LEASE_TTL_MS'], `${dir}: the coordinators' TTL is explicit`);
+    assert.is(webhook['KEYLEASE_LEASE_TTL_MS'], coordinator['KEYLEASE_LEASE_TTL_MS'], dir);
+  }
 });
 
 const STAND_IN_CRDS = [

@@ -60,7 +60,7 @@ const REVIEW = {
     kind: { group: '', version: 'v1', kind: 'Pod' },
     operation: 'CREATE',
     namespace: 'validators',
-    object: { metadata: { name: 'nimbus-0', annotations: { 'keylease.io/inject': 'true', 'keylease.io/keys': '1', 'keylease.io/pool': 'default', 'keylease.io/layout': 'nimbus' } }, spec: { containers: [{ name: 'nimbus' }] } },
+    object: { metadata: { name: 'nimbus-0', annotations: { 'keylease.io/inject': 'true', 'keylease.io/keys': '1', 'keylease.io/pool': 'default' } }, spec: { containers: [{ name: 'nimbus' }] } },
   },
 };
 

@@ -25,7 +25,9 @@ import { RawApi } from './support/raw-api.js';
 import { reported } from './support/reported.js';
 
 const OPTIONS = injectionOptions({ agentImage: 'registry.example/keylease:0.1.0', coordinatorEndpoints: 'keylease-coordinator.keylease.svc:7400' });
-const ANNOTATIONS = { 'keylease.io/inject': 'true', 'keylease.io/keys': '3', 'keylease.io/pool': 'default', 'keylease.io/layout': 'teku', 'keylease.io/container': 'teku' };
+/** Signer mode, the default. */
+const ANNOTATIONS = { 'keylease.io/inject': 'true', 'keylease.io/keys': '3', 'keylease.io/pool': 'default', 'keylease.io/container': 'teku' };
+const FILES = { ...ANNOTATIONS, 'keylease.io/mode': 'files', 'keylease.io/layout': 'teku' };
 const OPT_IN = { 'keylease.io/inject': 'true' };
 
 let cluster: { connection: ClusterConnection; release(): Promise<void> };
@@ -37,7 +39,7 @@ let webhookName: string;
 const decisions: string[] = [];
 let cleanupDir: () => Promise<void>;
 
-function validatorPod(name: string, annotations: Record<string, string>, labels: Record<string, string>): PodJson & Record<string, unknown> {
+function validatorPod(name: string, annotations: Record<string, string>, labels: Record<string, string>, spec: Record<string, unknown> = {}): PodJson & Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -49,8 +51,9 @@ function validatorPod(name: string, annotations: Record<string, string>, labels:
       securityContext: { runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
       containers: [
         { name: 'exporter', image: 'prom/node-exporter:v1.8.0' },
-        { name: 'teku', image: 'consensys/teku:24.10.0', args: ['validator-client', '--validator-keys=/keylease/keys/keys:/keylease/keys/passwords'] },
+        { name: 'teku', image: 'consensys/teku:24.10.0', args: ['validator-client', '--validators-external-signer-url=$(KEYLEASE_SIGNER_URL)'] },
       ],
+      ...spec,
     },
   };
 }
@@ -134,9 +137,27 @@ test('an annotated pod comes back from the API server injected exactly as mutate
   assert.is(agent.restartPolicy, undefined);
   assert.is(agent.lifecycle.postStart.exec.command[0], 'node');
   assert.equal(stored.spec.containers[2].lifecycle.preStop.httpGet.path, '/prestop');
+  assert.equal(stored.spec.containers[2].env, [{ name: 'KEYLEASE_SIGNER_URL', value: 'http://127.0.0.1:9000' }]);
+  assert.ok(stored.spec.volumes.some((v: { name: string; emptyDir?: { medium?: string } }) => v.name === 'keylease-signer-state' && v.emptyDir?.medium === 'Memory'));
   const token = stored.spec.volumes.find((v: { name: string }) => v.name === 'keylease-token');
   assert.equal(token.projected.sources[0].serviceAccountToken, { audience: 'keylease', expirationSeconds: 600, path: 'token' });
   assert.ok(decisions.some((l) => l.includes('"msg":"injected agent"') && l.includes('"pod":"teku-0"')));
+});
+
+test('files mode: the client\'s liveness probe on the agent\'s health is stored as intended; a grace period too long for the lease is denied', async () => {
+  const sent = validatorPod('teku-files', FILES, OPT_IN, { terminationGracePeriodSeconds: 5 });
+  await api.ok('POST', podsPath(), sent);
+  const stored = await api.ok('GET', `${podsPath()}/teku-files`);
+  const decision = mutatePod(sent, serverVersion, OPTIONS);
+  assert.ok(decision.allowed);
+  assertSubset(applyJsonPatch(sent, decision.patch).spec, stored.spec, 'spec');
+  const probe = stored.spec.containers[2].livenessProbe;
+  assert.equal([probe.httpGet.path, probe.httpGet.port], ['/healthz', 7410]);
+  assert.ok(stored.spec.containers[0].env.some((e: { name: string }) => e.name === 'KEYLEASE_FENCE_MARGIN_MS'));
+
+  const tooLong = await api.call('POST', podsPath(), validatorPod('teku-files-slow', FILES, OPT_IN, { terminationGracePeriodSeconds: 60 }));
+  assert.is(tooLong.status, 400);
+  assert.match(tooLong.json.message, /keylease\.io\/mode files restarts the validator client when its agent fences.*set spec\.terminationGracePeriodSeconds to at most \d+/);
 });
 
 test('a malformed annotation is denied by the API server with the webhook\'s reason', async () => {

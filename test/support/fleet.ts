@@ -1,20 +1,29 @@
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
-import type { GrantedKey, KeyHolder } from '../../agent/key-holders.js';
+import type { GrantedKey, GrantNetwork, KeyHolder } from '../../agent/key-holders.js';
+import { emptyInterchange, serializeInterchange } from '../../shared/eth/slashing-protection/index.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
 import type { FenceCause, LeaseLoopObserver } from '../../agent/metrics.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 
-/** Holds keys in memory, as a validator client holds them loaded: the stand-in for many pods in one process. */
+/**
+ * Holds keys in memory as the agent's signer does, and hands back an (empty) EIP-3076 record for each
+ * on removal, as the signer does: the stand-in for many pods in one process.
+ */
 export class InMemoryValidator implements KeyHolder {
   readonly name = 'in-memory stand-in';
   keys: readonly GrantedKey[] = [];
-  async install(keys: readonly GrantedKey[]): Promise<void> {
+  private network: GrantNetwork | null = null;
+  async install(keys: readonly GrantedKey[], network: GrantNetwork): Promise<void> {
     this.keys = keys;
+    this.network = network;
   }
-  async removeAll(): Promise<{ slashingProtection: string | null }> {
+  async removeAll(): Promise<{ slashingProtection: string | null; pubKeys: readonly string[] }> {
+    const pubKeys = this.keys.map((k) => k.pubKey);
     this.keys = [];
-    return { slashingProtection: null };
+    if (!this.network || pubKeys.length === 0) return { slashingProtection: null, pubKeys };
+    const interchange = emptyInterchange(this.network.genesisValidatorsRoot);
+    return { slashingProtection: serializeInterchange({ ...interchange, data: pubKeys.map((pubkey) => ({ pubkey, signedBlocks: [], signedAttestations: [] })) }), pubKeys };
   }
 }
 
@@ -52,7 +61,7 @@ export class Fleet {
     for (let i = 0; i < pods; i++) {
       const client = new CoordinatorClient(endpoints);
       this.clients.push(client);
-      const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: 1, holder: new InMemoryValidator(), client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: 5000, observer: this.observer.forPod(i) });
+      const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: 1, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: 5000, observer: this.observer.forPod(i) });
       this.loops.push(loop);
       void loop.start();
     }
@@ -66,6 +75,6 @@ export class Fleet {
   async stop(): Promise<number> {
     const results = await Promise.all(this.loops.map((l) => l.stop()));
     for (const client of this.clients) client.close();
-    return results.filter((r) => r.released).length;
+    return results.filter((r) => r.handedBack).length;
   }
 }

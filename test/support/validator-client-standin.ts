@@ -27,12 +27,15 @@ import {
  *   flows say 400 (Lodestar answered 500 for a missing one, ChainSafe/lodestar#4391; Prysm answered 500
  *   when the import failed, OffchainLabs/prysm#9995);
  * - 'delete-says-deleted-but-keeps': DELETE answers `deleted` but the key stays listed and signing;
+ * - 'first-delete-keeps': as Lodestar 1.5.1 does, the first DELETE of a held key answers `deleted` (with
+ *   its history) but the key stays listed and signing; the next DELETE of that key removes it;
  * - 'slow': every response is delayed by `delayMs`;
  * - 'down': the port refuses connections, as when the client is stopped or restarting.
  */
 export type StandinFault =
   | { readonly mode: 'bad-interchange-500' }
   | { readonly mode: 'delete-says-deleted-but-keeps' }
+  | { readonly mode: 'first-delete-keeps' }
   | { readonly mode: 'slow'; readonly delayMs: number }
   | { readonly mode: 'down' };
 
@@ -75,6 +78,8 @@ export class ValidatorClientStandin {
   readonly #server: Server;
   #port = 0;
   #fault: StandinFault | null = null;
+  /** Under 'first-delete-keeps': keys a DELETE already answered `deleted` for while keeping them. */
+  readonly #deletedOnce = new Set<string>();
   /** pubkey → derivation path of each key the client holds and signs with. */
   readonly #held = new Map<string, string>();
   /** Minimal-form history of every key ever imported; kept after DELETE, as the spec requires. */
@@ -249,7 +254,15 @@ export class ValidatorClientStandin {
       }
       return { status: known.has(pubkey) ? 'not_active' : 'not_found' };
     });
-    if (this.#fault?.mode !== 'delete-says-deleted-but-keeps') for (const pubkey of removedNow) this.#held.delete(pubkey);
+    for (const pubkey of removedNow) {
+      if (this.#fault?.mode === 'delete-says-deleted-but-keeps') continue;
+      if (this.#fault?.mode === 'first-delete-keeps' && !this.#deletedOnce.has(pubkey)) {
+        this.#deletedOnce.add(pubkey);
+        continue;
+      }
+      this.#held.delete(pubkey);
+      this.#deletedOnce.delete(pubkey);
+    }
     const exported = pubkeys.filter((_, i) => data[i]!.status !== 'not_found');
     return { data, slashing_protection: serializeInterchange(interchangeFor(this.#protection, exported)) };
   }

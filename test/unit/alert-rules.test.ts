@@ -124,6 +124,19 @@ test('promtool accepts the rules, and the alerts fire on the series they are abo
             ],
           },
           {
+            // Two replicas report the same pool: a quarantine that lasts fires once per pool, a brief one never.
+            interval: '1m',
+            input_series: [
+              { series: `keylease_keys${'{'}pool="mainnet",state="quarantined",pod="r0"}`, values: '0 2 2 2 2 2 2 2 2 2 2 2 2 2 2' },
+              { series: `keylease_keys${'{'}pool="mainnet",state="quarantined",pod="r1"}`, values: '0 2 2 2 2 2 2 2 2 2 2 2 2 2 2' },
+              { series: `keylease_keys${'{'}pool="hoodi",state="quarantined",pod="r0"}`, values: '0 1 1 0 0 0 0 0 0 0 0 0 0 0 0' },
+            ],
+            alert_rule_test: [
+              { eval_time: '5m', alertname: 'KeyleaseKeysQuarantined', exp_alerts: [] },
+              { eval_time: '12m', alertname: 'KeyleaseKeysQuarantined', exp_alerts: [firing('KeyleaseKeysQuarantined', { pool: 'mainnet' })] },
+            ],
+          },
+          {
             interval: '1m',
             input_series: [{ series: 'keylease_lease_expiries_total{pool="mainnet"}', values: '0 0 0 1 1 1' }],
             alert_rule_test: [

@@ -14,6 +14,7 @@ import {
   type CoreState,
   type DerivedPoolKey,
   type KeyProtection,
+  type SigningMode,
 } from '../../coordinator/core/index.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
 
@@ -57,6 +58,7 @@ function violation(state: CoreState): string | null {
     if (key.state === 'allocated' && holders.get(key.pubKey) !== key.holderPod) return `allocated key ${key.pubKey} has no lease`;
     if (key.state !== 'allocated' && (key.holderPod !== null || key.leaseId !== null)) return `free key ${key.pubKey} names a holder`;
     if (key.state === 'cooling' && key.coolingUntilMs === null) return `cooling key ${key.pubKey} has no end`;
+    if ((key.state === 'quarantined') !== (key.quarantine !== null)) return `key ${key.pubKey} is ${key.state} with${key.quarantine ? '' : 'out'} a quarantine record`;
     if (key.state !== 'cooling' && key.coolingUntilMs !== null) return `key ${key.pubKey} not cooling keeps a cooling end`;
     if (!state.pools.has(key.pool)) return `key ${key.pubKey} in unknown pool`;
   }
@@ -72,7 +74,7 @@ function violation(state: CoreState): string | null {
   for (const pool of state.pools.values()) {
     const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool.name);
     const byState = counts[pool.name]!;
-    if (byState.unallocated + byState.allocated + byState.cooling !== poolKeys.length) return `counts of pool ${pool.name} do not add up`;
+    if (byState.unallocated + byState.allocated + byState.cooling + byState.quarantined !== poolKeys.length) return `counts of pool ${pool.name} do not add up`;
     const leased = [...state.leases.values()].filter((l) => l.pool === pool.name).reduce((n, l) => n + l.pubKeys.length, 0);
     if (leased !== byState.allocated) return `pool ${pool.name}: ${leased} leased keys but ${byState.allocated} allocated`;
     if (poolKeys.length > pool.maxKeys) return `pool ${pool.name} over its maximum`;
@@ -107,6 +109,25 @@ function randomDepositCommand(random: () => number, state: CoreState, pool: stri
   return { type: 'ConfirmDeposits', nowMs, confirmations: keysOf(random() < 0.9 ? 'signed' : 'awaiting').slice(0, 2).map((pubKey) => ({ pubKey, blockNumber: salt })) };
 }
 
+const GENESIS_MS = 1_600_000_000_000;
+
+/** The three ways out of quarantine, aimed mostly at quarantined keys and their holders. */
+function randomQuarantineExit(random: () => number, state: CoreState, pool: string, nowMs: number): Command {
+  const quarantined = [...state.keys.values()].filter((k) => k.state === 'quarantined');
+  const key = quarantined.length > 0 && random() < 0.9 ? pick(random, quarantined) : null;
+  const holder = key?.quarantine ?? { podName: pick(random, PODS), podUid: pick(random, POD_UIDS) ?? null };
+  const roll = random();
+  if (roll < 0.4) return { type: 'HolderGone', nowMs, podName: holder.podName, podUid: random() < 0.9 ? holder.podUid : pick(random, POD_UIDS) ?? null };
+  const pubKeys = key ? [key.pubKey, ...(random() < 0.3 ? [fakePubKey(pool, 5, 0)] : [])] : random() < 0.5 ? [] : [fakePubKey(pool, 5, 0)];
+  if (roll < 0.75) {
+    const protection: Record<string, KeyProtection> = {};
+    if (key && random() < 0.6) protection[key.pubKey] = randomProtection(random);
+    const podUid = random() < 0.9 ? holder.podUid : pick(random, POD_UIDS);
+    return { type: 'ProveRemoval', nowMs, podName: holder.podName, ...(podUid ? { podUid } : {}), pubKeys, protection, genesisValidatorsRoot: random() < 0.05 ? '0x' + '22'.repeat(32) : GVR };
+  }
+  return { type: 'ReleaseQuarantine', nowMs, pool: key?.pool ?? pool, pubKeys };
+}
+
 function randomCommand(random: () => number, state: CoreState, nowMs: number, importSalt: number): Command {
   const roll = random();
   const podName = pick(random, PODS);
@@ -116,7 +137,18 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
       type: 'ConfigurePool',
       nowMs,
       pool,
-      settings: { derive: random() < 0.7, maxKeys: intBetween(random, 1, 30), maxKeysPerClaim: intBetween(random, 1, 6), coolingMs: pick(random, [0, 500, 5000]), leaseTtlMs: 5000, genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95', historyRetentionMs: 60_000, depositMode: random() < 0.3 ? 'submit' : 'none' },
+      settings: {
+        derive: random() < 0.7,
+        maxKeys: intBetween(random, 1, 30),
+        maxKeysPerClaim: intBetween(random, 1, 6),
+        coolingMs: pick(random, [0, 500, 5000]),
+        leaseTtlMs: 5000,
+        genesisValidatorsRoot: '0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95',
+        historyRetentionMs: 60_000,
+        depositMode: random() < 0.3 ? 'submit' : 'none',
+        // Mostly with a slot clock (S8); sometimes none, or a broken one that must be refused.
+        ...(random() < 0.8 ? { genesisTimeMs: GENESIS_MS, slotMs: 2000, slotsPerEpoch: 8 } : random() < 0.5 ? { genesisTimeMs: GENESIS_MS, slotMs: 0, slotsPerEpoch: 8 } : {}),
+      },
     };
   }
   if (roll < 0.45) {
@@ -124,8 +156,10 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     // Sometimes the proposer plans right, sometimes it races (stale plan or none).
     const derivedKeys = random() < 0.8 ? derivedKeysFor(state, pool, podName, count, nowMs) : [];
     const podUid = pick(random, POD_UIDS);
-    return { type: 'Claim', nowMs, podName, ...(podUid ? { podUid } : {}), pool, count, derivedKeys };
+    const signingMode = pick(random, ['signer', 'keymanager', 'files', 'unknown', undefined, 'bogus'] as const);
+    return { type: 'Claim', nowMs, podName, ...(podUid ? { podUid } : {}), pool, count, derivedKeys, ...(signingMode ? { signingMode: signingMode as SigningMode } : {}) };
   }
+  if (roll < 0.52) return randomQuarantineExit(random, state, pool, nowMs);
   const lease = state.leases.get(podName);
   const leaseId = lease && random() < 0.9 ? lease.leaseId : `lease-${intBetween(random, 0, 50)}`;
   if (roll < 0.65) {
@@ -143,13 +177,19 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     const poolKeys = [...state.keys.values()].filter((k) => k.pool === pool).map((k) => k.pubKey);
     return { type: 'RemoveKeys', nowMs, pool, pubKeys: poolKeys.filter(() => random() < 0.3).slice(0, 3) };
   }
-  if (roll < 0.8) return { type: 'ExpireLease', nowMs, podName, leaseId };
+  if (roll < 0.8) {
+    // With the watermarks renewals reported (now and then naming a key the lease does not hold).
+    const protection: Record<string, KeyProtection> = {};
+    for (const pubKey of lease?.pubKeys ?? []) if (random() < 0.5) protection[pubKey] = randomProtection(random);
+    if (random() < 0.03) protection[fakePubKey(pool, 999_998, 2)] = randomProtection(random);
+    return { type: 'ExpireLease', nowMs, podName, leaseId, ...(random() < 0.5 ? { protection } : {}) };
+  }
   if (roll < 0.9) {
     const keys = Array.from({ length: intBetween(random, 0, 3) }, (_, i) => ({ pubKey: fakePubKey(pool, 100000 + importSalt * 10 + i, 1), path: '', sealedSecret: 'sealed-import' }));
     if (random() < 0.1 && keys.length > 0) keys.push(keys[0]!);
     return { type: 'ImportKeys', nowMs, pool, keys };
   }
-  if (roll < 0.93) return { type: 'FinishCooling', nowMs };
+  if (roll < 0.91) return { type: 'FinishCooling', nowMs };
   if (roll < 0.97) return randomDepositCommand(random, state, pool, podName, nowMs, importSalt);
   return { type: 'Noop', nowMs };
 }
@@ -165,12 +205,37 @@ test('invariants hold after every command of long random sequences, and refusals
     const accepted: Array<{ command: Command; result: unknown }> = [];
     const watermarks = new Map<string, KeyProtection>();
     const transactions = new Map<string, string>();
+    /** Keys quarantined and not let out by one of the three exits: nobody may have them. */
+    const waiting = new Set<string>();
     let nowMs = 1_700_000_000_000;
     for (let step = 0; step < 400; step++) {
       nowMs += intBetween(random, 0, 400);
       const command = randomCommand(random, state, nowMs, step);
       const before = stateHash(state);
+      const dueBefore = new Set([...state.keys.values()].filter((k) => k.clockWatermarksDue).map((k) => k.pubKey));
       const result = applyCommand(state, command);
+      if (result.ok) {
+        const value = result.value as { cooling?: readonly string[]; returned?: readonly string[]; released?: readonly string[] };
+        if (command.type === 'HolderGone') for (const k of value.cooling ?? []) waiting.delete(k);
+        if (command.type === 'ProveRemoval') for (const k of value.returned ?? []) waiting.delete(k);
+        if (command.type === 'ReleaseQuarantine') for (const k of value.released ?? []) waiting.delete(k);
+        if (command.type === 'RemoveKeys') for (const k of command.pubKeys) waiting.delete(k);
+      }
+      for (const key of state.keys.values()) {
+        if (waiting.has(key.pubKey)) assert.is(key.state, 'quarantined', `seed ${seed} step ${step}: ${command.type} let ${key.pubKey} out of quarantine without proof, pod end or operator`);
+        if (key.state === 'quarantined') waiting.add(key.pubKey);
+      }
+      if (result.ok && command.type === 'Claim') {
+        // S8: a key whose last watermarks were unknown is handed out with watermarks at the current slot and epoch.
+        const pool = state.pools.get(command.pool)!;
+        for (const pubKey of (result.value as ClaimOutcome).lease.pubKeys) {
+          if (!dueBefore.has(pubKey) || (result.value as ClaimOutcome).existing) continue;
+          const slot = Math.floor((nowMs + pool.slotMs! - pool.genesisTimeMs!) / pool.slotMs!);
+          const marks = state.keys.get(pubKey)!.protection!;
+          assert.ok(BigInt(marks.maxBlockSlot!) >= BigInt(slot), `seed ${seed} step ${step}: ${pubKey} handed out with block watermark ${marks.maxBlockSlot} below slot ${slot}`);
+          assert.ok(BigInt(marks.maxTargetEpoch!) >= BigInt(Math.floor(slot / pool.slotsPerEpoch!)), `seed ${seed} step ${step}: ${pubKey} handed out with target watermark below the epoch`);
+        }
+      }
       if (result.ok) applied++;
       else {
         refused++;
@@ -254,7 +319,8 @@ test('a pod recreated under its name gets nothing of its predecessor\'s lease un
 
   ok(applyCommand(state, { type: 'ExpireLease', nowMs: nowMs + 5000, podName: 'team-a/validator-0', leaseId: first.leaseId }));
   const after = leaseOf(claim('team-a/validator-0', 'uid-2'));
-  assert.not.equal(after.pubKeys, first.pubKeys, 'the expired lease\'s key is cooling: the replacement gets another');
+  assert.not.equal(after.pubKeys, first.pubKeys, 'the expired lease\'s key is quarantined: the replacement gets another');
+  assert.is(state.keys.get(first.pubKeys[0]!)!.state, 'quarantined');
 });
 
 test('replaying the same commands on a fresh state gives the same state (determinism)', () => {

@@ -219,17 +219,42 @@ test('fence: the keys stop signing and their latest history comes back for uploa
   }),
 );
 
-test('fence fails when the client answers deleted but still lists the key, which can indeed still sign', () =>
+test('fence fails when the client answers deleted but still lists the key, which can indeed still sign; the error carries what that DELETE exported', () =>
   withStandin(async (standin) => {
     const client = clientFor(standin);
     await client.importKeystores({ keystores: [A.keystore, B.keystore], passwords: [A.password, B.password] });
+    assert.ok(standin.sign(A.pubkey, { blockSlot: 5, sourceEpoch: 1, targetEpoch: 2 }));
+    assert.ok(standin.sign(B.pubkey, { blockSlot: 9 }));
     await standin.setFault({ mode: 'delete-says-deleted-but-keeps' });
     const error = await rejection(client.fence([A.pubkey, C.pubkey]), FenceFailedError);
     assert.is(error.code, 'KEYMANAGER_FENCE_FAILED');
     assert.equal(error.stillListed, [A.pubkey]);
     assert.equal(error.notDeleted, []);
-    assert.match(error.message, new RegExp(`still lists ${A.pubkey} after DELETE answered deleted.*stop it`));
-    assert.ok(standin.sign(A.pubkey, { blockSlot: 1 }), 'the danger the fence check guards against');
+    assert.match(error.message, new RegExp(`still lists ${A.pubkey} after DELETE answered deleted.*may still sign.*the agent keeps trying.*quarantined until removal is proven or the pod is gone`));
+    assert.not.match(error.message, /stop it/);
+    // History the agent must not drop: the key signed up to here, and may go on.
+    assert.equal(error.slashingProtection?.data.map((record) => record.pubkey), [A.pubkey], 'only the requested, known key');
+    assert.equal(watermarks(error.slashingProtection!, A.pubkey), { maxBlockSlot: 5n, maxSourceEpoch: 1n, maxTargetEpoch: 2n });
+    assert.ok(standin.sign(A.pubkey, { blockSlot: 6 }), 'the danger the fence check guards against');
+  }),
+);
+
+test('a client that keeps the key on the first DELETE and drops it on the second (Lodestar 1.5.1): the first fence fails, the second proves removal with the later history', () =>
+  withStandin(async (standin) => {
+    const client = clientFor(standin);
+    await client.importKeystores({ keystores: [A.keystore, B.keystore], passwords: [A.password, B.password] });
+    assert.ok(standin.sign(A.pubkey, { blockSlot: 5 }));
+    await standin.setFault({ mode: 'first-delete-keeps' });
+    const first = await rejection(client.fence([A.pubkey]), FenceFailedError);
+    assert.equal(first.stillListed, [A.pubkey]);
+    assert.is(watermarks(first.slashingProtection!, A.pubkey).maxBlockSlot, 5n);
+    assert.ok(standin.sign(A.pubkey, { blockSlot: 6 }), 'still signing after its first "deleted"');
+    const second = await client.fence([A.pubkey]);
+    assert.equal(second.results.map((result) => result.status), ['deleted']);
+    assert.is(watermarks(second.slashingProtection!, A.pubkey).maxBlockSlot, 6n, 'the signature made between the two DELETEs is in the second export');
+    assert.equal(standin.heldPubkeys(), [B.pubkey]);
+    assert.not.ok(standin.sign(A.pubkey, { blockSlot: 7 }), 'gone for good');
+    assert.equal(standin.requests.filter((r) => r.method === 'DELETE').length, 2);
   }),
 );
 
@@ -332,9 +357,13 @@ test('a client that echoes the request back: passwords and keystores are scrubbe
   });
 });
 
+/** An interchange on `root` where each of `pubkeys` signed a block at `slot`. */
+function historyFor(root: string, pubkeys: string[], slot: bigint): string {
+  return serializeInterchange({ ...emptyInterchange(root), data: pubkeys.map((pubkey) => ({ pubkey, signedBlocks: [{ slot }], signedAttestations: [] })) });
+}
+
 test('fence keeps only the history of the fenced keys, and reports unreadable history without failing the fence', () => {
-  const history = (pubkeys: string[]) =>
-    serializeInterchange({ ...emptyInterchange(OTHER_ROOT), data: pubkeys.map((pubkey) => ({ pubkey, signedBlocks: [{ slot: 5n }], signedAttestations: [] })) });
+  const history = (pubkeys: string[]) => historyFor(OTHER_ROOT, pubkeys, 5n);
   return withCannedServer(
     [
       // The spec forbids history of keys outside the request; a client sending it anyway must not
@@ -354,14 +383,23 @@ test('fence keeps only the history of the fenced keys, and reports unreadable hi
   );
 });
 
-test('fence fails when DELETE answers error for a key, quoting the reason', () =>
+test('fence fails when DELETE answers error for a key, quoting the reason and keeping the readable export; an unreadable export is null', () =>
   withCannedServer(
-    [{ body: { data: [{ status: 'error', message: 'keystore is read-only' }], slashing_protection: serializeInterchange(emptyInterchange(OTHER_ROOT)) } }, { body: { data: [] } }],
+    [
+      { body: { data: [{ status: 'error', message: 'keystore is read-only' }], slashing_protection: historyFor(OTHER_ROOT, [A.pubkey], 12n) } },
+      { body: { data: [] } },
+      { body: { data: [{ status: 'error', message: 'keystore is read-only' }], slashing_protection: '{"metadata":{}}' } },
+      { body: { data: [] } },
+    ],
     async (client) => {
       const error = await rejection(client.fence([A.pubkey]), FenceFailedError);
       assert.equal(error.notDeleted, [A.pubkey]);
       assert.equal(error.stillListed, []);
       assert.match(error.message, new RegExp(`DELETE answered error for ${A.pubkey} \\(keystore is read-only\\)`));
+      assert.is(watermarks(error.slashingProtection!, A.pubkey).maxBlockSlot, 12n);
+      const unreadable = await rejection(client.fence([A.pubkey]), FenceFailedError);
+      assert.equal(unreadable.notDeleted, [A.pubkey]);
+      assert.is(unreadable.slashingProtection, null);
     },
   ));
 

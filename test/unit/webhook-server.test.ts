@@ -16,7 +16,7 @@ import { tempDir } from '../support/temp-dir.js';
 
 const OPTIONS = injectionOptions({ agentImage: 'keylease:test', coordinatorEndpoints: 'coordinator:7400' });
 const V1_20 = { major: 1, minor: 20 };
-const ANNOTATED = { 'keylease.io/inject': 'true', 'keylease.io/keys': '2', 'keylease.io/pool': 'mainnet', 'keylease.io/layout': 'teku' };
+const ANNOTATED = { 'keylease.io/inject': 'true', 'keylease.io/keys': '2', 'keylease.io/pool': 'mainnet' };
 
 const review = (request: Record<string, unknown>) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'uid-1', ...request } });
 const podCreate = (annotations: Record<string, string>) =>

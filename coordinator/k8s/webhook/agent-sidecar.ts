@@ -10,7 +10,8 @@ export const TOKEN_VOLUME = 'keylease-token';
 export const AGENT_TMP_VOLUME = 'keylease-agent-tmp';
 export const COORDINATOR_CA_VOLUME = 'keylease-coordinator-ca';
 export const KEYMANAGER_CA_VOLUME = 'keylease-keymanager-ca';
-export const INJECTED_VOLUMES = [KEYS_VOLUME, TOKEN_VOLUME, AGENT_TMP_VOLUME, COORDINATOR_CA_VOLUME, KEYMANAGER_CA_VOLUME] as const;
+export const SIGNER_STATE_VOLUME = 'keylease-signer-state';
+export const INJECTED_VOLUMES = [KEYS_VOLUME, TOKEN_VOLUME, AGENT_TMP_VOLUME, COORDINATOR_CA_VOLUME, KEYMANAGER_CA_VOLUME, SIGNER_STATE_VOLUME] as const;
 
 /** Where both containers see the keys: the same path, since some layouts write absolute paths. */
 export const KEYS_MOUNT_PATH = '/keylease/keys';
@@ -20,6 +21,17 @@ export const TOKEN_MOUNT_PATH = '/var/run/secrets/keylease.io/serviceaccount';
 export const TOKEN_PATH = `${TOKEN_MOUNT_PATH}/token`;
 const COORDINATOR_CA_MOUNT_PATH = '/etc/keylease/coordinator-ca';
 const KEYMANAGER_CA_MOUNT_PATH = '/etc/keylease/keymanager-ca';
+/** The signer's slashing-protection watermarks: in memory, the agent's alone, kept across agent restarts in the pod. */
+export const SIGNER_STATE_MOUNT_PATH = '/keylease/signer-state';
+
+/**
+ * Signer mode: the agent's remote-signing API, on the pod's loopback only (nothing outside the pod may ask
+ * it to sign). 9000 is Web3Signer's customary port; validator clients do not listen on it.
+ */
+export const SIGNER_LISTEN = '127.0.0.1:9000';
+export const SIGNER_URL = `http://${SIGNER_LISTEN}`;
+/** Set on the validator container in signer mode; manifests write `$(KEYLEASE_SIGNER_URL)` in args. */
+export const SIGNER_URL_ENV = 'KEYLEASE_SIGNER_URL';
 
 /** The audience the coordinator asks TokenReview for: a token made for anything else is refused. */
 export const TOKEN_AUDIENCE = 'keylease';
@@ -48,16 +60,20 @@ const fieldEnv = (name: string, fieldPath: string): EnvVarJson => ({ name, value
 
 /**
  * The agent container. `validatorUser` is the validator client's user when the pod says it: the agent
- * writes keys mode 0600, so it runs as that user for the client to be able to read them.
+ * writes keys mode 0600, so it runs as that user for the client to be able to read them. `fenceMarginMs`
+ * is set where the client is restarted on a fence (client-restart.ts), else the agent picks its own.
  */
 export function agentContainer(
   request: InjectionRequest,
   form: SidecarForm,
   options: InjectionOptions,
   validatorUser: { uid?: number; gid?: number },
+  fenceMarginMs: number | null,
 ): ContainerJson {
-  // With the Keymanager API the client must be running before the agent can import anything, so the
-  // client is not held back; with files only, it must not start before its keys are there.
+  // Through a Keymanager API (keymanager mode, or signer mode registering remote keys) the client must be
+  // running before the agent can hand it anything, so it is not held back. Otherwise it must not start
+  // before /readyz: its keys written (files), or the signer serving its keys and Lighthouse's definitions
+  // written (signer) — Prysm, Teku and Lighthouse read the key list only at start.
   const holdValidatorUntilReady = request.keymanagerUrl === null;
   const env: EnvVarJson[] = [
     { name: 'KEYLEASE_COORDINATOR', value: options.coordinatorEndpoints },
@@ -69,6 +85,9 @@ export function agentContainer(
     { name: 'KEYLEASE_HEALTH_LISTEN', value: `0.0.0.0:${AGENT_HEALTH_PORT}` },
     { name: 'KEYLEASE_TOKEN_FILE', value: TOKEN_PATH },
   ];
+  if (request.mode === 'signer') {
+    env.push({ name: 'KEYLEASE_SIGNER_LISTEN', value: SIGNER_LISTEN }, { name: 'KEYLEASE_SIGNER_STATE_DIR', value: SIGNER_STATE_MOUNT_PATH });
+  }
   if (request.layout !== null) {
     env.push({ name: 'KEYLEASE_LAYOUT', value: request.layout }, { name: 'KEYLEASE_OUT', value: KEYS_MOUNT_PATH });
   }
@@ -77,6 +96,7 @@ export function agentContainer(
   }
   if (request.keymanagerCaSecret !== null) env.push({ name: 'KEYLEASE_KEYMANAGER_CA_FILE', value: `${KEYMANAGER_CA_MOUNT_PATH}/ca.crt` });
   if (options.coordinatorCaConfigMap !== null) env.push({ name: 'KEYLEASE_TLS_CA_FILE', value: `${COORDINATOR_CA_MOUNT_PATH}/ca.crt` });
+  if (fenceMarginMs !== null) env.push({ name: 'KEYLEASE_FENCE_MARGIN_MS', value: String(fenceMarginMs) });
 
   const volumeMounts: NonNullable<ContainerJson['volumeMounts']> = [
     { name: KEYS_VOLUME, mountPath: KEYS_MOUNT_PATH },
@@ -86,6 +106,7 @@ export function agentContainer(
   ];
   if (options.coordinatorCaConfigMap !== null) volumeMounts.push({ name: COORDINATOR_CA_VOLUME, mountPath: COORDINATOR_CA_MOUNT_PATH, readOnly: true });
   if (request.keymanagerCaSecret !== null) volumeMounts.push({ name: KEYMANAGER_CA_VOLUME, mountPath: KEYMANAGER_CA_MOUNT_PATH, readOnly: true });
+  if (request.mode === 'signer') volumeMounts.push({ name: SIGNER_STATE_VOLUME, mountPath: SIGNER_STATE_MOUNT_PATH });
 
   const runAsUser = validatorUser.uid !== undefined && validatorUser.uid !== 0 ? validatorUser.uid : AGENT_IMAGE_UID;
   const container: ContainerJson = {
@@ -130,6 +151,8 @@ export function injectedVolumes(request: InjectionRequest, options: InjectionOpt
     },
     { name: AGENT_TMP_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
   ];
+  // Pod-scoped, so a restarted agent finds its watermarks; in memory, like the keys.
+  if (request.mode === 'signer') volumes.push({ name: SIGNER_STATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
   if (options.coordinatorCaConfigMap !== null) {
     volumes.push({ name: COORDINATOR_CA_VOLUME, configMap: { name: options.coordinatorCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
   }

@@ -5,6 +5,8 @@ import type { PodJson } from './pod-json.js';
 /** The pod annotations operators write (DESIGN.md, "Interfaces others rely on"), plus the one injection adds. */
 export const ANNOTATION = {
   inject: 'keylease.io/inject',
+  /** How the client gets its signatures: signer (the default), files or keymanager. */
+  mode: 'keylease.io/mode',
   keys: 'keylease.io/keys',
   pool: 'keylease.io/pool',
   layout: 'keylease.io/layout',
@@ -24,11 +26,27 @@ export const INJECT_LABEL = 'keylease.io/inject';
 
 const KNOWN_ANNOTATIONS = new Set<string>(Object.values(ANNOTATION));
 
+/**
+ * How the validator client gets its signatures:
+ * - signer: the agent is the client's remote signer on the pod's loopback; keys never leave the agent, and
+ *   a dead or fenced agent signs nothing. With a layout (Lighthouse only) the agent writes the client's
+ *   web3signer definitions; with a Keymanager API it registers its keys as remote keys.
+ * - files: the agent writes keystores in the client's layout (a running client keeps what it loaded, so
+ *   the client is restarted when the agent fences).
+ * - keymanager: the agent imports keystores through the client's Keymanager API (likewise restarted).
+ */
+export const INJECTION_MODES = ['signer', 'files', 'keymanager'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
+export const DEFAULT_MODE: InjectionMode = 'signer';
+/** The only layout signer mode writes: Lighthouse's validator_definitions.yml with web3signer entries, no keystores. */
+export const SIGNER_LAYOUTS: readonly LayoutName[] = ['lighthouse'];
+
 /** What an annotated pod asks for, validated. */
 export interface InjectionRequest {
+  readonly mode: InjectionMode;
   readonly keyCount: number;
   readonly pool: string;
-  /** Null when the keys go only through the Keymanager API. */
+  /** Null when the client reads no files from the agent (signer mode but Lighthouse's, keymanager mode). */
   readonly layout: LayoutName | null;
   readonly keymanagerUrl: string | null;
   /** Secret holding `ca.crt` for an https:// Keymanager API with its own certificate (Teku's). */
@@ -52,7 +70,7 @@ export function readAnnotations(pod: PodJson, maxKeys: number): AnnotationReadin
   const labelledForInjection = pod.metadata?.labels?.[INJECT_LABEL] === 'true';
   if (inject === undefined || inject === 'false') {
     if (!labelledForInjection) return { kind: 'not-requested' };
-    return malformed([`the pod has the label ${INJECT_LABEL}: "true" but not the annotation ${ANNOTATION.inject}: "true"; add the annotations ${ANNOTATION.inject}, ${ANNOTATION.keys}, ${ANNOTATION.pool} and ${ANNOTATION.layout} (or remove the label)`]);
+    return malformed([`the pod has the label ${INJECT_LABEL}: "true" but not the annotation ${ANNOTATION.inject}: "true"; add the annotations ${ANNOTATION.inject}, ${ANNOTATION.keys} and ${ANNOTATION.pool} (or remove the label)`]);
   }
 
   const problems: string[] = [];
@@ -62,14 +80,15 @@ export function readAnnotations(pod: PodJson, maxKeys: number): AnnotationReadin
       problems.push(`unknown annotation ${name}; keylease reads ${[...KNOWN_ANNOTATIONS].filter((a) => a !== ANNOTATION.injected).join(', ')}`);
     }
   }
+  const mode = readMode(annotations[ANNOTATION.mode], problems);
   const keyCount = readKeyCount(annotations[ANNOTATION.keys], maxKeys, problems);
   const pool = readPool(annotations[ANNOTATION.pool], problems);
-  const keymanagerUrl = readKeymanagerUrl(annotations[ANNOTATION.keymanagerUrl], problems);
+  const keymanagerUrl = readKeymanagerUrl(annotations[ANNOTATION.keymanagerUrl], mode, problems);
   const keymanagerCaSecret = readKeymanagerCaSecret(annotations[ANNOTATION.keymanagerCaSecret], annotations[ANNOTATION.keymanagerUrl], problems);
-  const layout = readLayout(annotations[ANNOTATION.layout], keymanagerUrl !== null, problems);
+  const layout = readLayout(annotations[ANNOTATION.layout], mode, problems);
   const validatorIndex = readValidatorIndex(pod, annotations[ANNOTATION.container], problems);
-  if (problems.length > 0) return malformed(problems);
-  return { kind: 'requested', request: { keyCount: keyCount!, pool: pool!, layout, keymanagerUrl, keymanagerCaSecret, validatorIndex: validatorIndex! } };
+  if (problems.length > 0 || mode === null) return malformed(problems);
+  return { kind: 'requested', request: { mode, keyCount: keyCount!, pool: pool!, layout, keymanagerUrl, keymanagerCaSecret, validatorIndex: validatorIndex! } };
 }
 
 const malformed = (problems: string[]): AnnotationReading => ({ kind: 'malformed', problems });
@@ -101,20 +120,41 @@ function readPool(text: string | undefined, problems: string[]): string | null {
   return text;
 }
 
-function readLayout(text: string | undefined, viaKeymanager: boolean, problems: string[]): LayoutName | null {
+function readMode(text: string | undefined, problems: string[]): InjectionMode | null {
+  if (text === undefined) return DEFAULT_MODE;
+  if ((INJECTION_MODES as readonly string[]).includes(text)) return text as InjectionMode;
+  problems.push(`${ANNOTATION.mode} is ${JSON.stringify(text.slice(0, 40))}; use signer (the default: the agent signs for the client, keys never leave it), files or keymanager`);
+  return null;
+}
+
+function readLayout(text: string | undefined, mode: InjectionMode | null, problems: string[]): LayoutName | null {
   if (text === undefined) {
-    if (!viaKeymanager) problems.push(`${ANNOTATION.layout} is missing: name the validator client's key layout (${LAYOUT_NAMES.join(', ')}), or give ${ANNOTATION.keymanagerUrl}`);
+    if (mode === 'files') problems.push(`${ANNOTATION.layout} is missing: ${ANNOTATION.mode} files needs the validator client's key layout (${LAYOUT_NAMES.join(', ')})`);
     return null;
   }
   if (!(LAYOUT_NAMES as readonly string[]).includes(text)) {
     problems.push(`${ANNOTATION.layout} is ${JSON.stringify(text.slice(0, 40))}; use one of ${LAYOUT_NAMES.join(', ')}`);
     return null;
   }
+  if (mode === 'signer' && !SIGNER_LAYOUTS.includes(text as LayoutName)) {
+    problems.push(
+      `${ANNOTATION.layout} ${text} writes keystores, and in ${ANNOTATION.mode} signer (the default) keys never leave the agent: ` +
+        `drop ${ANNOTATION.layout} and point the client at $(KEYLEASE_SIGNER_URL) (k8s/examples), or set ${ANNOTATION.mode}: files to keep keystore files`,
+    );
+    return null;
+  }
   return text as LayoutName;
 }
 
-function readKeymanagerUrl(text: string | undefined, problems: string[]): string | null {
-  if (text === undefined) return null;
+function readKeymanagerUrl(text: string | undefined, mode: InjectionMode | null, problems: string[]): string | null {
+  if (text === undefined) {
+    if (mode === 'keymanager') problems.push(`${ANNOTATION.keymanagerUrl} is missing: ${ANNOTATION.mode} keymanager needs the validator client's Keymanager API in the pod, e.g. http://127.0.0.1:5062`);
+    return null;
+  }
+  if (mode === 'files') {
+    problems.push(`${ANNOTATION.keymanagerUrl} is for ${ANNOTATION.mode} keymanager or signer; ${ANNOTATION.mode} files only writes key files: remove one of the two`);
+    return null;
+  }
   let url: URL;
   try {
     url = new URL(text);

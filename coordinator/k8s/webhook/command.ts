@@ -21,6 +21,7 @@ export const WEBHOOK_COMMAND: CommandSpec = {
     { name: 'coordinator-ca-configmap', kind: 'string', description: 'ConfigMap (in each validator namespace) whose ca.crt signed the coordinators\' certificates; without it agents talk plaintext.' },
     { name: 'max-keys-per-pod', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Largest keylease.io/keys accepted (match the coordinator\'s --max-keys-per-claim).' },
     { name: 'native-sidecars', kind: 'string', default: 'auto', choices: ['auto', 'always', 'never'], description: 'Inject the agent as a native sidecar: auto (when the API server is 1.29 or newer), always, or never (nodes older than the control plane).' },
+    { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'The coordinators\' --lease-ttl-ms: in files and keymanager modes the validator client must be killed within half of it after its agent fences.' },
     { name: 'kubeconfig', kind: 'string', description: 'Kubeconfig to read the API server version with (default: the pod\'s ServiceAccount).' },
     ...LOG_LEVEL_FLAGS,
   ],
@@ -34,6 +35,7 @@ export function webhookOptions(values: FlagValues): InjectionOptions {
     coordinatorCaConfigMap: (values['coordinator-ca-configmap'] as string | undefined) ?? null,
     maxKeysPerPod: values['max-keys-per-pod'] as number,
     nativeSidecars: values['native-sidecars'] as InjectionOptions['nativeSidecars'],
+    leaseTtlMs: values['lease-ttl-ms'] as number,
   });
 }
 

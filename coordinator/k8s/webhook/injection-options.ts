@@ -19,6 +19,11 @@ export interface InjectionOptions {
    * nodes are older than the control plane (kubelets before 1.29 ignore `restartPolicy` on init containers).
    */
   readonly nativeSidecars: 'auto' | 'always' | 'never';
+  /**
+   * The coordinators' lease TTL (their --lease-ttl-ms): where the client is restarted on a fence, its kill
+   * must fit in the part of the lease the agent may give up early (client-restart.ts).
+   */
+  readonly leaseTtlMs: number;
   readonly agentResources: {
     readonly requests: { readonly cpu: string; readonly memory: string };
     readonly limits: { readonly memory: string };
@@ -30,6 +35,8 @@ export const DEFAULT_INJECTION_OPTIONS: Omit<InjectionOptions, 'agentImage' | 'c
   coordinatorCaConfigMap: null,
   maxKeysPerPod: 64,
   nativeSidecars: 'auto',
+  // The coordinator's default --lease-ttl-ms.
+  leaseTtlMs: 30_000,
   // No CPU limit on purpose: a throttled agent renews late and fences itself, taking the keys offline.
   agentResources: { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '256Mi' } },
 };
@@ -42,6 +49,7 @@ export function injectionOptions(given: Partial<InjectionOptions> & Pick<Injecti
     throw new ConfigError(`coordinator endpoints ${JSON.stringify(options.coordinatorEndpoints.slice(0, 200))} are not HOST:PORT[,HOST:PORT…]`);
   }
   if (!Number.isInteger(options.maxKeysPerPod) || options.maxKeysPerPod < 1) throw new ConfigError('the most keys per pod must be a whole number of at least 1');
+  if (!Number.isInteger(options.leaseTtlMs) || options.leaseTtlMs < 2000) throw new ConfigError('the lease TTL must be a whole number of milliseconds, at least 2000 (the coordinator\'s smallest --lease-ttl-ms)');
   if (!['auto', 'always', 'never'].includes(options.nativeSidecars)) throw new ConfigError(`native sidecars ${JSON.stringify(options.nativeSidecars)}: use auto, always or never`);
   if (!['Always', 'IfNotPresent', 'Never'].includes(options.agentImagePullPolicy)) throw new ConfigError(`image pull policy ${JSON.stringify(options.agentImagePullPolicy)}: use Always, IfNotPresent or Never`);
   return options;

@@ -19,6 +19,7 @@ export interface PodSpecJson {
   initContainers?: ContainerJson[];
   volumes?: Array<{ name: string; [field: string]: unknown }>;
   securityContext?: { runAsUser?: number; runAsGroup?: number; [field: string]: unknown };
+  terminationGracePeriodSeconds?: number;
   [field: string]: unknown;
 }
 
@@ -57,4 +58,6 @@ export interface ProbeJson {
   periodSeconds: number;
   failureThreshold: number;
   timeoutSeconds?: number;
+  /** Overrides the pod's grace period when this (liveness) probe kills the container; GA in 1.28. */
+  terminationGracePeriodSeconds?: number;
 }

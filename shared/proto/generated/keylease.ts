@@ -8,6 +8,8 @@ import type { ReleaseRequest as _keylease_v1_ReleaseRequest, ReleaseRequest__Out
 import type { ReleaseResponse as _keylease_v1_ReleaseResponse, ReleaseResponse__Output as _keylease_v1_ReleaseResponse__Output } from './keylease/v1/ReleaseResponse.js';
 import type { RenewRequest as _keylease_v1_RenewRequest, RenewRequest__Output as _keylease_v1_RenewRequest__Output } from './keylease/v1/RenewRequest.js';
 import type { RenewResponse as _keylease_v1_RenewResponse, RenewResponse__Output as _keylease_v1_RenewResponse__Output } from './keylease/v1/RenewResponse.js';
+import type { ReportRemovedRequest as _keylease_v1_ReportRemovedRequest, ReportRemovedRequest__Output as _keylease_v1_ReportRemovedRequest__Output } from './keylease/v1/ReportRemovedRequest.js';
+import type { ReportRemovedResponse as _keylease_v1_ReportRemovedResponse, ReportRemovedResponse__Output as _keylease_v1_ReportRemovedResponse__Output } from './keylease/v1/ReportRemovedResponse.js';
 import type { ValidatorKey as _keylease_v1_ValidatorKey, ValidatorKey__Output as _keylease_v1_ValidatorKey__Output } from './keylease/v1/ValidatorKey.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -24,6 +26,8 @@ export interface ProtoGrpcType {
       ReleaseResponse: MessageTypeDefinition<_keylease_v1_ReleaseResponse, _keylease_v1_ReleaseResponse__Output>
       RenewRequest: MessageTypeDefinition<_keylease_v1_RenewRequest, _keylease_v1_RenewRequest__Output>
       RenewResponse: MessageTypeDefinition<_keylease_v1_RenewResponse, _keylease_v1_RenewResponse__Output>
+      ReportRemovedRequest: MessageTypeDefinition<_keylease_v1_ReportRemovedRequest, _keylease_v1_ReportRemovedRequest__Output>
+      ReportRemovedResponse: MessageTypeDefinition<_keylease_v1_ReportRemovedResponse, _keylease_v1_ReportRemovedResponse__Output>
       ValidatorKey: MessageTypeDefinition<_keylease_v1_ValidatorKey, _keylease_v1_ValidatorKey__Output>
     }
   }

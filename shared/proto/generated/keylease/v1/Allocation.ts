@@ -8,6 +8,8 @@ import type { ReleaseRequest as _keylease_v1_ReleaseRequest, ReleaseRequest__Out
 import type { ReleaseResponse as _keylease_v1_ReleaseResponse, ReleaseResponse__Output as _keylease_v1_ReleaseResponse__Output } from '../../keylease/v1/ReleaseResponse.js';
 import type { RenewRequest as _keylease_v1_RenewRequest, RenewRequest__Output as _keylease_v1_RenewRequest__Output } from '../../keylease/v1/RenewRequest.js';
 import type { RenewResponse as _keylease_v1_RenewResponse, RenewResponse__Output as _keylease_v1_RenewResponse__Output } from '../../keylease/v1/RenewResponse.js';
+import type { ReportRemovedRequest as _keylease_v1_ReportRemovedRequest, ReportRemovedRequest__Output as _keylease_v1_ReportRemovedRequest__Output } from '../../keylease/v1/ReportRemovedRequest.js';
+import type { ReportRemovedResponse as _keylease_v1_ReportRemovedResponse, ReportRemovedResponse__Output as _keylease_v1_ReportRemovedResponse__Output } from '../../keylease/v1/ReportRemovedResponse.js';
 
 export interface AllocationClient extends grpc.Client {
   Claim(argument: _keylease_v1_ClaimRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ClaimResponse__Output>): grpc.ClientUnaryCall;
@@ -37,6 +39,15 @@ export interface AllocationClient extends grpc.Client {
   renew(argument: _keylease_v1_RenewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
   renew(argument: _keylease_v1_RenewRequest, callback: grpc.requestCallback<_keylease_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
   
+  ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  reportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  reportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  reportRemoved(argument: _keylease_v1_ReportRemovedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  reportRemoved(argument: _keylease_v1_ReportRemovedRequest, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface AllocationHandlers extends grpc.UntypedServiceImplementation {
@@ -46,10 +57,13 @@ export interface AllocationHandlers extends grpc.UntypedServiceImplementation {
   
   Renew: grpc.handleUnaryCall<_keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse>;
   
+  ReportRemoved: grpc.handleUnaryCall<_keylease_v1_ReportRemovedRequest__Output, _keylease_v1_ReportRemovedResponse>;
+  
 }
 
 export interface AllocationDefinition extends grpc.ServiceDefinition {
   Claim: MethodDefinition<_keylease_v1_ClaimRequest, _keylease_v1_ClaimResponse, _keylease_v1_ClaimRequest__Output, _keylease_v1_ClaimResponse__Output>
   Release: MethodDefinition<_keylease_v1_ReleaseRequest, _keylease_v1_ReleaseResponse, _keylease_v1_ReleaseRequest__Output, _keylease_v1_ReleaseResponse__Output>
   Renew: MethodDefinition<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse, _keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse__Output>
+  ReportRemoved: MethodDefinition<_keylease_v1_ReportRemovedRequest, _keylease_v1_ReportRemovedResponse, _keylease_v1_ReportRemovedRequest__Output, _keylease_v1_ReportRemovedResponse__Output>
 }

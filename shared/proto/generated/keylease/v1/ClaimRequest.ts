@@ -5,10 +5,12 @@ export interface ClaimRequest {
   'podName'?: (string);
   'pool'?: (string);
   'count'?: (number);
+  'signingMode'?: (string);
 }
 
 export interface ClaimRequest__Output {
   'podName': (string);
   'pool': (string);
   'count': (number);
+  'signingMode': (string);
 }

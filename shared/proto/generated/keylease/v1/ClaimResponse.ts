@@ -6,10 +6,14 @@ export interface ClaimResponse {
   'leaseId'?: (string);
   'leaseTtlMs'?: (number);
   'keys'?: (_keylease_v1_ValidatorKey)[];
+  'genesisValidatorsRoot'?: (string);
+  'genesisForkVersion'?: (string);
 }
 
 export interface ClaimResponse__Output {
   'leaseId': (string);
   'leaseTtlMs': (number);
   'keys': (_keylease_v1_ValidatorKey__Output)[];
+  'genesisValidatorsRoot': (string);
+  'genesisForkVersion': (string);
 }

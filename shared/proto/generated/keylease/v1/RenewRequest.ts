@@ -4,9 +4,11 @@
 export interface RenewRequest {
   'podName'?: (string);
   'leaseId'?: (string);
+  'slashingProtection'?: (string);
 }
 
 export interface RenewRequest__Output {
   'podName': (string);
   'leaseId': (string);
+  'slashingProtection': (string);
 }

@@ -1,0 +1,10 @@
+// Original file: keylease.proto
+
+
+export interface ReportRemovedResponse {
+  'returned'?: (string)[];
+}
+
+export interface ReportRemovedResponse__Output {
+  'returned': (string)[];
+}

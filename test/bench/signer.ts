@@ -1,0 +1,155 @@
+/**
+ * The agent's signing path over real HTTP on loopback, as a validator client drives it: each request an
+ * ATTESTATION whose root is computed, whose watermarks are checked, raised and persisted (fdatasync of
+ * the state log, on /dev/shm when it exists, as the pod's in-memory volume) before the BLS signature is
+ * returned. The signer runs in its own process (this file with --serve), so client and server do not
+ * share an event loop. Figures for 1, 100 and 1,000 keys: one request at a time, and C in flight
+ * (one key per request in flight, so every request is signable).
+ * Usage: npm run bench:signer [-- --requests N --concurrency C --keys 1,100,1000]
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRemoteSignerServer } from '../../agent/signer/http-server.js';
+import { InAgentSigner } from '../../agent/signer/in-agent-signer.js';
+import { systemClock } from '../../shared/clock/clock.js';
+import { createLogger } from '../../shared/log/logger.js';
+import { interopKey, attestationRequest, TEST_CHAIN } from '../support/signer-requests.js';
+import { benchNumber, benchOption } from './bench-options.js';
+
+async function serve(): Promise<void> {
+  const keyCount = Number(benchOption('key-count', '1'));
+  const stateDir = benchOption('state-dir', '');
+  const signer = new InAgentSigner({ clock: systemClock, logger: createLogger({ level: 'error', component: 'signer' }), stateDir, ...TEST_CHAIN });
+  await signer.install(Array.from({ length: keyCount }, (_, i) => interopKey(i)));
+  signer.setDeadline(systemClock.monotonicMs() + 24 * 3600 * 1000);
+  const server = await startRemoteSignerServer(signer, '127.0.0.1', 0, createLogger({ level: 'error', component: 'signer' }));
+  process.send!({ port: server.port, pubKeys: signer.heldPubKeys(), rssMiB: process.memoryUsage().rss / 2 ** 20 });
+  process.on('message', (message) => {
+    if (message === 'rss') process.send!({ rssMiB: process.memoryUsage().rss / 2 ** 20 });
+  });
+  process.on('disconnect', () => void server.close().then(() => signer.close()).then(() => process.exit(0)));
+}
+
+async function run(): Promise<void> {
+  const requests = benchNumber('requests', 3000);
+  const concurrency = benchNumber('concurrency', 16);
+  const keyCounts = benchOption('keys', '1,100,1000').split(',').map(Number);
+  const stateRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  console.log(`signer bench: ATTESTATION requests over HTTP, state dir under ${stateRoot}, ${requests} measured requests per row`);
+  for (const keyCount of keyCounts) {
+    const stateDir = await mkdtemp(join(stateRoot, 'keylease-signer-bench-'));
+    const server = await startServer(keyCount, stateDir);
+    try {
+      const client = new SignerClient(server.port, server.pubKeys);
+      await client.run(Math.min(500, requests), 1); // warm-up
+      const sequential = await client.run(requests, 1);
+      report(`${keyCount} keys, 1 in flight`, sequential);
+      const inFlight = Math.min(concurrency, keyCount);
+      if (inFlight > 1) report(`${keyCount} keys, ${inFlight} in flight`, await client.run(requests, inFlight));
+      console.log(`  signer process RSS: ${server.startRssMiB.toFixed(0)} MiB after installing ${keyCount} keys, ${(await server.rss()).toFixed(0)} MiB after the runs`);
+      client.close();
+    } finally {
+      server.child.disconnect();
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  pubKeys: string[];
+  startRssMiB: number;
+  rss(): Promise<number>;
+}
+
+function startServer(keyCount: number, stateDir: string): Promise<ServerProcess> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', '--key-count', String(keyCount), '--state-dir', stateDir], { execArgv: ['--import', 'tsx'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the signer process exited (${code}) before it served`)));
+    child.once('message', (message) => {
+      const { port, pubKeys, rssMiB } = message as { port: number; pubKeys: string[]; rssMiB: number };
+      resolve({
+        child,
+        port,
+        pubKeys,
+        startRssMiB: rssMiB,
+        rss: () => new Promise((answer) => (child.once('message', (m) => answer((m as { rssMiB: number }).rssMiB)), child.send('rss'))),
+      });
+    });
+  });
+}
+
+/** Sends attestations with rising epochs; each key's requests go one after another, so none is slashable. */
+class SignerClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly nextTarget: number[];
+
+  constructor(
+    private readonly port: number,
+    private readonly pubKeys: string[],
+  ) {
+    this.nextTarget = pubKeys.map(() => 1);
+  }
+
+  async run(count: number, inFlight: number): Promise<{ latenciesMs: number[]; seconds: number; refused: number }> {
+    const latenciesMs: number[] = [];
+    let refused = 0;
+    let sent = 0;
+    const started = performance.now();
+    // Worker w owns the keys k with k % inFlight === w, so one key never has two requests in flight.
+    const worker = async (w: number) => {
+      let own = w;
+      while (sent < count) {
+        sent += 1;
+        const key = own;
+        own = own + inFlight < this.pubKeys.length ? own + inFlight : w;
+        const target = this.nextTarget[key]!++;
+        const body = JSON.stringify(attestationRequest(target - 1, target));
+        const t0 = performance.now();
+        const status = await this.post(this.pubKeys[key]!, body);
+        latenciesMs.push(performance.now() - t0);
+        if (status !== 200) refused += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w)));
+    return { latenciesMs, seconds: (performance.now() - started) / 1000, refused };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private post(pubKey: string, body: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: this.port, path: `/api/v1/eth2/sign/${pubKey}`, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}
+
+function report(label: string, result: { latenciesMs: number[]; seconds: number; refused: number }): void {
+  const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  console.log(
+    `${label.padEnd(28)} ${(sorted.length / result.seconds).toFixed(0).padStart(6)} req/s   p50 ${at(0.5).toFixed(2)} ms   p99 ${at(0.99).toFixed(2)} ms   max ${sorted.at(-1)!.toFixed(2)} ms` +
+      (result.refused > 0 ? `   (${result.refused} refused)` : ''),
+  );
+}
+
+if (process.argv.includes('--serve')) await serve();
+else await run();
