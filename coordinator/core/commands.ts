@@ -163,6 +163,8 @@ export interface ConfirmDepositsCommand {
 /**
  * Keys awaiting their deposit that the chain shows deposited already (a DepositEvent, or a beacon node
  * that knows them): recorded instead of paying again, and marked foreign, since they may sign elsewhere.
+ * A key whose transaction is committed qualifies only once that transaction can no longer be mined (the
+ * proposer saw its nonce taken): the found deposit then stands for it.
  */
 export interface RecordFoundDepositsCommand {
   readonly type: 'RecordFoundDeposits';
