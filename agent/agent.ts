@@ -16,6 +16,7 @@ import { SignerHolder } from './remote-signer/signer-holder.js';
 /** How long before its deadline a signer-mode fence starts taking keys off the client's list. */
 const SIGNER_FENCE_LEAD_MS = 2000;
 import { startHealthServer } from './health-server.js';
+import { listenOn } from '../shared/net/listen.js';
 import { LeaseLoop } from './lease-loop.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -49,7 +50,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
     observer: metrics,
   });
   metrics.describe(loop);
-  const health = await startHealthServer(config.health.host, config.health.port, loop, metrics);
+  const health = await listenOn(config.health, 'health-listen', () => startHealthServer(config.health.host, config.health.port, loop, metrics));
   loop.onPhase((phase) => logger.debug('agent phase', { phase }));
   const finished = loop.start();
   logger.info('agent started', { podName: config.podName, pool: config.pool, keys: config.keyCount, to: holder.name, out: config.files?.outDir ?? null, health: `${config.health.host}:${health.port}` });

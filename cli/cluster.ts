@@ -55,8 +55,8 @@ function requestFor(action: Exclude<Action, 'status'>, id: string | undefined, r
   }
 }
 
-/** Tries each replica; followers answer 503 and the next one is asked. */
-export async function sendToLeader(urls: string[], token: string, request: { method: string; path: string; body?: unknown }, caPem: Buffer | null): Promise<{ message: string }> {
+/** Tries each replica; followers answer 503 and the next one is asked. Resolves with the leader's JSON answer. */
+export async function sendToLeader<T = { message: string }>(urls: string[], token: string, request: { method: string; path: string; body?: unknown }, caPem: Buffer | null): Promise<T> {
   const problems: string[] = [];
   for (const url of urls) {
     let response: JsonResponse;
@@ -72,7 +72,7 @@ export async function sendToLeader(urls: string[], token: string, request: { met
       continue;
     }
     if (response.status < 200 || response.status > 299) throw new KeyleaseError('CLUSTER_REFUSED', `${url} refused: ${answer.message}`);
-    return answer;
+    return answer as T;
   }
   throw new KeyleaseError('CLUSTER_UNREACHABLE', `no replica took the request (${problems.join('; ')}): is a leader elected? check keylease cluster status`);
 }

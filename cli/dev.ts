@@ -3,14 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Wallet } from 'ethers';
-import { startLocalChain } from '../coordinator/deposits/local-chain.js';
+import { startLocalChain, type LocalChain } from '../coordinator/deposits/local-chain.js';
+import { NETWORK_FLAGS, poolNetwork } from '../coordinator/network-config.js';
+import { ConfigError } from '../shared/errors/keylease-error.js';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startCoordinator } from '../coordinator/coordinator.js';
 import { coordinatorConfig, COORDINATOR_COMMAND } from '../coordinator/config.js';
 import { generateMnemonic } from '../coordinator/keys/mnemonic-file.js';
-import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec } from '../shared/cli/flags.js';
+import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec, type FlagValues } from '../shared/cli/flags.js';
 import { LAYOUT_NAMES } from '../shared/eth/layouts/types.js';
 import { createLogger } from '../shared/log/logger.js';
 import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from './run-command.js';
@@ -26,6 +28,12 @@ const DEV_COMMAND: CommandSpec = {
     { name: 'http-listen', kind: 'string', default: '127.0.0.1:7401', description: 'HOST:PORT for /assignments and /metrics.' },
     { name: 'lease-ttl-ms', kind: 'int', default: 15_000, min: 2000, max: 3_600_000, description: 'Lease time to live.' },
     { name: 'cooling-ms', kind: 'int', default: 60_000, min: 0, max: 3_600_000, description: 'Cooling time of keys whose lease expired (shorter than production\'s two epochs, for the demo).' },
+    { name: 'rpc-url', kind: 'string', description: 'JSON-RPC URL of an external chain (a devnet or testnet) to make the deposits on, instead of the local in-process chain. Needs --funding-key-file, --withdrawal-address and the network: --network (never mainnet) or a custom network\'s flags.' },
+    { name: 'funding-key-file', kind: 'string', description: 'With --rpc-url: file holding the 0x-prefixed private key of the wallet that pays the deposits.' },
+    { name: 'withdrawal-address', kind: 'string', description: 'With --rpc-url: the EIP-55 checksummed address the deposits\' withdrawals go to.' },
+    { name: 'deposit-confirmations', kind: 'int', default: 1, min: 1, max: 1000, description: 'Blocks on top of a deposit (itself included) before its key is claimable.' },
+    { name: 'beacon-url', kind: 'string', description: 'With --rpc-url: the chain\'s beacon node, whose validators count as in use elsewhere.' },
+    ...NETWORK_FLAGS,
     ...LOG_LEVEL_FLAGS,
   ],
 };
@@ -36,6 +44,8 @@ const CLI_SCRIPT = fileURLToPath(new URL('./keylease.ts', import.meta.url));
 export function devMain(argv: string[]): Promise<void> {
   return runCommand(DEV_COMMAND, argv, async (values) => {
     const dataDir = resolve(values['data-dir'] as string);
+    // Checked before anything is written: a refused start leaves no demo data behind.
+    const external = externalChain(values);
     const logLevel = logLevelOf(values);
     // The coordinator's log goes to stderr as usual; deposit progress is also told to the person watching.
     const logger = createLogger({
@@ -43,8 +53,10 @@ export function devMain(argv: string[]): Promise<void> {
       component: 'coordinator',
       sink: (line) => {
         process.stderr.write(line + '\n');
-        const record = JSON.parse(line) as { msg?: string; deposits?: number; keys?: number };
-        if (record.msg === 'keys derived; their deposits are next') print(`coordinator: ${record.keys} new keys derived, depositing 32 ETH each`);
+        const record = JSON.parse(line) as { msg?: string; deposits?: number; keys?: number; scannedThroughIndex?: number; foundOnChain?: number };
+        if (record.msg === 'restore scan progress') print(`coordinator: restore scan: derivation indices up to ${record.scannedThroughIndex} looked up on chain, ${record.foundOnChain} in use`);
+        else if (record.msg?.startsWith('restore scan: keys in use on chain entered the pool as foreign')) print(`coordinator: ${record.keys} keys in use on chain are foreign: not handed out (keylease pool foreign)`);
+        else if (record.msg === 'keys derived; their deposits are next') print(`coordinator: ${record.keys} new keys derived, depositing 32 ETH each`);
         else if (record.msg === 'deposit transactions committed') print(`coordinator: ${record.deposits} deposit transactions signed and committed, broadcasting`);
         else if (record.msg === 'deposits confirmed; their keys are claimable') print(`coordinator: ${record.deposits} deposits confirmed on chain`);
       },
@@ -64,13 +76,7 @@ export function devMain(argv: string[]): Promise<void> {
     }
     if (!existsSync(kekFile)) await writeFile(kekFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
 
-    // A local Ethereum chain with the deposit contract, so the demo pool makes real deposits. Its keys are
-    // kept with the demo data, so the contract and the funding wallet are the same on every start.
-    const chainKeys = await demoChainKeys(join(dataDir, 'demo-chain-keys.json'));
-    const chain = await startLocalChain({ fundingPrivKey: chainKeys.funding, deployerPrivKey: chainKeys.deployer });
-    const fundingKeyFile = join(dataDir, 'demo-funding.key');
-    await writeFile(fundingKeyFile, chainKeys.funding, { mode: 0o600 });
-
+    const chain = external ?? (await localChain(dataDir));
     const coordinatorValues = {
       ...Object.fromEntries(COORDINATOR_COMMAND.flags.map((f) => [f.name, f.default])),
       'data-dir': join(dataDir, 'coordinator'),
@@ -83,13 +89,8 @@ export function devMain(argv: string[]): Promise<void> {
       'log-level': logLevel,
       verbose: false,
       'deposit-mode': 'submit',
-      'withdrawal-address': DEMO_WITHDRAWAL_ADDRESS,
-      'eth-rpc-url': chain.rpcUrl,
-      'funding-key-file': fundingKeyFile,
-      'chain-id': chain.network.chainId,
-      'genesis-fork-version': chain.network.genesisForkVersion,
-      'deposit-contract-address': chain.network.depositContractAddress,
-      'deposit-confirmations': 1,
+      ...chain.coordinatorFlags,
+      'deposit-confirmations': values['deposit-confirmations'],
     };
     const config = coordinatorConfig(coordinatorValues);
     const coordinator = await startCoordinator(config, logger);
@@ -107,7 +108,7 @@ export function devMain(argv: string[]): Promise<void> {
     print(`  assignments                http://${config.http.host}:${coordinator.httpPort}/assignments`);
     print(`  metrics                    http://${config.http.host}:${coordinator.httpPort}/metrics`);
     print(`  data                       ${dataDir}`);
-    print(`  local chain (deposits)     ${chain.rpcUrl}  contract ${chain.network.depositContractAddress}`);
+    print(`  ${chain.local ? 'local chain (deposits)  ' : 'external chain (deposits)'}  ${chain.shownUrl}  contract ${config.network.depositContractAddress}`);
     for (const pod of pods) print(`  pod ${pod.podName.padEnd(22)} ${pod.outDir}  (${pod.layout} layout)`);
     if (agentCount === 0) print(`  no stand-in pods; start one with: npx keylease agent --coordinator ${grpcEndpoint} --pod-name my-pod --keys 1 --layout plain --out ./my-pod`);
     print('Press Ctrl-C to stop: the agents remove their keys and release them, then the coordinator flushes.');
@@ -124,7 +125,7 @@ export function devMain(argv: string[]): Promise<void> {
     print(`\n${signal}: stopping ${agents.length} agents…`);
     await Promise.all(agents.map((agent) => stopProcess(agent)));
     await coordinator.close();
-    await chain.close();
+    await chain.local?.close();
     print('keylease dev stopped cleanly: keys released, database flushed.');
   });
 }
@@ -165,6 +166,63 @@ function stopProcess(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+interface DepositChain {
+  /** The in-process chain, or null when deposits go to an external one. */
+  readonly local: LocalChain | null;
+  /** What may be printed of the endpoint (an external URL may carry an API key). */
+  readonly shownUrl: string;
+  /** The coordinator's chain, network and wallet flags. */
+  readonly coordinatorFlags: FlagValues;
+}
+
+const NETWORK_FLAG_NAMES = NETWORK_FLAGS.map((f) => f.name);
+
+/** An external chain given with --rpc-url and its network, paid from the operator's wallet; null without --rpc-url. */
+function externalChain(values: FlagValues): DepositChain | null {
+  const rpcUrl = values['rpc-url'] as string | undefined;
+  const passThrough = Object.fromEntries(['beacon-url', ...NETWORK_FLAG_NAMES].filter((name) => values[name] !== undefined).map((name) => [name, values[name]]));
+  if (rpcUrl) {
+    const network = poolNetwork(values);
+    if (values['network'] === undefined && network.name === 'mainnet') {
+      throw new ConfigError('with --rpc-url, say which chain it is: --network hoodi|sepolia|holesky, or a custom network\'s --genesis-fork-version, --genesis-validators-root, --deposit-contract-address and --chain-id');
+    }
+    if (network.name === 'mainnet') throw new ConfigError('keylease dev never deposits on mainnet: its mnemonic is a throwaway kept unprotected on disk; use a testnet or devnet');
+    for (const name of ['funding-key-file', 'withdrawal-address']) if (!values[name]) throw new ConfigError(`--rpc-url needs --${name}`);
+    return {
+      local: null,
+      shownUrl: new URL(rpcUrl).origin,
+      coordinatorFlags: { ...passThrough, 'eth-rpc-url': rpcUrl, 'funding-key-file': values['funding-key-file'], 'withdrawal-address': values['withdrawal-address'] },
+    };
+  }
+  const stray = ['funding-key-file', 'withdrawal-address', ...Object.keys(passThrough)].find((name) => values[name] !== undefined);
+  if (stray) throw new ConfigError(`--${stray} describes an external chain: give it with --rpc-url (without it, keylease dev runs a local chain of its own)`);
+  return null;
+}
+
+/**
+ * A local in-process chain with the deposit contract; its keys are kept with the demo data, so the
+ * contract and funding wallet are the same on every start.
+ */
+async function localChain(dataDir: string): Promise<DepositChain> {
+  const chainKeys = await demoChainKeys(join(dataDir, 'demo-chain-keys.json'));
+  const chain = await startLocalChain({ fundingPrivKey: chainKeys.funding, deployerPrivKey: chainKeys.deployer });
+  const fundingKeyFile = join(dataDir, 'demo-funding.key');
+  await writeFile(fundingKeyFile, chainKeys.funding, { mode: 0o600 });
+  return {
+    local: chain,
+    shownUrl: chain.rpcUrl,
+    coordinatorFlags: {
+      'withdrawal-address': DEMO_WITHDRAWAL_ADDRESS,
+      'eth-rpc-url': chain.rpcUrl,
+      'funding-key-file': fundingKeyFile,
+      'chain-id': chain.network.chainId,
+      'genesis-fork-version': chain.network.genesisForkVersion,
+      'genesis-validators-root': chain.network.genesisValidatorsRoot,
+      'deposit-contract-address': chain.network.depositContractAddress,
+    },
+  };
 }
 
 /** Withdrawals of the demo's deposits go here; the chain is local and throwaway. */

@@ -2,6 +2,7 @@ import { agentMain } from '../agent/main.js';
 import { coordinatorMain } from '../coordinator/main.js';
 import { importMain } from '../coordinator/import-main.js';
 import { clusterMain } from './cluster.js';
+import { poolMain } from './pool.js';
 import { quarantineMain } from './quarantine.js';
 import { depositDataMain } from './deposit-data.js';
 import { webhookMain } from '../coordinator/k8s/webhook/command.js';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; main: (argv: string[]) => Prom
   agent: { summary: 'run the sidecar agent of one validator pod', main: agentMain },
   dev: { summary: 'run a local coordinator and stand-in pods on embedded defaults', main: devMain },
   cluster: { summary: 'show or change the Raft membership of the coordinator replicas', main: clusterMain },
+  pool: { summary: 'list foreign keys, confirm them, or import slashing protection into the pool', main: poolMain },
   quarantine: { summary: 'list quarantined keys, or release them once their last pods can no longer sign', main: quarantineMain },
   webhook: { summary: 'run the admission webhook that injects the agent into annotated validator pods', main: webhookMain },
   'deposit-data': { summary: 'write keystores and deposit_data JSON for a mnemonic and index range', main: depositDataMain },

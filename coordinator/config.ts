@@ -4,9 +4,9 @@ import { ConfigError } from '../shared/errors/keylease-error.js';
 import type { LogLevel } from '../shared/log/logger.js';
 import { poolNameProblem } from '../shared/names/pod-name.js';
 import type { PoolSettings } from './core/index.js';
-import { KNOWN_NETWORK_NAMES, KNOWN_NETWORKS, type KnownNetworkName } from '../shared/eth/networks.js';
 import { executionWithdrawalCredentials } from '../shared/eth/deposit/index.js';
 import type { DepositNetwork } from './deposits/deposit-network.js';
+import { NETWORK_FLAGS, poolNetwork, requireChainId, type PoolNetwork } from './network-config.js';
 
 /** Two epochs of mainnet: 2 × 32 slots × 12 s. */
 export const DEFAULT_COOLING_MS = 2 * 32 * 12 * 1000;
@@ -24,19 +24,14 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'pool-max-keys', kind: 'int', default: 1000, min: 1, max: 1_000_000, description: 'Most keys the pool may hold, derived and imported together.' },
     { name: 'max-keys-per-claim', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Most keys one pod may claim.' },
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'Lease time to live; agents renew every third of it.' },
-    { name: 'network', kind: 'string', default: 'mainnet', choices: KNOWN_NETWORK_NAMES, description: 'Network of the pool\'s validators: its genesis validators root scopes slashing protection.' },
-    { name: 'genesis-validators-root', kind: 'string', description: 'For a custom network: its genesis validators root (0x + 64 hex), instead of --network\'s.' },
-    { name: 'genesis-time', kind: 'int', min: 0, max: 2 ** 40, description: 'For a custom network: its beacon chain genesis time (Unix seconds). With it, keys whose last watermarks are unknown get watermarks from the clock before reuse; without it such keys wait for an operator.' },
-    { name: 'seconds-per-slot', kind: 'int', min: 1, max: 3600, description: 'For a custom network: seconds per slot (default --network\'s).' },
-    { name: 'slots-per-epoch', kind: 'int', min: 1, max: 1024, description: 'For a custom network: slots per epoch (default --network\'s).' },
+    ...NETWORK_FLAGS,
     { name: 'deposit-mode', kind: 'string', default: 'none', choices: ['none', 'export', 'submit'], description: 'none: keys are deposited elsewhere and claimable at once; export: likewise, and the leader writes deposit_data files (staking-deposit-cli format) for the keys it derives, into DATA_DIR/deposit-data; submit: the leader makes the 32 ETH deposit of every key it derives, and the key is claimable once it is confirmed.' },
-    { name: 'withdrawal-address', kind: 'string', description: 'With --deposit-mode submit: the EIP-55 checksummed execution address the deposits\' withdrawal credentials point to.' },
+    { name: 'withdrawal-address', kind: 'string', description: 'With --deposit-mode submit or export: the EIP-55 checksummed execution address the deposits\' withdrawal credentials point to (never the zero address).' },
     { name: 'withdrawal-type', kind: 'string', default: '0x01', choices: ['0x01', '0x02'], description: 'Withdrawal credentials prefix: 0x01, or 0x02 (compounding).' },
-    { name: 'eth-rpc-url', kind: 'string', description: 'With --deposit-mode submit: JSON-RPC URL of an execution node of the network.' },
+    { name: 'eth-rpc-url', kind: 'string', description: 'JSON-RPC URL of an execution node of the network. Needed with --deposit-mode submit (deposits go through it); in every mode, derived keys are looked up in the deposit contract\'s DepositEvents through it, so keys already in use are never paid for twice nor handed out.' },
+    { name: 'beacon-url', kind: 'string', description: 'Beacon node REST API (e.g. http://beacon:5052): a derived key it knows as a validator counts as in use elsewhere (foreign), like one with a DepositEvent.' },
+    { name: 'restore-gap', kind: 'int', default: 20, min: 0, max: 10_000, description: 'When a leader starts, it derives keys past the pool\'s next index and looks each up on chain (--eth-rpc-url, --beacon-url) until this many in a row are unseen: on a fresh or restored data directory with an existing mnemonic, the keys in use enter the pool foreign and derivation continues after them. 0: no scan.' },
     { name: 'funding-key-file', kind: 'string', description: 'With --deposit-mode submit: file holding the 0x-prefixed private key of the wallet that pays the deposits.' },
-    { name: 'chain-id', kind: 'int', min: 1, max: 2 ** 32, description: 'For a custom network: its chain id (instead of --network\'s).' },
-    { name: 'genesis-fork-version', kind: 'string', description: 'For a custom network: its genesis fork version, 0x + 8 hex (deposits are signed for it).' },
-    { name: 'deposit-contract-address', kind: 'string', description: 'For a custom network: its deposit contract address.' },
     { name: 'deposit-confirmations', kind: 'int', default: 12, min: 1, max: 1000, description: 'Blocks on top of a deposit (itself included) before its key is claimable.' },
     { name: 'max-deposits-per-day', kind: 'int', default: 100, min: 1, max: 100_000, description: 'Most deposits signed in any 24 hours: a runaway loop cannot drain the funding wallet.' },
     { name: 'history-retention-ms', kind: 'int', default: 30 * 24 * 3_600_000, min: 0, max: 3650 * 24 * 3_600_000, description: 'How long ended assignments stay in /assignments/history.' },
@@ -63,12 +58,22 @@ export const COORDINATOR_COMMAND: CommandSpec = {
 
 export interface DepositConfig {
   readonly mode: 'export' | 'submit';
-  readonly network: DepositNetwork;
   readonly withdrawalCredentials: Uint8Array;
-  readonly rpcUrl: string;
+  /** Empty in export mode, which sends nothing. */
   readonly fundingKeyFile: string;
   readonly confirmations: number;
   readonly maxDepositsPerDay: number;
+}
+
+/** Where the pool looks derived keys up before it pays for or hands out one that may be in use elsewhere. */
+export interface ChainConfig {
+  /** Execution endpoint: deposits, and the deposit contract's DepositEvents. */
+  readonly rpcUrl: string | null;
+  /** The network as the endpoint must serve it (chain id checked); set with rpcUrl. */
+  readonly depositNetwork: (DepositNetwork & { readonly depositContractBlock: number }) | null;
+  readonly beaconUrl: string | null;
+  /** Unseen keys in a row that end a leader's restore scan; 0: no scan. */
+  readonly restoreGap: number;
 }
 
 export interface RaftConfig {
@@ -97,6 +102,9 @@ export interface CoordinatorConfig {
   readonly http: { host: string; port: number };
   readonly pool: string;
   readonly poolSettings: PoolSettings;
+  readonly network: PoolNetwork;
+  /** Null when neither an execution endpoint nor a beacon node is configured. */
+  readonly chain: ChainConfig | null;
   /** The network's genesis fork version, told to remote-signer agents (validator registrations are signed for it). */
   readonly genesisForkVersion: string;
   readonly logLevel: LogLevel;
@@ -117,6 +125,7 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
   if (problem) throw new ConfigError(`--pool: ${problem}`);
   const mnemonicFile = (values['mnemonic-file'] as string | undefined) ?? null;
   const grpc = parseListenAddress(values['grpc-listen'] as string, 'grpc-listen');
+  const network = poolNetwork(values);
   return {
     dataDir: values['data-dir'] as string,
     kekFile: values['kek-file'] as string,
@@ -130,14 +139,16 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       maxKeysPerClaim: values['max-keys-per-claim'] as number,
       leaseTtlMs: values['lease-ttl-ms'] as number,
       coolingMs: values['cooling-ms'] as number,
-      genesisValidatorsRoot: genesisValidatorsRoot(values),
+      genesisValidatorsRoot: network.genesisValidatorsRoot,
       historyRetentionMs: values['history-retention-ms'] as number,
       depositMode: values['deposit-mode'] as 'none' | 'export' | 'submit',
-      ...slotClock(values),
+      ...(network.slotClock ?? {}),
     },
-    genesisForkVersion: genesisForkVersion(values),
+    genesisForkVersion: network.genesisForkVersion,
     logLevel: logLevelOf(values),
     apiTokenFile: (values['api-token-file'] as string | undefined) ?? null,
+    network,
+    chain: chainConfig(values, network),
     deposits: depositConfig(values),
     tls: tlsFiles(values),
     kubernetes: values['pool-policy-file']
@@ -187,57 +198,39 @@ function depositConfig(values: FlagValues): DepositConfig | null {
     if (!value) throw new ConfigError(`--deposit-mode ${mode} needs --${name}`);
     return value;
   };
-  const known = KNOWN_NETWORKS[values['network'] as KnownNetworkName];
-  const forkVersion = (values['genesis-fork-version'] as string | undefined) ?? known.genesisForkVersion;
-  if (!/^0x[0-9a-fA-F]{8}$/.test(forkVersion)) throw new ConfigError(`--genesis-fork-version ${JSON.stringify(forkVersion.slice(0, 20))} is not 0x and 8 hex digits`);
-  const contract = (values['deposit-contract-address'] as string | undefined) ?? known.depositContractAddress;
-  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new ConfigError(`--deposit-contract-address ${JSON.stringify(contract.slice(0, 50))} is not an address`);
-  const custom = values['chain-id'] !== undefined || values['genesis-fork-version'] !== undefined || values['deposit-contract-address'] !== undefined;
   let withdrawalCredentials: Uint8Array;
   try {
     withdrawalCredentials = executionWithdrawalCredentials(required('withdrawal-address'), values['withdrawal-type'] === '0x02' ? 0x02 : 0x01);
   } catch (error) {
     throw new ConfigError(`--withdrawal-address: ${(error as Error).message}`);
   }
+  if (mode === 'submit') required('eth-rpc-url');
   return {
     mode,
-    network: { name: custom ? 'custom' : known.name, chainId: (values['chain-id'] as number | undefined) ?? known.chainId, genesisForkVersion: forkVersion.toLowerCase(), depositContractAddress: contract },
     withdrawalCredentials,
-    // Export mode sends nothing: no chain, no wallet.
-    rpcUrl: mode === 'submit' ? required('eth-rpc-url') : '',
+    // Export mode sends nothing: no wallet.
     fundingKeyFile: mode === 'submit' ? required('funding-key-file') : '',
     confirmations: values['deposit-confirmations'] as number,
     maxDepositsPerDay: values['max-deposits-per-day'] as number,
   };
 }
 
-/**
- * The pool's slot clock (S8): a known network's, or a custom one's from --genesis-time. A custom
- * network without it has none, so keys whose last watermarks are unknown wait for an operator.
- */
-function slotClock(values: FlagValues): { genesisTimeMs: number; slotMs: number; slotsPerEpoch: number } | Record<string, never> {
-  const known = KNOWN_NETWORKS[values['network'] as KnownNetworkName];
-  const custom = values['genesis-validators-root'] !== undefined;
-  const genesisTime = (values['genesis-time'] as number | undefined) ?? (custom ? undefined : known.genesisTime);
-  if (genesisTime === undefined) {
-    if (values['seconds-per-slot'] !== undefined || values['slots-per-epoch'] !== undefined) throw new ConfigError('--seconds-per-slot and --slots-per-epoch need --genesis-time: the slot clock starts at genesis');
-    return {};
-  }
-  const secondsPerSlot = (values['seconds-per-slot'] as number | undefined) ?? known.secondsPerSlot;
-  return { genesisTimeMs: genesisTime * 1000, slotMs: secondsPerSlot * 1000, slotsPerEpoch: (values['slots-per-epoch'] as number | undefined) ?? known.slotsPerEpoch };
-}
-
-function genesisForkVersion(values: FlagValues): string {
-  const version = (values['genesis-fork-version'] as string | undefined) ?? KNOWN_NETWORKS[values['network'] as KnownNetworkName].genesisForkVersion;
-  if (!/^0x[0-9a-fA-F]{8}$/.test(version)) throw new ConfigError(`--genesis-fork-version ${JSON.stringify(version.slice(0, 20))} is not 0x and 8 hex digits`);
-  return version.toLowerCase();
-}
-
-function genesisValidatorsRoot(values: FlagValues): string {
-  const custom = values['genesis-validators-root'] as string | undefined;
-  if (custom === undefined) return KNOWN_NETWORKS[values['network'] as KnownNetworkName].genesisValidatorsRoot;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(custom)) throw new ConfigError(`--genesis-validators-root ${JSON.stringify(custom.slice(0, 70))} is not 0x and 64 hex digits`);
-  return custom.toLowerCase();
+function chainConfig(values: FlagValues, network: PoolNetwork): ChainConfig | null {
+  const rpcUrl = (values['eth-rpc-url'] as string | undefined) || null;
+  const beaconUrl = (values['beacon-url'] as string | undefined) || null;
+  if (rpcUrl === null && beaconUrl === null) return null;
+  if (beaconUrl !== null && !/^https?:\/\/[^/]+/.test(beaconUrl)) throw new ConfigError(`--beacon-url ${JSON.stringify(beaconUrl.slice(0, 80))} is not an http(s) URL`);
+  const depositNetwork =
+    rpcUrl === null
+      ? null
+      : {
+          name: network.name,
+          chainId: requireChainId(network, '--eth-rpc-url on a custom network'),
+          genesisForkVersion: network.genesisForkVersion,
+          depositContractAddress: network.depositContractAddress,
+          depositContractBlock: network.depositContractBlock,
+        };
+  return { rpcUrl, depositNetwork, beaconUrl, restoreGap: values['restore-gap'] as number };
 }
 
 function tlsFiles(values: FlagValues): TlsFiles | null {

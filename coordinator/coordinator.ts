@@ -13,8 +13,14 @@ import { PoolSecrets } from './keys/pool-secrets.js';
 import { LeaseKeeper } from './leases/lease-keeper.js';
 import { QuarantineKeeper } from './leases/quarantine-keeper.js';
 import { SingleReplicaLog } from './replication/single-replica-log.js';
-import { raftDirectory, replicaDirectory, type CoordinatorConfig, type DepositConfig } from './config.js';
+import { raftDirectory, replicaDirectory, type ChainConfig, type CoordinatorConfig, type DepositConfig } from './config.js';
 import { DepositKeeper } from './deposits/deposit-keeper.js';
+import { BeaconValidators } from './deposits/beacon-validators.js';
+import { ChainLookup } from './deposits/chain-lookup.js';
+import { DepositEventReader } from './deposits/deposit-event-reader.js';
+import { PoolRestorer } from './restore/pool-restorer.js';
+import { listenOn } from '../shared/net/listen.js';
+import { describeNetwork } from './startup-network.js';
 import { KubernetesAgentIdentity } from './k8s/agent-identity.js';
 import { watchFileSet } from '../shared/files/watch-file-set.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
@@ -57,7 +63,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const tls = config.tls ? await ReloadingTls.watch(config.tls, { logger: logger.child({ component: 'tls' }), wallMs: () => clock.wallMs() }) : null;
   let log: ReplicatedLog;
   try {
-    log = await openLog(config, tls, logger);
+    log = config.raft ? await listenOn(config.raft.listen, 'raft-listen', () => openLog(config, tls, logger)) : await openLog(config, tls, logger);
   } catch (error) {
     tls?.close();
     throw error;
@@ -84,7 +90,20 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     closers.push(async () => leases.stop());
     const exporter =
       config.deposits?.mode === 'export'
-        ? new DepositDataExporter(secrets, { network: config.deposits.network, withdrawalCredentials: config.deposits.withdrawalCredentials, outDir: join(config.dataDir, 'deposit-data') }, clock, logger.child({ component: 'deposits' }))
+        ? new DepositDataExporter(secrets, { network: config.network, withdrawalCredentials: config.deposits.withdrawalCredentials, outDir: join(config.dataDir, 'deposit-data') }, clock, logger.child({ component: 'deposits' }))
+        : null;
+    // The chain is where keys in use elsewhere show: looked up before one is paid for or handed out.
+    const sender = config.deposits?.mode === 'submit' ? await startDepositSender(config.deposits, config.chain!) : null;
+    if (sender) closers.push(async () => sender.close());
+    const lookup = config.chain ? await startChainLookup(config.chain, sender) : null;
+    if (lookup) closers.push(async () => lookup.close());
+    logger.info('network', await describeNetwork(config, sender));
+    if (!lookup && seeds.has(config.pool)) {
+      logger.warn('derived keys are not looked up on chain (no --eth-rpc-url or --beacon-url): a data directory restored or started afresh under a mnemonic already in use would hand out keys that may be signing elsewhere');
+    }
+    const restorer =
+      lookup && seeds.has(config.pool) && config.chain!.restoreGap > 0
+        ? new PoolRestorer(log, secrets, lookup.chain, { pool: config.pool, gap: config.chain!.restoreGap }, clock, logger.child({ component: 'restore' }))
         : null;
     const allocation = new AllocationService(
       log,
@@ -95,20 +114,25 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       metrics,
       exporter ? (_pool, keys) => exporter.export(keys) : null,
       config.genesisForkVersion,
+      restorer ? () => restorer.ensureScanned() : null,
     );
+    if (restorer) {
+      const offRestorer = log.onLeadershipChange((isLeader) => restorer.onLeadershipChange(isLeader));
+      closers.push(async () => offRestorer());
+      if (log.isLeader()) restorer.onLeadershipChange(true);
+    }
     if (config.poolSettings.genesisTimeMs === undefined) {
       logger.warn('no slot clock for this network (--genesis-time): keys whose last holder ended without handing back its slashing protection wait for an operator instead of returning with watermarks from the clock');
     }
 
     closers.push(runPeriodically(LEASE_TICK_MS, () => leases.tick(), (error) => logger.warn('lease tick failed', { error })));
-    if (config.deposits?.mode === 'submit') {
-      const sender = await startDepositSender(config.deposits);
-      closers.push(async () => sender.close());
+    if (sender && config.deposits) {
       const keeper = new DepositKeeper(
         log,
         secrets,
         sender,
-        { pool: config.pool, network: config.deposits.network, withdrawalCredentials: config.deposits.withdrawalCredentials, confirmations: config.deposits.confirmations },
+        lookup!.chain,
+        { pool: config.pool, network: config.chain!.depositNetwork!, withdrawalCredentials: config.deposits.withdrawalCredentials, confirmations: config.deposits.confirmations },
         clock,
         logger.child({ component: 'deposits' }),
       );
@@ -139,9 +163,9 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
-    const grpcServer = await startGrpcServer({ ...config.grpc, tls, identity, allocation, metrics, logger: logger.child({ component: 'grpc' }) });
+    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, metrics, logger: logger.child({ component: 'grpc' }) }));
     closers.push(() => grpcServer.close());
-    const httpServer = await startHttpServer({
+    const httpServer = await listenOn(config.http, 'http-listen', () => startHttpServer({
       ...config.http,
       tls,
       readState: () => log.read((s) => s as ReadonlyCoreState),
@@ -154,7 +178,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       logger: logger.child({ component: 'http' }),
       keymanagerAdmin: { log, secrets, pool: config.pool, token: () => currentToken, wallMs: () => clock.wallMs(), logger: logger.child({ component: 'keymanager-api' }) },
       ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: () => currentToken } } : {}),
-    });
+    }));
     closers.push(() => httpServer.close());
     logger.info('coordinator ready', {
       grpc: `${config.grpc.host}:${grpcServer.port}`,
@@ -170,8 +194,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   }
 }
 
-/** The funding wallet's sender, refusing to start against the wrong chain or without the key. */
-async function startDepositSender(deposits: DepositConfig): Promise<DepositSender> {
+/** The funding wallet's sender, refusing to start against the wrong chain, without the key, or without the ETH for one deposit. */
+async function startDepositSender(deposits: DepositConfig, chain: ChainConfig): Promise<DepositSender> {
   let fundingPrivKey: string;
   try {
     fundingPrivKey = (await readFile(deposits.fundingKeyFile, 'utf8')).trim();
@@ -179,14 +203,36 @@ async function startDepositSender(deposits: DepositConfig): Promise<DepositSende
     throw new ConfigError(`cannot read --funding-key-file ${deposits.fundingKeyFile}: check the path (a mounted Secret?)`, { cause });
   }
   if (!/^0x[0-9a-fA-F]{64}$/.test(fundingPrivKey)) throw new ConfigError(`--funding-key-file ${deposits.fundingKeyFile} does not hold a 0x-prefixed 32-byte private key`);
-  const sender = new DepositSender({ rpcUrl: deposits.rpcUrl, fundingPrivKey, network: deposits.network, maxDepositsPerDay: deposits.maxDepositsPerDay });
+  const sender = new DepositSender({ rpcUrl: chain.rpcUrl!, fundingPrivKey, network: chain.depositNetwork!, maxDepositsPerDay: deposits.maxDepositsPerDay });
   try {
     await sender.checkChain();
   } catch (error) {
     sender.close();
     throw new ConfigError(`the deposit chain is not usable: ${(error as Error).message}`, { cause: error });
   }
+  try {
+    await sender.assertCanPayOneDeposit();
+  } catch (error) {
+    sender.close();
+    throw new ConfigError(`the funding wallet cannot pay for one deposit, so no key could ever be deposited: ${(error as Error).message}`, { cause: error });
+  }
   return sender;
+}
+
+/** DepositEvents through the sender's endpoint (or a read-only one), and the beacon node's view, where configured. */
+async function startChainLookup(chain: ChainConfig, sender: DepositSender | null): Promise<{ chain: ChainLookup; close(): void }> {
+  let reader: DepositEventReader | null = null;
+  if (!sender && chain.rpcUrl) {
+    reader = new DepositEventReader(chain.rpcUrl, chain.depositNetwork!);
+    try {
+      await reader.checkChain();
+    } catch (error) {
+      reader.close();
+      throw new ConfigError(`--eth-rpc-url is not usable: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const beacon = chain.beaconUrl ? new BeaconValidators(chain.beaconUrl) : null;
+  return { chain: new ChainLookup(sender ?? reader, beacon, chain.depositNetwork?.depositContractBlock ?? 0), close: () => reader?.close() };
 }
 
 /** One replica keeps a local log; with peers, the replicas run Raft. */

@@ -55,6 +55,8 @@ export class AllocationService {
     private readonly onKeysDerived: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null = null,
     /** The network's genesis fork version (0x + 8 hex), told to remote-signer agents with each grant. */
     private readonly genesisForkVersion = '0x00000000',
+    /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
+    private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
   ) {}
 
   async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
@@ -96,6 +98,7 @@ export class AllocationService {
 
   /** Re-plans under the lock (another claim may have derived meanwhile), derives, and proposes. */
   private async deriveAndClaim(pod: PodRef, pool: string, count: number, signingMode: SigningMode) {
+    await this.beforeDerive?.(pool);
     const nowMs = this.clock.wallMs();
     const plan = this.log.peek((state) => planClaim(state, pool, pod.podName, count, nowMs));
     if (!plan.ok) return plan;
@@ -117,7 +120,8 @@ export class AllocationService {
     }
     // A pool that deposits its keys commits them first; they are claimable once their deposits confirm,
     // so this claim is answered AWAITING_DEPOSITS (the agent retries) unless enough keys came free meanwhile.
-    const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys });
+    // Kept for this pod: another claim arriving while the deposits confirm must not take them from it.
+    const added = await this.log.propose({ type: 'AddDerivedKeys', nowMs: this.clock.wallMs(), pool, keys: derivedKeys, reservedFor: pod.podName });
     if (!added.ok) return added;
     this.logger.info('keys derived; their deposits are next', { pool, keys: derivedKeys.length });
     return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [], signingMode });

@@ -27,7 +27,7 @@ function refusalError(refusal: Refusal): ServiceError {
 export const LEADER_TRAILER = 'keylease-leader';
 
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
-const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED']);
+const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP']);
 
 /** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
 export const NOT_APPLIED_TRAILER = 'keylease-not-applied';

@@ -70,6 +70,10 @@ export class CoordinatorMetrics implements AllocationObserver {
         for (const [status, count] of Object.entries(counts)) g.set({ pool, status }, count);
       }
     });
+    gauge('keylease_foreign_keys', 'Derived keys found in use on chain before the pool recorded them: not handed out until their slashing protection is imported or an operator confirms them.', ['pool'], (state, g) => {
+      for (const pool of state.pools.keys()) g.set({ pool }, 0);
+      for (const key of state.keys.values()) if (key.foreign) g.inc({ pool: key.pool });
+    });
     gauge('keylease_pods_with_leases', 'Pods holding a lease, by pool.', ['pool'], (state, g) => {
       for (const pool of state.pools.keys()) g.set({ pool }, 0);
       for (const lease of state.leases.values()) g.inc({ pool: lease.pool });

@@ -16,7 +16,9 @@ import { clockWatermarks, hasSlotClock, slotClockProblem } from './slot-clock.js
 import { accept, refuse, type Result } from './refusal.js';
 import { closeAssignment, recordAssignment } from './history.js';
 import { mergeProtection, protectionProblem } from './protection.js';
-import { addDerivedKeysProblem, AWAITING, claimable, confirmDeposits, countAwaitingDeposit, recordDepositTransactions } from './deposits.js';
+import { addDerivedKeysProblem, AWAITING, claimable, confirmDeposits, countAwaitingDeposit, endReservation, recordDepositTransactions, replaceDepositTransaction, reservedForOther } from './deposits.js';
+import { confirmForeignKeys, recordFoundDeposits, restoreKeys } from './foreign.js';
+import { importProtection } from './protection-import.js';
 import { SIGNING_MODES, type CoreState, type Lease, type NewPoolKey, type Pool, type PoolKey, type PoolSettings, type ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
@@ -76,6 +78,16 @@ function applyFresh(state: CoreState, command: Command): CommandResult {
       return recordDepositTransactions(state, command);
     case 'ConfirmDeposits':
       return confirmDeposits(state, command);
+    case 'RecordFoundDeposits':
+      return recordFoundDeposits(state, command);
+    case 'RestoreKeys':
+      return restoreKeys(state, command);
+    case 'ConfirmForeignKeys':
+      return confirmForeignKeys(state, command);
+    case 'ImportProtection':
+      return importProtection(state, command);
+    case 'ReplaceDepositTransaction':
+      return replaceDepositTransaction(state, command);
     case 'HolderGone':
       return holderGone(state, command);
     case 'ProveRemoval':
@@ -181,9 +193,9 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   const derivedProblem = checkDerivedKeys(state, pool, derived);
   if (derivedProblem) return derivedProblem;
 
-  const free = freeKeys(state, pool.name, command.nowMs);
+  const free = freeKeys(state, pool.name, command.nowMs, command.podName);
   if (free.length + derived.length < command.count) {
-    const awaiting = countAwaitingDeposit(state, pool.name);
+    const awaiting = countAwaitingDeposit(state, pool.name, command.podName);
     if (free.length + awaiting >= command.count) {
       return refuse('AWAITING_DEPOSITS', `pool ${pool.name} has ${free.length} free keys; ${awaiting} more are waiting for their deposits to be confirmed on chain: the claim can be served then`);
     }
@@ -229,6 +241,7 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
       key.protection = mergeProtection(key.protection, clockWatermarks(pool, command.nowMs));
       key.clockWatermarksDue = false;
     }
+    endReservation(key);
   }
   state.leases.set(lease.podName, lease);
   recordAssignment(state, lease, command.nowMs);
@@ -262,7 +275,7 @@ function checkDerivedKeys(state: CoreState, pool: Pool, derived: ClaimCommand['d
   return null;
 }
 
-function newKeysProblem(state: CoreState, keys: readonly NewPoolKey[]): Result<never> | null {
+export function newKeysProblem(state: CoreState, keys: readonly NewPoolKey[]): Result<never> | null {
   const seen = new Set<string>();
   for (const key of keys) {
     if (typeof key?.pubKey !== 'string' || !PUBKEY.test(key.pubKey)) {
@@ -376,7 +389,8 @@ function addDerivedKeys(state: CoreState, command: AddDerivedKeysCommand): Resul
   if (pool.depositMode !== 'submit') return refuse('INVALID_ARGUMENT', `pool ${pool.name} does not deposit its keys: derived keys come with a claim`);
   const problem = addDerivedKeysProblem(command) ?? checkDerivedKeys(state, pool, command.keys);
   if (problem) return problem;
-  for (const key of command.keys) state.keys.set(key.pubKey, { ...newKey(key, pool.name, key.derivationIndex, command.nowMs), deposit: AWAITING });
+  const deposit = { ...AWAITING, reservedFor: typeof command.reservedFor === 'string' ? command.reservedFor : null };
+  for (const key of command.keys) state.keys.set(key.pubKey, { ...newKey(key, pool.name, key.derivationIndex, command.nowMs), deposit });
   pool.nextDerivationIndex += command.keys.length;
   return accept({ added: command.keys.map((k) => k.pubKey) });
 }
@@ -437,7 +451,7 @@ function findLease(state: CoreState, podName: string, leaseId: string): Result<L
   return accept(lease);
 }
 
-function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, nowMs: number): PoolKey {
+export function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, nowMs: number): PoolKey {
   return {
     pubKey: key.pubKey,
     pool,
@@ -456,16 +470,18 @@ function newKey(key: NewPoolKey, pool: string, derivationIndex: number | null, n
   };
 }
 
-/** Keys of a pool that a claim at `nowMs` may take, oldest first, so recycling is predictable. */
-export function freeKeys(state: CoreState, pool: string, nowMs: number): PoolKey[] {
+/** Keys of a pool that a claim at `nowMs` (by `podName`, if given) may take, oldest first, so recycling is predictable. */
+export function freeKeys(state: CoreState, pool: string, nowMs: number, podName?: string): PoolKey[] {
   const free: PoolKey[] = [];
   const poolState = state.pools.get(pool);
   // Keys whose watermarks must come from the clock (S8) wait where the pool has no slot clock.
   const clockKnown = poolState !== undefined && hasSlotClock(poolState);
+  const leaseTtlMs = poolState?.leaseTtlMs ?? 0;
   for (const key of state.keys.values()) {
     if (key.pool !== pool) continue;
     if (!claimable(key)) continue;
     if (key.clockWatermarksDue && !clockKnown) continue;
+    if (podName !== undefined && reservedForOther(key, podName, nowMs, leaseTtlMs)) continue;
     if (key.state === 'unallocated' || (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= nowMs)) {
       free.push(key);
     }
@@ -479,7 +495,7 @@ export function countPoolKeys(state: Pick<ReadonlyCoreState, 'keys'>, pool: stri
   return count;
 }
 
-function unknownPoolMessage(state: ReadonlyCoreState, pool: string): string {
+export function unknownPoolMessage(state: ReadonlyCoreState, pool: string): string {
   const known = [...state.pools.keys()].sort().join(', ') || 'none';
   return `unknown pool ${JSON.stringify(String(pool).slice(0, 63))}: known pools are ${known}`;
 }

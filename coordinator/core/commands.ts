@@ -1,4 +1,5 @@
 import type { KeyProtection } from './protection.js';
+import type { ChainSighting } from './foreign.js';
 import type { DerivedPoolKey, Lease, NewPoolKey, PoolSettings, SigningMode } from './types.js';
 
 /**
@@ -19,6 +20,11 @@ export type Command =
   | HolderGoneCommand
   | ProveRemovalCommand
   | ReleaseQuarantineCommand
+  | RecordFoundDepositsCommand
+  | RestoreKeysCommand
+  | ConfirmForeignKeysCommand
+  | ImportProtectionCommand
+  | ReplaceDepositTransactionCommand
   | NoopCommand;
 
 export interface ConfigurePoolCommand {
@@ -136,6 +142,8 @@ export interface AddDerivedKeysCommand {
   readonly nowMs: number;
   readonly pool: string;
   readonly keys: readonly DerivedPoolKey[];
+  /** The pod whose claim needed these keys: they are offered to it first once their deposits confirm. */
+  readonly reservedFor?: string;
 }
 
 /** Signed deposit transactions, committed before they are broadcast (S4). */
@@ -150,6 +158,68 @@ export interface ConfirmDepositsCommand {
   readonly type: 'ConfirmDeposits';
   readonly nowMs: number;
   readonly confirmations: ReadonlyArray<{ readonly pubKey: string; readonly blockNumber: number }>;
+}
+
+/**
+ * Keys awaiting their deposit that the chain shows deposited already (a DepositEvent, or a beacon node
+ * that knows them): recorded instead of paying again, and marked foreign, since they may sign elsewhere.
+ * A key whose transaction is committed qualifies only once that transaction can no longer be mined (the
+ * proposer saw its nonce taken): the found deposit then stands for it.
+ */
+export interface RecordFoundDepositsCommand {
+  readonly type: 'RecordFoundDeposits';
+  readonly nowMs: number;
+  readonly found: ReadonlyArray<{ readonly pubKey: string; readonly sighting: ChainSighting }>;
+}
+
+/**
+ * Derived keys the chain shows in use beyond the pool's next derivation index (a fresh or stale data
+ * directory under an existing mnemonic): they enter the pool foreign, and derivation continues after them.
+ */
+export interface RestoreKeysCommand {
+  readonly type: 'RestoreKeys';
+  readonly nowMs: number;
+  readonly pool: string;
+  /** Must be the pool's next derivation index: a derivation that came first makes the scan stale. */
+  readonly fromIndex: number;
+  /** Past the last key found: where derivation continues. */
+  readonly nextDerivationIndex: number;
+  readonly keys: ReadonlyArray<{ readonly key: DerivedPoolKey; readonly sighting: ChainSighting }>;
+}
+
+/** An operator's word that foreign keys sign nowhere else: they may be handed out. */
+export interface ConfirmForeignKeysCommand {
+  readonly type: 'ConfirmForeignKeys';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly pubKeys: readonly string[];
+}
+
+/**
+ * Slashing protection for keys already in the pool (an EIP-3076 file imported on its own or with a
+ * re-import): watermarks only go up. A foreign key whose protection arrives may be handed out.
+ */
+export interface ImportProtectionCommand {
+  readonly type: 'ImportProtection';
+  readonly nowMs: number;
+  readonly pool: string;
+  readonly genesisValidatorsRoot: string;
+  readonly protection: Readonly<Record<string, KeyProtection>>;
+}
+
+/**
+ * A committed deposit transaction whose nonce another transaction of the funding wallet took: it can
+ * never be mined, so a new one (next free nonce) is committed in its place before it is broadcast.
+ */
+export interface ReplaceDepositTransactionCommand {
+  readonly type: 'ReplaceDepositTransaction';
+  readonly nowMs: number;
+  readonly pubKey: string;
+  /** The transaction being replaced: the command applies only while it is the one committed. */
+  readonly replacesTxHash: string;
+  readonly txHash: string;
+  readonly rawTx: string;
+  readonly nonce: number;
 }
 
 /** Appended by a new leader (Raft) or on start; changes nothing. */
@@ -193,6 +263,11 @@ export interface RemoveKeysOutcome {
   readonly removed: ReadonlyArray<{ readonly pubKey: string; readonly protection: KeyProtection | null }>;
 }
 
+export interface ImportProtectionOutcome {
+  /** Per key, the watermarks before and after the merge, and whether the import cleared a foreign mark. */
+  readonly keys: ReadonlyArray<{ readonly pubKey: string; readonly before: KeyProtection | null; readonly after: KeyProtection | null; readonly raised: boolean; readonly wasForeign: boolean }>;
+}
+
 export interface FinishCoolingOutcome {
   readonly returned: readonly string[];
 }
@@ -211,5 +286,10 @@ export interface CommandOutcomes {
   HolderGone: { readonly cooling: readonly string[]; readonly coolingUntilMs: number | null };
   ProveRemoval: { readonly returned: readonly string[] };
   ReleaseQuarantine: { readonly released: readonly string[] };
+  RecordFoundDeposits: { readonly recorded: readonly string[] };
+  RestoreKeys: { readonly restored: readonly string[]; readonly nextDerivationIndex: number };
+  ConfirmForeignKeys: { readonly confirmed: readonly string[] };
+  ImportProtection: ImportProtectionOutcome;
+  ReplaceDepositTransaction: { readonly pubKey: string; readonly txHash: string; readonly nonce: number };
   Noop: Record<string, never>;
 }

@@ -1,6 +1,7 @@
-import type { AddDerivedKeysCommand, CommandOutcomes, ConfirmDepositsCommand, RecordDepositTransactionsCommand } from './commands.js';
+import type { AddDerivedKeysCommand, CommandOutcomes, ConfirmDepositsCommand, RecordDepositTransactionsCommand, ReplaceDepositTransactionCommand } from './commands.js';
+import { isForeign } from './foreign.js';
 import { accept, refuse, type Result } from './refusal.js';
-import type { CoreState, DepositState, PoolKey } from './types.js';
+import type { CoreState, DepositState, PoolKey, ReadonlyCoreState } from './types.js';
 
 /**
  * The deposit of a new key, in the order S4 requires: the key is committed first ('awaiting'), then its
@@ -8,14 +9,37 @@ import type { CoreState, DepositState, PoolKey } from './types.js';
  * the same transaction (same nonce) and never pays twice; it is claimable once 'confirmed'.
  */
 export function claimable(key: Readonly<PoolKey>): boolean {
-  return key.deposit === null || key.deposit.status === 'confirmed';
+  return (key.deposit === null || key.deposit.status === 'confirmed') && !isForeign(key);
 }
 
-/** Keys of the pool whose deposits are under way: they will be claimable once confirmed. */
-export function countAwaitingDeposit(state: { readonly keys: ReadonlyMap<string, Readonly<PoolKey>> }, pool: string): number {
+/**
+ * Keys of the pool whose deposits are under way: they will be claimable once confirmed. Asked for a
+ * pod, keys reserved for another pod's claim are not counted: that pod gets them.
+ */
+export function countAwaitingDeposit(state: Pick<ReadonlyCoreState, 'keys'>, pool: string, podName?: string): number {
   let count = 0;
-  for (const key of state.keys.values()) if (key.pool === pool && key.state === 'unallocated' && !claimable(key)) count++;
+  for (const key of state.keys.values()) {
+    if (key.pool !== pool || key.state !== 'unallocated' || !key.deposit || key.deposit.status === 'confirmed' || isForeign(key)) continue;
+    if (podName !== undefined && key.deposit.reservedFor && key.deposit.reservedFor !== podName) continue;
+    count++;
+  }
   return count;
+}
+
+/**
+ * Whether a key derived for another pod's claim is still kept for that pod: until its deposit has been
+ * confirmed for a lease TTL (the agent retries well within it), after which anyone may take it.
+ */
+export function reservedForOther(key: Readonly<PoolKey>, podName: string, nowMs: number, leaseTtlMs: number): boolean {
+  const reservedFor = key.deposit?.reservedFor;
+  if (!reservedFor || reservedFor === podName) return false;
+  const confirmedAtMs = key.deposit!.confirmedAtMs;
+  return confirmedAtMs === null || nowMs < confirmedAtMs + leaseTtlMs;
+}
+
+/** A claimed key's reservation has served its purpose. */
+export function endReservation(key: PoolKey): void {
+  if (key.deposit?.reservedFor) key.deposit = { ...key.deposit, reservedFor: null };
 }
 
 const TX_HASH = /^0x[0-9a-f]{64}$/;
@@ -39,7 +63,7 @@ export function recordDepositTransactions(state: CoreState, command: RecordDepos
   }
   for (const tx of command.transactions) {
     const key = state.keys.get(tx.pubKey)!;
-    key.deposit = { status: 'signed', txHash: tx.txHash, rawTx: tx.rawTx, nonce: tx.nonce, signedAtMs: command.nowMs, confirmedAtMs: null, blockNumber: null };
+    key.deposit = { status: 'signed', txHash: tx.txHash, rawTx: tx.rawTx, nonce: tx.nonce, signedAtMs: command.nowMs, confirmedAtMs: null, blockNumber: null, reservedFor: key.deposit?.reservedFor ?? null };
   }
   return accept({ recorded: command.transactions.length });
 }
@@ -59,6 +83,30 @@ export function confirmDeposits(state: CoreState, command: ConfirmDepositsComman
     confirmed++;
   }
   return accept({ confirmed });
+}
+
+/**
+ * Swaps a committed deposit transaction for one with another nonce. Exactly once still holds: the
+ * proposer has seen the old transaction's nonce used by another transaction at a confirmed depth, so
+ * the old one can never be mined; the new one is committed before it is broadcast, like the first.
+ */
+export function replaceDepositTransaction(state: CoreState, command: ReplaceDepositTransactionCommand): Result<CommandOutcomes['ReplaceDepositTransaction']> {
+  const key = state.keys.get(command.pubKey);
+  if (!key) return refuse('KEY_NOT_FOUND', `key ${String(command.pubKey).slice(0, 98)} is not in any pool`);
+  const deposit = key.deposit;
+  if (deposit?.status !== 'signed' || deposit.txHash !== command.replacesTxHash) {
+    return refuse('DEPOSIT_STATE', `the deposit of ${key.pubKey} is no longer transaction ${String(command.replacesTxHash).slice(0, 66)} awaiting inclusion: nothing to replace`);
+  }
+  if (!TX_HASH.test(command.txHash) || !RAW_TX.test(command.rawTx) || !Number.isSafeInteger(command.nonce) || command.nonce <= deposit.nonce!) {
+    return refuse('INVALID_ARGUMENT', `the replacement deposit transaction of ${key.pubKey} needs a valid hash, raw bytes and a nonce above ${deposit.nonce}`);
+  }
+  for (const other of state.keys.values()) {
+    if (other !== key && other.deposit?.nonce === command.nonce) {
+      return refuse('INVALID_ARGUMENT', `nonce ${command.nonce} is already committed for the deposit of ${other.pubKey}`);
+    }
+  }
+  key.deposit = { ...deposit, txHash: command.txHash, rawTx: command.rawTx, nonce: command.nonce };
+  return accept({ pubKey: key.pubKey, txHash: command.txHash, nonce: command.nonce });
 }
 
 /** Checked by the caller (apply.ts), which adds the keys with the pool's usual checks. */

@@ -1,4 +1,5 @@
 import type { KeyProtection } from './protection.js';
+import type { ForeignMark } from './foreign.js';
 
 /**
  * The allocation state machine's data. Everything here is plain data so that a snapshot is a faithful
@@ -55,6 +56,8 @@ export interface PoolKey {
   protection: KeyProtection | null;
   /** For a key whose 32 ETH this pool deposits: where that stands. Null: nothing to deposit (imported, or none). */
   deposit: DepositState | null;
+  /** Set when the chain showed the key deposited before this pool recorded it: not handed out until an operator clears it. */
+  foreign?: ForeignMark | null;
 }
 
 export interface DepositState {
@@ -66,6 +69,8 @@ export interface DepositState {
   readonly signedAtMs: number | null;
   readonly confirmedAtMs: number | null;
   readonly blockNumber: number | null;
+  /** The pod whose claim derived the key: it is offered the key first once the deposit is confirmed. */
+  readonly reservedFor?: string | null;
 }
 
 export interface Lease {

@@ -18,8 +18,8 @@ export function planClaim(
   if (problem) return problem;
   const poolState = state.pools.get(pool)!;
   if (state.leases.has(podName)) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
-  const free = freeKeys(state as CoreState, pool, nowMs).length;
-  const missing = Math.max(0, count - free - countAwaitingDeposit(state, pool));
+  const free = freeKeys(state as CoreState, pool, nowMs, podName).length;
+  const missing = Math.max(0, count - free - countAwaitingDeposit(state, pool, podName));
   const room = poolState.derive ? Math.max(0, poolState.maxKeys - countPoolKeys(state, pool)) : 0;
   return accept({ missingKeys: Math.min(missing, room), nextDerivationIndex: poolState.nextDerivationIndex });
 }

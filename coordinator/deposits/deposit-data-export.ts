@@ -16,7 +16,7 @@ import type { DepositNetwork } from './deposit-network.js';
 export class DepositDataExporter {
   constructor(
     private readonly secrets: PoolSecrets,
-    private readonly options: { readonly network: DepositNetwork; readonly withdrawalCredentials: Uint8Array; readonly outDir: string },
+    private readonly options: { readonly network: Pick<DepositNetwork, 'name' | 'genesisForkVersion'>; readonly withdrawalCredentials: Uint8Array; readonly outDir: string },
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}

@@ -1,13 +1,11 @@
 import { JsonRpcProvider, Transaction, Wallet } from 'ethers';
-import { DepositError, hexToBytes, prefixedHex, type SignedDeposit } from '../../shared/eth/deposit/index.js';
-import { DEPOSIT_EVENT_TOPIC } from './deposit-contract-abi.js';
-import { decodeDepositEvent, type DepositEventRecord } from './deposit-events.js';
+import { DepositError, FULL_DEPOSIT_GWEI, WEI_PER_GWEI, type SignedDeposit } from '../../shared/eth/deposit/index.js';
+import type { DepositEventRecord } from './deposit-events.js';
+import { scanDepositEvents, type ScanProgress } from './deposit-event-scan.js';
+import { rpcMessage } from './rpc-message.js';
 import type { DepositNetwork } from './deposit-network.js';
 import { DEPOSIT_GAS_LIMIT, depositCallData, depositValueWei, signDepositTransaction, type SignedDepositTx } from './deposit-transaction.js';
 import { assertAffordable, assertWithinDailyCap } from './funding-guards.js';
-
-/** Many RPC providers refuse eth_getLogs over more blocks than this at once. */
-const LOG_BLOCK_RANGE = 10_000;
 
 export interface DepositSenderOptions {
   /** JSON-RPC endpoint of an execution node of `network`. */
@@ -85,7 +83,7 @@ export class DepositSender {
     await this.checkChain();
     assertWithinDailyCap({ depositsInLast24h: request.depositsInLast24h, requested: deposits.length, maxDepositsPerDay: this.#maxDepositsPerDay });
     const fees = await this.#fees();
-    const balanceWei = await this.#read('eth_getBalance', () => this.#provider.getBalance(this.fundingAddress, 'pending'));
+    const balanceWei = await this.fundingBalanceWei();
     assertAffordable({
       fundingAddress: this.fundingAddress,
       balanceWei,
@@ -144,19 +142,33 @@ export class DepositSender {
    * The deposit contract's DepositEvents for `pubKeys` from `fromBlock` on: what the beacon chain will
    * credit, whoever sent it. Reconciliation compares them with the deposits committed as sent.
    */
-  async findDepositEvents(pubKeys: readonly string[], fromBlock: number): Promise<DepositEventRecord[]> {
-    const wanted = new Set(pubKeys.map((pubKey) => prefixedHex(hexToBytes(pubKey, 48, 'validator pubkey'))));
-    const latest = await this.#read('eth_blockNumber', () => this.#provider.getBlockNumber());
-    const found: DepositEventRecord[] = [];
-    for (let from = fromBlock; from <= latest; from += LOG_BLOCK_RANGE) {
-      const filter = { address: this.#network.depositContractAddress, topics: [DEPOSIT_EVENT_TOPIC], fromBlock: from, toBlock: Math.min(from + LOG_BLOCK_RANGE - 1, latest) };
-      const logs = await this.#read('eth_getLogs', () => this.#provider.getLogs(filter));
-      for (const log of logs) {
-        const event = decodeDepositEvent(log);
-        if (wanted.has(event.pubKey)) found.push(event);
-      }
-    }
-    return found;
+  async findDepositEvents(pubKeys: readonly string[], fromBlock: number, toBlock?: number, onProgress?: ScanProgress): Promise<DepositEventRecord[]> {
+    const latest = toBlock ?? (await this.latestBlock());
+    return scanDepositEvents(this.#provider, this.#network.depositContractAddress, pubKeys, fromBlock, latest, onProgress);
+  }
+
+  /** The funding wallet's balance, counting pooled transactions. */
+  async fundingBalanceWei(): Promise<bigint> {
+    return this.#read('eth_getBalance', () => this.#provider.getBalance(this.fundingAddress, 'pending'));
+  }
+
+  /** Refuses a funding wallet that cannot pay even one deposit and its gas. */
+  async assertCanPayOneDeposit(): Promise<void> {
+    const fees = await this.#fees();
+    assertAffordable({ fundingAddress: this.fundingAddress, balanceWei: await this.fundingBalanceWei(), depositCount: 1, totalValueWei: BigInt(FULL_DEPOSIT_GWEI) * WEI_PER_GWEI, maxGasCostWei: DEPOSIT_GAS_LIMIT * fees.maxFeePerGas });
+  }
+
+  /**
+   * Whether some transaction of the funding wallet with `nonce` is mined at least `confirmations`
+   * deep: then no other transaction with that nonce (a committed deposit whose receipt is missing)
+   * can ever be mined.
+   */
+  async nonceSpentAtDepth(nonce: number, confirmations: number): Promise<boolean> {
+    const latest = await this.latestBlock();
+    const depth = latest - confirmations + 1;
+    if (depth < 0) return false;
+    const count = await this.#read('eth_getTransactionCount', () => this.#provider.getTransactionCount(this.fundingAddress, depth));
+    return count > nonce;
   }
 
   async #fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
@@ -206,11 +218,4 @@ function signedTxHash(rawTx: string): string {
   }
   if (hash === null) throw new DepositError('DEPOSIT_INPUT', 'the deposit transaction to broadcast is not signed');
   return hash;
-}
-
-/** The node's own error text from an ethers error, without the request payload ethers appends. */
-function rpcMessage(error: unknown): string {
-  const inner = (error as { error?: { message?: unknown }; info?: { error?: { message?: unknown } } }) ?? {};
-  const message = inner.error?.message ?? inner.info?.error?.message ?? (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error));
-  return String(message);
 }

@@ -2,7 +2,7 @@ import { ContractFactory, JsonRpcProvider, Wallet, getAddress, parseEther } from
 import { JsonRpcServer } from 'hardhat/internal/hardhat-network/jsonrpc/server.js';
 import { createHardhatNetworkProvider } from 'hardhat/internal/hardhat-network/provider/provider.js';
 import { DEPOSIT_CONTRACT_ARTIFACT } from './contract/artifact.js';
-import type { DepositNetwork } from './deposit-network.js';
+import type { NetworkSettings } from '../../shared/eth/networks.js';
 
 /**
  * A local Ethereum chain for `keylease dev` and tests: Hardhat 2's EDR EVM running inside this process,
@@ -15,6 +15,8 @@ import type { DepositNetwork } from './deposit-network.js';
 const LOCAL_CHAIN_ID = 31337;
 /** A devnet-style fork version of our own, so deposits signed for the local chain are valid nowhere else. */
 const LOCAL_GENESIS_FORK_VERSION = '0x10007a69';
+/** The local chain has no beacon chain; a root of its own scopes the demo pool's slashing protection to it. */
+const LOCAL_GENESIS_VALIDATORS_ROOT = '0x' + '7a69'.repeat(16);
 /** Enough for 3,000 deposits. */
 const FUNDING_ETH = '100000';
 
@@ -31,7 +33,7 @@ export interface LocalChainOptions {
 
 export interface LocalChain {
   readonly rpcUrl: string;
-  readonly network: DepositNetwork;
+  readonly network: Pick<NetworkSettings, 'name' | 'chainId' | 'genesisForkVersion' | 'genesisValidatorsRoot' | 'depositContractAddress' | 'depositContractBlock'>;
   /** Secret: hand it to the deposit sender only. */
   readonly fundingPrivKey: string;
   readonly fundingAddress: string;
@@ -77,7 +79,14 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
     await contract.waitForDeployment();
     return {
       rpcUrl,
-      network: { name: 'local', chainId: LOCAL_CHAIN_ID, genesisForkVersion: LOCAL_GENESIS_FORK_VERSION, depositContractAddress: getAddress(await contract.getAddress()) },
+      network: {
+        name: 'local',
+        chainId: LOCAL_CHAIN_ID,
+        genesisForkVersion: LOCAL_GENESIS_FORK_VERSION,
+        genesisValidatorsRoot: LOCAL_GENESIS_VALIDATORS_ROOT,
+        depositContractAddress: getAddress(await contract.getAddress()),
+        depositContractBlock: 0,
+      },
       fundingPrivKey: funding.privateKey,
       fundingAddress: funding.address,
       close: () => server.close(),

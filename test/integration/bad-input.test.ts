@@ -2,8 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
+import { freePorts } from '../support/ports.js';
 import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -73,6 +75,48 @@ test('agent: an unknown layout, a bad pod name or a count out of range is refuse
   await expectRefusal([...common, '--pod-name', 'pod-a', '--layout', 'plain', '--keys', '0'], /--keys is 0/);
   await expectRefusal([...common, '--pod-name', 'pod-a', '--layout', 'plain'], /KEYLEASE_KEYS is -3/, { KEYLEASE_KEYS: '-3' });
   assert.not.ok(existsSync(join(dir.path, 'agent-out')));
+});
+
+test('coordinator: a custom network must give its fork version, genesis validators root and deposit contract; nothing comes from mainnet', async () => {
+  const dataDir = join(dir.path, 'never-created-network');
+  const base = ['coordinator', '--data-dir', dataDir, '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile];
+  const root = '0x' + '5a'.repeat(32);
+  const contract = '0x00000000219ab540356cBB839Cbe05303d7705Fa';
+  await expectRefusal([...base, '--genesis-validators-root', root, '--deposit-contract-address', contract], /a custom network needs .*; missing: --genesis-fork-version\. Nothing is assumed from mainnet/);
+  await expectRefusal([...base, '--genesis-fork-version', '0x10000910', '--chain-id', '7'], /missing: --genesis-validators-root, --deposit-contract-address/);
+  await expectRefusal([...base, '--network', 'hoodi', '--genesis-fork-version', '0x10000910'], /--network hoodi is a known network, but --genesis-fork-version describes a custom one/);
+  const custom = ['--genesis-fork-version', '0x10000910', '--genesis-validators-root', root, '--deposit-contract-address', contract];
+  await expectRefusal([...base, ...custom, '--eth-rpc-url', 'http://127.0.0.1:1'], /--eth-rpc-url on a custom network needs --chain-id/);
+  await expectRefusal([...base, '--network', 'hoodi', '--deposit-mode', 'export', '--withdrawal-address', '0x' + '0'.repeat(40)], /--withdrawal-address: withdrawal address is the zero address/);
+  assert.not.ok(existsSync(dataDir), 'no data directory was created');
+});
+
+/** Holds a loopback port, as another process would. */
+async function takePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, release: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+test('a taken port is reported with the flag that moves it, for every listener of every command', async () => {
+  const taken = await takePort();
+  try {
+    const at = `127.0.0.1:${taken.port}`;
+    const inUse = (flag: string) => new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken.port} \\(--${flag}\\): another process already listens on it \\(EADDRINUSE\\)\\. Stop what uses it, or move this listener with --${flag} HOST:PORT`);
+    const coordinator = (dataDir: string) => ['coordinator', '--data-dir', join(dir.path, dataDir), '--kek-file', secrets.kekFile];
+    for (const output of [
+      await expectRefusal([...coordinator('port-grpc'), '--grpc-listen', at, '--http-listen', '127.0.0.1:0'], inUse('grpc-listen')),
+      await expectRefusal([...coordinator('port-http'), '--grpc-listen', '127.0.0.1:0', '--http-listen', at], inUse('http-listen')),
+    ]) {
+      assert.not.match(output, /No address added/, 'gRPC\'s own words are translated');
+    }
+    const [grpcPort, peerPort] = await freePorts(2);
+    await expectRefusal([...coordinator('port-raft'), '--grpc-listen', `127.0.0.1:${grpcPort}`, '--http-listen', '127.0.0.1:0', '--raft-listen', at, '--peers', `r2=127.0.0.1:${peerPort}`], inUse('raft-listen'));
+    await expectRefusal(['agent', '--coordinator', '127.0.0.1:1', '--pod-name', 'pod-a', '--layout', 'plain', '--out', join(dir.path, 'port-agent'), '--health-listen', at], inUse('health-listen'));
+    await expectRefusal(['dev', '--data-dir', join(dir.path, 'port-dev'), '--agents', '0', '--grpc-listen', at, '--http-listen', '127.0.0.1:0'], inUse('grpc-listen'));
+  } finally {
+    await taken.release();
+  }
 });
 
 test('unknown commands and flags say what to do', async () => {

@@ -7,31 +7,12 @@ import { join } from 'node:path';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { eventually, fetchAssignments, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
-import { startTestChain, type TestChain } from '../support/evm.js';
+import { coordinatorDepositFlags, depositEventsByKey, startTestChain } from '../support/evm.js';
 import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { RpcFilterProxy } from '../support/rpc-filter-proxy.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const WITHDRAWAL_ADDRESS = getAddress('0x0f51bb10119727a7e5ea3538074fb341f56b09ad');
-
-function depositFlags(chain: TestChain, rpcUrl: string, fundingKeyFile: string): string[] {
-  return [
-    '--deposit-mode', 'submit', '--withdrawal-address', WITHDRAWAL_ADDRESS, '--eth-rpc-url', rpcUrl, '--funding-key-file', fundingKeyFile,
-    '--chain-id', String(chain.chain.network.chainId), '--genesis-fork-version', chain.chain.network.genesisForkVersion,
-    '--deposit-contract-address', chain.chain.network.depositContractAddress, '--deposit-confirmations', '1',
-  ];
-}
-
-/** Every DepositEvent the contract emitted, by pubkey. */
-async function depositEvents(chain: TestChain): Promise<Map<string, number>> {
-  const logs = await chain.contract.queryFilter(chain.contract.filters['DepositEvent']!(), 0);
-  const byKey = new Map<string, number>();
-  for (const log of logs) {
-    const pubKey = String((log as unknown as { args: unknown[] }).args[0]).toLowerCase();
-    byKey.set(pubKey, (byKey.get(pubKey) ?? 0) + 1);
-  }
-  return byKey;
-}
 
 test('submit mode: new keys are deposited once and claimable only after confirmation; the agent shows it is waiting', async () => {
   const dir = await tempDir('deposit-submit');
@@ -41,7 +22,7 @@ test('submit mode: new keys are deposited once and claimable only after confirma
     const secrets = await writeSecrets(dir.path);
     const fundingKeyFile = join(dir.path, 'funding.key');
     await writeFile(fundingKeyFile, chain.chain.fundingPrivKey, { mode: 0o600 });
-    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'data'), ...secrets, extra: depositFlags(chain, chain.chain.rpcUrl, fundingKeyFile) });
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'data'), ...secrets, extra: coordinatorDepositFlags(chain, chain.chain.rpcUrl, fundingKeyFile) });
     processes.push(coordinator.process);
     const agent = new KeyleaseProcess(['agent', '--coordinator', coordinator.grpcEndpoint, '--pod-name', 'validator-0', '--keys', '2', '--layout', 'plain', '--out', join(dir.path, 'pod'), '--health-listen', '127.0.0.1:0']);
     processes.push(agent);
@@ -52,7 +33,7 @@ test('submit mode: new keys are deposited once and claimable only after confirma
 
     const assignments = (await fetchAssignments(coordinator.httpBase)) as unknown as { pods: Array<{ pubKeys: string[] }>; deposits: Record<string, unknown> };
     assert.equal(assignments.deposits['default'], { awaiting: 0, signed: 0, confirmed: 2 });
-    const events = await depositEvents(chain);
+    const events = await depositEventsByKey(chain);
     for (const pubKey of assignments.pods[0]!.pubKeys) assert.is(events.get(pubKey), 1, `one DepositEvent for ${pubKey}`);
     assert.is(events.size, 2);
     const metrics = await (await fetch(`${coordinator.httpBase}/metrics`)).text();
@@ -74,7 +55,7 @@ test('leader killed after committing deposit transactions, before and after broa
     const secrets = await writeSecrets(dir.path);
     const fundingKeyFile = join(dir.path, 'funding.key');
     await writeFile(fundingKeyFile, chain.chain.fundingPrivKey, { mode: 0o600 });
-    cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], depositFlags(chain, proxy.url, fundingKeyFile));
+    cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], coordinatorDepositFlags(chain, proxy.url, fundingKeyFile));
     await cluster.startAll();
     client.current = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
     const claim = (pod: string) => client.current!.claim(pod, 'default', 1, 5000);
@@ -92,7 +73,7 @@ test('leader killed after committing deposit transactions, before and after broa
     assert.is(await startClaim('pod-a'), 'awaiting');
     await cluster.processes.get(first)!.waitForMessage('deposit transactions committed', 30_000);
     await cluster.processes.get(first)!.kill('SIGKILL');
-    assert.is((await depositEvents(chain)).size, 0, 'nothing reached the chain');
+    assert.is((await depositEventsByKey(chain)).size, 0, 'nothing reached the chain');
     proxy.refused.delete('eth_sendRawTransaction');
     const second = await cluster.leader(['r1', 'r2', 'r3'].filter((id) => id !== first));
     await eventually(() => claim('pod-a'), 30_000, 'pod-a to get its key once the new leader broadcast the committed deposit');
@@ -109,7 +90,7 @@ test('leader killed after committing deposit transactions, before and after broa
     await chain.provider.send('evm_mine', []);
     await eventually(() => claim('pod-b'), 30_000, 'pod-b to get its key');
 
-    const events = await depositEvents(chain);
+    const events = await depositEventsByKey(chain);
     assert.is(events.size, 2, 'two keys deposited');
     for (const [pubKey, count] of events) assert.is(count, 1, `exactly one DepositEvent for ${pubKey}`);
   } finally {
@@ -156,7 +137,7 @@ test('a wrong chain id or a malformed withdrawal address stops the coordinator b
     const fundingKeyFile = join(dir.path, 'funding.key');
     await writeFile(fundingKeyFile, chain.chain.fundingPrivKey, { mode: 0o600 });
     const base = ['coordinator', '--data-dir', join(dir.path, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'];
-    const flags = depositFlags(chain, chain.chain.rpcUrl, fundingKeyFile);
+    const flags = coordinatorDepositFlags(chain, chain.chain.rpcUrl, fundingKeyFile);
     const before = await chain.activity();
     const wrongChain = await runKeylease([...base, ...flags.map((f, i) => (flags[i - 1] === '--chain-id' ? '1' : f))]);
     assert.is(wrongChain.code, 2);

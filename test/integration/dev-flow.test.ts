@@ -10,8 +10,10 @@ import { openPoolKey } from '../../coordinator/keys/pool-key.js';
 import { replicaDirectory } from '../../coordinator/config.js';
 import { SingleReplicaLog } from '../../coordinator/replication/single-replica-log.js';
 import { silentLogger } from '../../shared/log/logger.js';
+import { writeFile } from 'node:fs/promises';
 import { fetchAssignments } from '../support/coordinator-fixture.js';
-import { KeyleaseProcess } from '../support/processes.js';
+import { depositEventsByKey, startTestChain, TEST_WITHDRAWAL_ADDRESS } from '../support/evm.js';
+import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 
 test('keylease dev: three stand-in pods get keys, Ctrl-C releases them, and no secret reaches any output', async () => {
@@ -73,6 +75,43 @@ test('keylease dev: three stand-in pods get keys, Ctrl-C releases them, and no s
     for (const pod of ['validator-0', 'validator-1', 'validator-2']) assert.ok(dev.records.some((r) => r['podName'] === pod && r['component'] === 'agent'), `${pod}'s agent records were scanned`);
   } finally {
     await dev.kill('SIGKILL');
+    await dir.cleanup();
+  }
+});
+
+test('keylease dev --rpc-url deposits on an external chain given with its network; mainnet and a chain without its network are refused', async () => {
+  const dir = await tempDir('dev-external');
+  const chain = await startTestChain();
+  const dataDir = join(dir.path, 'dev-data');
+  const fundingKeyFile = join(dir.path, 'funding.key');
+  await writeFile(fundingKeyFile, chain.chain.fundingPrivKey, { mode: 0o600 });
+  const { network } = chain.chain;
+  const external = ['--rpc-url', chain.chain.rpcUrl, '--funding-key-file', fundingKeyFile, '--withdrawal-address', TEST_WITHDRAWAL_ADDRESS];
+  const customNetwork = ['--chain-id', String(network.chainId), '--genesis-fork-version', network.genesisForkVersion, '--genesis-validators-root', network.genesisValidatorsRoot, '--deposit-contract-address', network.depositContractAddress];
+  const dev = new KeyleaseProcess(['dev', '--data-dir', dataDir, '--agents', '1', '--keys-per-agent', '1', '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...external, ...customNetwork]);
+  try {
+    await dev.waitForLine(/validator-0: 1 keys written/, 60_000);
+    const stdout = dev.lines.join('\n');
+    assert.match(stdout, new RegExp(`external chain \\(deposits\\)\\s+${chain.chain.rpcUrl.replace(/[.]/g, '\\.')}\\s+contract ${network.depositContractAddress}`));
+    const assignmentsUrl = /assignments\s+(http:\/\/127\.0\.0\.1:\d+\/assignments)/.exec(stdout)![1]!;
+    const assignments = await fetchAssignments(assignmentsUrl.replace(/\/assignments$/, ''));
+    assert.equal([...(await depositEventsByKey(chain))], [[assignments.pods[0]!.pubKeys[0]!, 1]], 'the key was deposited once, on the external chain');
+    assert.not.ok(existsSync(join(dataDir, 'demo-chain-keys.json')), 'no local chain was made');
+    dev.child.kill('SIGINT');
+    assert.is((await dev.exited).code, 0, dev.lines.slice(-20).join('\n'));
+
+    const refused = async (args: string[], pattern: RegExp) => {
+      const run = await runKeylease(['dev', '--data-dir', join(dir.path, 'refused'), '--agents', '0', '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...args]);
+      assert.is(run.code, 2, run.output);
+      assert.match(run.output, pattern);
+    };
+    await refused(external, /with --rpc-url, say which chain it is: --network hoodi\|sepolia\|holesky, or a custom network/);
+    await refused([...external, '--network', 'mainnet'], /keylease dev never deposits on mainnet/);
+    await refused(['--funding-key-file', fundingKeyFile], /--funding-key-file describes an external chain: give it with --rpc-url/);
+    assert.not.ok(existsSync(join(dir.path, 'refused')), 'a refused start writes nothing');
+  } finally {
+    await dev.kill('SIGKILL');
+    await chain.close();
     await dir.cleanup();
   }
 });

@@ -173,7 +173,8 @@ test('a remote-signer lease that expires: its keys cool down (no quarantine), th
     ...secrets,
     extra: [
       '--lease-ttl-ms', '2000', '--cooling-ms', String(coolingMs), '--pool-max-keys', '1',
-      '--genesis-validators-root', genesisValidatorsRoot, '--genesis-time', String(genesisMs / 1000), '--seconds-per-slot', '2', '--slots-per-epoch', '4',
+      '--genesis-validators-root', genesisValidatorsRoot, '--genesis-fork-version', '0x10000042', '--deposit-contract-address', '0x4242424242424242424242424242424242424242',
+      '--genesis-time', String(genesisMs / 1000), '--seconds-per-slot', '2', '--slots-per-epoch', '4',
     ],
   });
   const client = new CoordinatorClient([coordinator.grpcEndpoint]);

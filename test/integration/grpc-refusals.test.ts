@@ -71,7 +71,7 @@ test('renewing or releasing an unknown lease is NOT_FOUND', async () => {
 test('refusals change nothing and are counted in the metrics', async () => {
   const assignments = await fetchAssignments(httpBase);
   assert.equal(assignments.pods, []);
-  assert.equal(assignments.pools['default'], { unallocated: 0, allocated: 0, cooling: 0 });
+  assert.equal(assignments.pools['default'], { unallocated: 0, allocated: 0, cooling: 0, quarantined: 0 });
   const metrics = await (await fetch(`${httpBase}/metrics`)).text();
   assert.match(metrics, /keylease_refusals_total\{operation="claim",code="INVALID_ARGUMENT"\} 3/);
   assert.match(metrics, /keylease_refusals_total\{operation="claim",code="POOL_EXHAUSTED"\} 1/);

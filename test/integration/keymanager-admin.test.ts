@@ -130,4 +130,58 @@ test('the coordinator\'s Keymanager API imports, lists and deletes pool keys wit
   }
 });
 
+test('re-importing keys of the pool merges their slashing protection (watermarks only go up); protection for keys outside the request and the pool is refused by name; protection imports on its own', async () => {
+  const dir = await tempDir('km-protection');
+  const secrets = await writeSecrets(dir.path);
+  const dataDir = join(dir.path, 'data');
+  const values = parseFlags(COORDINATOR_COMMAND, ['--data-dir', dataDir, '--kek-file', secrets.kekFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'], {});
+  const coordinator = await startCoordinator(coordinatorConfig(values), silentLogger);
+  const token = (await readFile(join(dataDir, 'api-token.txt'), 'utf8')).trim();
+  const call = async (path: string, method: string, body?: unknown) => {
+    const response = await fetch(`http://127.0.0.1:${coordinator.httpPort}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const poolProtection = async (pubKey: string) => watermarks(parseInterchange(JSON.stringify((await call(`/slashing-protection?pubkey=${pubKey}`, 'GET')).body)), pubKey);
+  try {
+    const seed = mnemonicToSeed('legal winner thank year wave sausage worth useful legal winner thank yellow');
+    const keys = [0, 1, 2].map((i) => deriveSigningKey(seed, i));
+    const pubKeys = keys.map((k) => pubKeyHex(k.pubKey));
+    const keystores = await Promise.all(keys.map(async (k) => JSON.stringify(await encryptKeystore('pw', k.privKey, k.pubKey, k.path))));
+    const stranger = pubKeyHex(deriveSigningKey(seed, 9).pubKey);
+    const records = (entries: Array<[string, string, string, string]>) =>
+      JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: GVR }, data: entries.map(([pubkey, slot, source, target]) => ({ pubkey, signed_blocks: [{ slot }], signed_attestations: [{ source_epoch: source, target_epoch: target }] })) });
+
+    assert.equal((await call('/eth/v1/keystores', 'POST', { keystores: keystores.slice(0, 2), passwords: ['pw', 'pw'], slashing_protection: records([[pubKeys[0]!, '50', '7', '8']]) })).body.data.map((d: { status: string }) => d.status), ['imported', 'imported']);
+
+    // Protection naming a key that is neither imported nor in the pool: refused whole, naming it; nothing changes.
+    const strays = await call('/eth/v1/keystores', 'POST', { keystores: keystores.slice(2), passwords: ['pw'], slashing_protection: records([[pubKeys[0]!, '90', '9', '10'], [stranger, '1', '1', '2']]) });
+    assert.is(strays.status, 400);
+    assert.match(strays.body.message, new RegExp(`neither in this import nor in pool default, so nothing was imported: ${stranger}$`));
+    assert.is((await call('/eth/v1/keystores', 'GET')).body.data.length, 2, 'the third key was not imported');
+    assert.is((await poolProtection(pubKeys[0]!)).maxBlockSlot, 50n);
+
+    // Re-import: the key already in the pool is a duplicate, and its protection is merged, highest watermark each.
+    const again = await call('/eth/v1/keystores', 'POST', { keystores: keystores.slice(0, 1), passwords: ['pw'], slashing_protection: records([[pubKeys[0]!, '40', '9', '12'], [pubKeys[1]!, '70', '3', '4']]) });
+    assert.is(again.status, 200);
+    assert.equal(again.body.data, [{ status: 'duplicate', message: 'already in the pool; its slashing protection was merged (source epoch 7 → 9, target epoch 8 → 12)' }]);
+    assert.equal(again.body.keylease_protection.map((r: { pubkey: string; status: string }) => [r.pubkey, r.status]), [[pubKeys[0], 'raised'], [pubKeys[1], 'raised']], 'protection for another pool key in the file is merged too');
+    assert.equal(await poolProtection(pubKeys[0]!), { maxBlockSlot: 50n, maxSourceEpoch: 9n, maxTargetEpoch: 12n }, 'the lower block slot did not lower the watermark');
+
+    // The EIP-3076 file on its own, for keys of the pool.
+    const only = await call('/slashing-protection', 'POST', JSON.parse(records([[pubKeys[1]!, '75', '2', '3']])));
+    assert.is(only.status, 200);
+    assert.equal(only.body.data, [{ pubkey: pubKeys[1], status: 'raised', before: { block_slot: '70', source_epoch: '3', target_epoch: '4' }, after: { block_slot: '75', source_epoch: '3', target_epoch: '4' }, foreign_cleared: false }]);
+    const outside = await call('/slashing-protection', 'POST', JSON.parse(records([[pubKeys[1]!, '99', '5', '6'], [pubKeys[2]!, '1', '1', '2']])));
+    assert.is(outside.status, 400);
+    assert.match(outside.body.message, new RegExp(`not in pool default, so nothing was imported: ${pubKeys[2]}`));
+    assert.is((await poolProtection(pubKeys[1]!)).maxBlockSlot, 75n, 'a refused import changed nothing');
+    const otherNetwork = await call('/slashing-protection', 'POST', { ...JSON.parse(records([[pubKeys[1]!, '99', '5', '6']])), metadata: { interchange_format_version: '5', genesis_validators_root: '0x' + '33'.repeat(32) } });
+    assert.is(otherNetwork.status, 400);
+    assert.match(otherNetwork.body.message, /genesis_validators_root/);
+  } finally {
+    await coordinator.close();
+    await dir.cleanup();
+  }
+});
+
 test.run();

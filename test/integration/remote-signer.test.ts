@@ -20,6 +20,7 @@ function networkFlags(): string[] {
   return [
     '--genesis-validators-root', TEST_CHAIN.genesisValidatorsRoot,
     '--genesis-fork-version', TEST_CHAIN.genesisForkVersion,
+    '--deposit-contract-address', '0x4242424242424242424242424242424242424242',
     '--genesis-time', String(GENESIS_TIME),
     '--seconds-per-slot', String(SLOT_SECONDS),
     '--slots-per-epoch', String(SLOTS_PER_EPOCH),

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -134,6 +135,20 @@ test('bad configuration exits with code 2 and says what to fix', async () => {
     const badEndpoints = startWebhook(['--tls-cert-file', 'x', '--tls-key-file', 'y', '--coordinator', 'no-port', '--agent-image', 'k']);
     assert.is(await badEndpoints.exited, 2);
     assert.match(badEndpoints.output.join('\n'), /coordinator endpoints "no-port" are not HOST:PORT/);
+
+    // A port another process holds is named, with the flag that moves the listener.
+    const ca = createTestCa(dir.path, 'port');
+    const certificate = ca.issue('webhook');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const takenPort = (holder.address() as { port: number }).port;
+    try {
+      const taken = startWebhook(['--listen', `127.0.0.1:${takenPort}`, '--tls-cert-file', certificate.certFile, '--tls-key-file', certificate.keyFile, '--coordinator', 'c:7400', '--agent-image', 'k', '--kubeconfig', cluster.connection.kubeconfigFile]);
+      assert.is(await taken.exited, 2);
+      assert.match(taken.output.join('\n'), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${takenPort} \\(--listen\\): another process already listens on it \\(EADDRINUSE\\)\\. Stop what uses it, or move this listener with --listen HOST:PORT`));
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   } finally {
     await dir.cleanup();
   }

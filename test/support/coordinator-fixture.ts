@@ -49,7 +49,7 @@ export async function startCoordinatorProcess(args: {
 }
 
 export interface AssignmentsJson {
-  pools: Record<string, { unallocated: number; allocated: number; cooling: number }>;
+  pools: Record<string, { unallocated: number; allocated: number; cooling: number; quarantined: number }>;
   pods: Array<{ podName: string; pool: string; leaseId: string; pubKeys: string[]; leaseExpiresAtMs: number | null }>;
   cooling: Array<{ pubKey: string; coolingUntilMs: number | null }>;
 }

@@ -58,6 +58,27 @@ export async function startTestChain(): Promise<TestChain> {
   };
 }
 
+/** The coordinator flags that make the pool deposit on `chain` through `rpcUrl`, paying from `fundingKeyFile`. */
+export function coordinatorDepositFlags(chain: TestChain, rpcUrl: string, fundingKeyFile: string): string[] {
+  const { network } = chain.chain;
+  return [
+    '--deposit-mode', 'submit', '--withdrawal-address', TEST_WITHDRAWAL_ADDRESS, '--eth-rpc-url', rpcUrl, '--funding-key-file', fundingKeyFile,
+    '--chain-id', String(network.chainId), '--genesis-fork-version', network.genesisForkVersion, '--genesis-validators-root', network.genesisValidatorsRoot,
+    '--deposit-contract-address', network.depositContractAddress, '--deposit-confirmations', '1',
+  ];
+}
+
+/** Every DepositEvent the contract emitted, counted by pubkey. */
+export async function depositEventsByKey(chain: TestChain): Promise<Map<string, number>> {
+  const logs = await chain.contract.queryFilter(chain.contract.filters['DepositEvent']!(), 0);
+  const byKey = new Map<string, number>();
+  for (const log of logs) {
+    const pubKey = String((log as unknown as { args: unknown[] }).args[0]).toLowerCase();
+    byKey.set(pubKey, (byKey.get(pubKey) ?? 0) + 1);
+  }
+  return byKey;
+}
+
 export const TEST_MNEMONIC = 'test test test test test test test test test test test waste';
 export const TEST_WITHDRAWAL_ADDRESS = '0x0f51bb10119727a7e5eA3538074fb341F56B09Ad';
 const testSeed = mnemonicToSeed(TEST_MNEMONIC);

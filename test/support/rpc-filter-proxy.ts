@@ -6,6 +6,8 @@ import { createServer, type Server } from 'node:http';
  */
 export class RpcFilterProxy {
   readonly refused = new Set<string>();
+  /** How many calls of each method were refused. */
+  readonly refusedCalls = new Map<string, number>();
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -25,6 +27,7 @@ export class RpcFilterProxy {
         // forwarded as it is
       }
       if (methods.some((method) => proxy?.refused.has(method))) {
+        for (const method of methods) proxy!.refusedCalls.set(method, (proxy!.refusedCalls.get(method) ?? 0) + 1);
         response.destroy();
         return;
       }

@@ -11,6 +11,7 @@ import {
   takeSnapshot,
   type ClaimOutcome,
   type Command,
+  type ChainSighting,
   type CoreState,
   type DerivedPoolKey,
   type KeyProtection,
@@ -61,6 +62,8 @@ function violation(state: CoreState): string | null {
     if ((key.state === 'quarantined') !== (key.quarantine !== null)) return `key ${key.pubKey} is ${key.state} with${key.quarantine ? '' : 'out'} a quarantine record`;
     if (key.state !== 'cooling' && key.coolingUntilMs !== null) return `key ${key.pubKey} not cooling keeps a cooling end`;
     if (!state.pools.has(key.pool)) return `key ${key.pubKey} in unknown pool`;
+    if (key.foreign && key.state !== 'unallocated') return `foreign key ${key.pubKey} (in use elsewhere) was handed out: it is ${key.state}`;
+    if (key.foreign && key.deposit !== null && key.deposit.status !== 'confirmed') return `foreign key ${key.pubKey} still has a deposit to pay`;
   }
   for (const lease of state.leases.values()) {
     const open = (state.history.get(lease.leaseId) ?? []).filter((r) => r.toMs === null).map((r) => r.pubKey).sort();
@@ -96,7 +99,22 @@ function randomProtection(random: () => number): KeyProtection {
 function randomDepositCommand(random: () => number, state: CoreState, pool: string, podName: string, nowMs: number, salt: number): Command {
   const keysOf = (status: string) => [...state.keys.values()].filter((k) => k.pool === pool && k.deposit?.status === status).map((k) => k.pubKey);
   const roll = random();
-  if (roll < 0.4) return { type: 'AddDerivedKeys', nowMs, pool, keys: derivedKeysFor(state, pool, podName, intBetween(random, 1, 3), nowMs) };
+  if (roll < 0.3) {
+    // Mostly from the pool's next index (as a short claim derives them), sometimes as a claim plans them.
+    const next = state.pools.get(pool)?.nextDerivationIndex ?? 0;
+    const keys = random() < 0.7 ? Array.from({ length: intBetween(random, 1, 3) }, (_, i) => ({ pubKey: fakePubKey(pool, next + i), path: `m/12381/3600/${next + i}/0/0`, sealedSecret: `sealed-${pool}-${next + i}`, derivationIndex: next + i })) : derivedKeysFor(state, pool, podName, intBetween(random, 1, 3), nowMs);
+    return { type: 'AddDerivedKeys', nowMs, pool, keys, ...(random() < 0.7 ? { reservedFor: podName } : {}) };
+  }
+  if (roll < 0.4) {
+    // The chain shows a key deposited already (sometimes one whose deposit is confirmed, which must be refused).
+    const candidates = random() < 0.8 ? [...keysOf('awaiting'), ...keysOf('signed')] : keysOf('confirmed');
+    return { type: 'RecordFoundDeposits', nowMs, found: candidates.slice(0, 2).map((pubKey, i) => ({ pubKey, sighting: randomSighting(random, salt * 10 + i) })) };
+  }
+  if (roll < 0.45) {
+    const signed = [...state.keys.values()].find((k) => k.pool === pool && k.deposit?.status === 'signed');
+    const nonce = (signed?.deposit?.nonce ?? 0) + intBetween(random, -1, 3);
+    return { type: 'ReplaceDepositTransaction', nowMs, pubKey: signed?.pubKey ?? fakePubKey(pool, 1, 0), replacesTxHash: signed?.deposit?.txHash ?? '0x' + '00'.repeat(32), txHash: '0x' + (salt * 10 + 7).toString(16).padStart(64, '0'), rawTx: '0x02f9' + salt.toString(16), nonce };
+  }
   if (roll < 0.75) {
     // Sometimes a key that is not awaiting (already signed): recording twice must be refused.
     const candidates = random() < 0.8 ? keysOf('awaiting') : keysOf('signed');
@@ -110,6 +128,32 @@ function randomDepositCommand(random: () => number, state: CoreState, pool: stri
 }
 
 const GENESIS_MS = 1_600_000_000_000;
+
+function randomSighting(random: () => number, n: number): ChainSighting {
+  if (random() < 0.3) return { depositTxHash: null, depositBlockNumber: null, withdrawalCredentials: null, beaconStatus: pick(random, ['active_ongoing', 'pending_queued', 'Bad-Status']) };
+  return { depositTxHash: '0x' + n.toString(16).padStart(64, 'c'), depositBlockNumber: n, withdrawalCredentials: random() < 0.9 ? '0x01' + '00'.repeat(31) : null, beaconStatus: null };
+}
+
+/** Keys seen on chain past the pool's next index, and the operator clearing foreign ones (or trying to). */
+function randomChainCommand(random: () => number, state: CoreState, pool: string, nowMs: number, salt: number): Command {
+  const poolState = state.pools.get(pool);
+  const roll = random();
+  if (roll < 0.35) {
+    const from = poolState?.nextDerivationIndex ?? 0;
+    // Mostly from the pool's next index; sometimes stale, as when a claim derived first.
+    const fromIndex = random() < 0.85 ? from : Math.max(0, from - 1);
+    const indices = [fromIndex + intBetween(random, 0, 1), fromIndex + intBetween(random, 2, 4)].filter(() => random() < 0.8);
+    const keys = indices.map((index) => ({ key: { pubKey: fakePubKey(pool, index), path: `m/12381/3600/${index}/0/0`, sealedSecret: `sealed-${pool}-${index}`, derivationIndex: index }, sighting: randomSighting(random, salt + index) }));
+    return { type: 'RestoreKeys', nowMs, pool, fromIndex, nextDerivationIndex: (indices.at(-1) ?? fromIndex) + 1, keys };
+  }
+  const foreign = [...state.keys.values()].filter((k) => k.pool === pool && k.foreign).map((k) => k.pubKey);
+  const others = [...state.keys.values()].filter((k) => k.pool === pool).map((k) => k.pubKey);
+  const pubKeys = [...foreign.filter(() => random() < 0.7), ...(random() < 0.2 ? [pick(random, [...others, fakePubKey(pool, 999_997, 3)])] : [])];
+  if (roll < 0.6) return { type: 'ConfirmForeignKeys', nowMs, pool, pubKeys };
+  const protection: Record<string, KeyProtection> = {};
+  for (const pubKey of pubKeys) protection[pubKey] = randomProtection(random);
+  return { type: 'ImportProtection', nowMs, pool, genesisValidatorsRoot: random() < 0.05 ? '0x' + '33'.repeat(32) : GVR, protection };
+}
 
 /** The three ways out of quarantine, aimed mostly at quarantined keys and their holders. */
 function randomQuarantineExit(random: () => number, state: CoreState, pool: string, nowMs: number): Command {
@@ -190,7 +234,8 @@ function randomCommand(random: () => number, state: CoreState, nowMs: number, im
     return { type: 'ImportKeys', nowMs, pool, keys };
   }
   if (roll < 0.91) return { type: 'FinishCooling', nowMs };
-  if (roll < 0.97) return randomDepositCommand(random, state, pool, podName, nowMs, importSalt);
+  if (roll < 0.95) return randomDepositCommand(random, state, pool, podName, nowMs, importSalt);
+  if (roll < 0.98) return randomChainCommand(random, state, pool, nowMs, importSalt);
   return { type: 'Noop', nowMs };
 }
 
@@ -261,7 +306,14 @@ test('invariants hold after every command of long random sequences, and refusals
           assert.ok(before === null || (after !== null && BigInt(after) >= BigInt(before)), `seed ${seed} step ${step}: ${field} of ${key.pubKey} moved back from ${before} to ${after}`);
         }
         if (key.protection) watermarks.set(key.pubKey, key.protection);
-        // Exactly once: a recorded deposit transaction is never replaced, nor its key dropped while in flight.
+        // Exactly once: a recorded deposit transaction is never replaced, nor its key dropped while in flight;
+        // only once its nonce was taken (the proposer checks the chain) may a ReplaceDepositTransaction naming
+        // it put another in its place, or a deposit found on chain stand for it.
+        if (result.ok && command.type === 'ReplaceDepositTransaction' && command.pubKey === key.pubKey) {
+          assert.is(transactions.get(key.pubKey) !== undefined && key.deposit?.rawTx === command.rawTx, true, `seed ${seed} step ${step}: a replacement took another transaction's place`);
+          transactions.set(key.pubKey, command.rawTx);
+        }
+        if (result.ok && command.type === 'RecordFoundDeposits' && command.found.some((f) => f.pubKey === key.pubKey)) transactions.delete(key.pubKey);
         const recorded = transactions.get(key.pubKey);
         if (recorded !== undefined) assert.is(key.deposit?.rawTx, recorded, `seed ${seed} step ${step}: the deposit transaction of ${key.pubKey} changed`);
         else if (key.deposit?.rawTx) transactions.set(key.pubKey, key.deposit.rawTx);

@@ -180,7 +180,7 @@ test('verifyDeposit refuses altered fields and garbage signatures', () => {
   assert.is(refusalCode(() => verifyDeposit({ ...swapped, pubKey: deposit.pubKey }, fork)), 'DEPOSIT_ROOT_MISMATCH');
 });
 
-test('withdrawal addresses must be EIP-55 checksummed execution addresses', () => {
+test('withdrawal addresses must be EIP-55 checksummed execution addresses, and not the zero address', () => {
   const lower = WITHDRAWAL_ADDRESS.toLowerCase();
   const typo = WITHDRAWAL_ADDRESS.replace('F56B', 'f56B');
   for (const [address, expected] of [
@@ -188,6 +188,7 @@ test('withdrawal addresses must be EIP-55 checksummed execution addresses', () =
     [typo, /fails its EIP-55 checksum/],
     ['0x1234', /not an execution address/],
     [WITHDRAWAL_ADDRESS.slice(2), /not an execution address/],
+    ['0x' + '0'.repeat(40), /zero address/],
   ] as const) {
     try {
       executionWithdrawalCredentials(address, 0x01);

@@ -6,6 +6,7 @@ import { trackServerVersion } from './server-version-tracker.js';
 import { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { injectionOptions, type InjectionOptions } from './injection-options.js';
 import { startWebhookServer } from './server.js';
+import { listenOn } from '../../../shared/net/listen.js';
 
 export const WEBHOOK_COMMAND: CommandSpec = {
   name: 'webhook',
@@ -49,15 +50,17 @@ export function webhookMain(argv: string[]): Promise<void> {
     const serverVersion = await trackServerVersion(loadKubeConfig((values['kubeconfig'] as string | undefined) ?? null), logger);
     // cert-manager renews the Secret in place: checked first, then served to new connections.
     const certificate = await ReloadingTls.watch({ caFile: null, certFile, keyFile }, { logger });
-    const server = await startWebhookServer({
-      host: listen.host,
-      port: listen.port,
-      certPem: certificate.current.certPem!,
-      keyPem: certificate.current.keyPem!,
-      options,
-      serverVersion: serverVersion.current,
-      logger,
-    });
+    const server = await listenOn(listen, 'listen', () =>
+      startWebhookServer({
+        host: listen.host,
+        port: listen.port,
+        certPem: certificate.current.certPem!,
+        keyPem: certificate.current.keyPem!,
+        options,
+        serverVersion: serverVersion.current,
+        logger,
+      }),
+    );
     certificate.subscribe((material) => server.updateCertificate(material.certPem!, material.keyPem!));
     const signal = await shutdownSignal();
     logger.info('shutting down', { signal });

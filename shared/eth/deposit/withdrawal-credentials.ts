@@ -24,6 +24,9 @@ export function checksummedWithdrawalAddress(address: string): string {
   if (checksummed !== address) {
     throw new DepositError('DEPOSIT_INPUT', `withdrawal address ${address} is not EIP-55 checksummed (mixed case); copy it, with its capitals, from the wallet that controls it`);
   }
+  if (/^0x0{40}$/.test(address)) {
+    throw new DepositError('DEPOSIT_INPUT', 'withdrawal address is the zero address: no one controls it, so every withdrawal would be lost; give the address of a wallet you control');
+  }
   return checksummed;
 }
 
