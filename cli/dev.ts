@@ -13,7 +13,7 @@ import { generateMnemonic } from '../coordinator/keys/mnemonic-file.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec } from '../shared/cli/flags.js';
 import { LAYOUT_NAMES } from '../shared/eth/layouts/types.js';
 import { createLogger } from '../shared/log/logger.js';
-import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from './run-command.js';
+import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from '../shared/cli/run-command.js';
 
 const DEV_COMMAND: CommandSpec = {
   name: 'dev',
