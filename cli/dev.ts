@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Wallet } from 'ethers';
-import { startLocalChain } from '../coordinator/deposits/local-chain.js';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { startCoordinator } from '../coordinator/coordinator.js';
 import { coordinatorConfig, COORDINATOR_COMMAND } from '../coordinator/config.js';
 import { generateMnemonic } from '../coordinator/keys/mnemonic-file.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec } from '../shared/cli/flags.js';
+import { ConfigError } from '../shared/errors/keylease-error.js';
 import { LAYOUT_NAMES } from '../shared/eth/layouts/types.js';
 import { createLogger } from '../shared/log/logger.js';
 import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from '../shared/cli/run-command.js';
@@ -30,11 +30,30 @@ const DEV_COMMAND: CommandSpec = {
   ],
 };
 
-const CLI_SCRIPT = fileURLToPath(new URL('./keylease.ts', import.meta.url));
+/** Node arguments that run this CLI the way this process runs it: compiled, or its TypeScript through tsx. */
+const CLI_NODE_ARGS = import.meta.url.endsWith('.ts')
+  ? ['--import', 'tsx', fileURLToPath(new URL('./keylease.ts', import.meta.url))]
+  : [fileURLToPath(new URL('./keylease.js', import.meta.url))];
+
+/**
+ * The local chain runs Hardhat's EVM, a development dependency: a production install (the image,
+ * `npm ci --omit=dev`) has no Hardhat, and `dev` says so before it writes anything.
+ */
+async function loadLocalChain(): Promise<typeof import('../coordinator/deposits/local-chain.js')> {
+  try {
+    return await import('../coordinator/deposits/local-chain.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /\bhardhat\b/.test((error as Error).message)) {
+      throw new ConfigError('the local Ethereum chain runs on Hardhat, a development dependency this installation leaves out (npm ci --omit=dev, the image): run dev from a checkout with every dependency installed (npm install)');
+    }
+    throw error;
+  }
+}
 
 /** `keylease dev`: what `npm start` runs. */
 export function devMain(argv: string[]): Promise<void> {
   return runCommand(DEV_COMMAND, argv, async (values) => {
+    const { startLocalChain } = await loadLocalChain();
     const dataDir = resolve(values['data-dir'] as string);
     const logLevel = logLevelOf(values);
     // The coordinator's log goes to stderr as usual; deposit progress is also told to the person watching.
@@ -133,7 +152,7 @@ export function devMain(argv: string[]): Promise<void> {
 function startAgentProcess(args: string[], podName: string): ChildProcess {
   // Own process group: a terminal Ctrl-C reaches only `dev`, which then stops the agents in order.
   // The stdin pipe tells the agent when `dev` is gone, even after a SIGKILL.
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_SCRIPT, ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], {
     stdio: ['pipe', 'inherit', 'pipe'],
     detached: true,
     env: { ...process.env, [STOP_WITH_PARENT_ENV]: '1' },
