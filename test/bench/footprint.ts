@@ -2,9 +2,12 @@
  * What keylease costs where it runs, measured on what the image holds: this checkout built
  * (`npm run build`) beside a production install (`npm ci --omit=dev`) in a temporary directory. Prints,
  * for `agent --help`, an agent holding N keys (files mode, and remote-signer mode when the agent has
- * --signer-listen) and a coordinator holding M keys: start time, steady RSS (median of one sample a
- * second while it holds), peak RSS (the kernel's high-water mark); then the production node_modules
- * and the image (or, with no Docker engine, the /app tree the image adds to its base).
+ * --signer-listen) and a coordinator holding M keys: start time (to the first HTTP answer) and time to
+ * ready, steady RSS (median of one sample a second while it holds) and the private part of it (anonymous
+ * memory: the rest is the node binary's pages, shared with every node process on the machine), peak
+ * RSS (the kernel's high-water mark); then the production node_modules
+ * and the image (or, with no Docker engine, the /app tree the image adds to its base). Sizes are disk
+ * usage as du counts it.
  * Linux only (reads /proc). Usage:
  *   npm run bench:footprint [-- --seconds 60 --agent-keys 100 --pool-keys 10000 --app DIR]
  * --app DIR measures the keylease in DIR (its bin/keylease.js and node_modules) as it is, instead of
@@ -17,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_OPTIONS } from '../../coordinator/k8s/webhook/agent-sidecar.js';
 import { freePorts } from '../support/ports.js';
 import { tempDir } from '../support/temp-dir.js';
 import { benchNumber, benchOption } from './bench-options.js';
@@ -31,8 +35,8 @@ const MiB = 1024 * 1024;
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-const row = (what: string, start: string, ready: string, steady: string, peak: string) =>
-  console.log(`  ${what.padEnd(46)} ${start.padStart(9)} ${ready.padStart(9)} ${steady.padStart(12)} ${peak.padStart(12)}`);
+const row = (what: string, start: string, ready: string, steady: string, privateRss: string, peak: string) =>
+  console.log(`  ${what.padEnd(46)} ${start.padStart(9)} ${ready.padStart(9)} ${steady.padStart(12)} ${privateRss.padStart(12)} ${peak.padStart(12)}`);
 const note = (what: string, text: string) => console.log(`  ${what.padEnd(46)} ${text}`);
 
 function run(command: string, args: string[], cwd: string): void {
@@ -51,11 +55,11 @@ async function diskUsage(path: string, seen = new Set<string>()): Promise<number
   return bytes;
 }
 
-/** VmRSS and VmHWM of a live process, in bytes. */
-async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+/** VmRSS, RssAnon and VmHWM of a live process, in bytes. */
+async function memoryOf(pid: number): Promise<{ rss: number; anon: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), peak: kib('VmHWM') };
 }
 
 async function until<T>(check: () => Promise<T | undefined>, child: ChildProcess, output: () => string, timeoutMs: number, what: string): Promise<T> {
@@ -79,6 +83,7 @@ interface Measured {
   readonly startMs: number;
   readonly readyMs: number;
   readonly steady: number;
+  readonly steadyPrivate: number;
   readonly peak: number;
 }
 
@@ -87,13 +92,13 @@ class Running {
   readonly child: ChildProcess;
   private output = '';
   private readonly started = performance.now();
-  private readonly samples: number[] = [];
+  private readonly samples: Array<{ rss: number; anon: number }> = [];
   private sampler: NodeJS.Timeout | null = null;
   startMs = NaN;
   readyMs = NaN;
 
-  constructor(app: string, args: string[]) {
-    this.child = spawn(process.execPath, [join(app, 'bin/keylease.js'), ...args], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(app: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [join(app, 'bin/keylease.js'), ...args], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     for (const stream of [this.child.stdout!, this.child.stderr!]) stream.on('data', (d) => (this.output = (this.output + d).slice(-20_000)));
   }
 
@@ -102,12 +107,12 @@ class Running {
     this.startMs = performance.now() - this.started;
     await until(answers(`${httpBase}/readyz`, 200), this.child, () => this.output, timeoutMs, 'ready');
     this.readyMs = performance.now() - this.started;
-    this.sampler = setInterval(() => void memoryOf(this.child.pid!).then(({ rss }) => this.samples.push(rss), () => {}), 1000);
+    this.sampler = setInterval(() => void memoryOf(this.child.pid!).then((m) => this.samples.push(m), () => {}), 1000);
   }
 
   async measure(): Promise<Measured> {
     const { peak } = await memoryOf(this.child.pid!);
-    return { startMs: this.startMs, readyMs: this.readyMs, steady: median(this.samples), peak };
+    return { startMs: this.startMs, readyMs: this.readyMs, steady: median(this.samples.map((m) => m.rss)), steadyPrivate: median(this.samples.map((m) => m.anon)), peak };
   }
 
   async stop(): Promise<void> {
@@ -122,7 +127,7 @@ class Running {
 const hold = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `keylease CMD --help`: wall time to exit, and peak RSS written by a probe as the process exits. */
-async function measureHelp(app: string, work: string, command: string, runs = 5): Promise<{ ms: number; peak: number; text: string }> {
+async function measureHelp(app: string, work: string, command: string, env: NodeJS.ProcessEnv, runs = 5): Promise<{ ms: number; peak: number; text: string }> {
   const probe = join(work, 'peak-rss-probe.mjs');
   await writeFile(probe, "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.FOOTPRINT_PEAK_FILE, String(process.resourceUsage().maxRSS * 1024)));\n");
   const times: number[] = [];
@@ -131,7 +136,7 @@ async function measureHelp(app: string, work: string, command: string, runs = 5)
   for (let i = 0; i < runs; i++) {
     const peakFile = join(work, `peak-${i}`);
     const started = performance.now();
-    const result = spawnSync(process.execPath, ['--import', probe, join(app, 'bin/keylease.js'), command, '--help'], { cwd: app, encoding: 'utf8', env: { ...process.env, FOOTPRINT_PEAK_FILE: peakFile } });
+    const result = spawnSync(process.execPath, ['--import', probe, join(app, 'bin/keylease.js'), command, '--help'], { cwd: app, encoding: 'utf8', env: { ...process.env, ...env, FOOTPRINT_PEAK_FILE: peakFile } });
     times.push(performance.now() - started);
     if (result.status !== 0) throw new Error(`keylease ${command} --help failed:\n${result.stderr}`);
     text = result.stdout;
@@ -160,6 +165,7 @@ const stops: Array<() => Promise<void>> = [];
 try {
   let app = givenApp;
   let installBytes: number | null = null;
+  let prunedBytes: number | null = null;
   if (!app) {
     console.log('building (npm run build) and installing production dependencies (npm ci --omit=dev)…');
     run('npm', ['run', 'build'], root);
@@ -168,15 +174,20 @@ try {
     for (const file of ['package.json', 'package-lock.json']) await cp(join(root, file), join(app, file));
     run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], app);
     installBytes = await diskUsage(join(app, 'node_modules'));
+    // As the image holds it (the Dockerfile's deps stage runs the same script).
+    run('sh', [join(root, 'scripts/image/prune-node-modules.sh'), join(app, 'node_modules')], app);
+    prunedBytes = await diskUsage(join(app, 'node_modules'));
     await cp(join(root, 'dist'), join(app, 'dist'), { recursive: true });
     await cp(join(root, 'bin'), join(app, 'bin'), { recursive: true });
   }
-  const appBytes = await diskUsage(app);
 
   console.log(`\nkeylease at ${givenApp || 'this checkout, built, with production dependencies only'}; node ${process.version}`);
-  row('', 'start', 'ready', 'steady RSS', 'peak RSS');
-  const agentHelp = await measureHelp(app, work.path, 'agent');
-  row('agent --help (median of 5)', secs(agentHelp.ms), '', '', mib(agentHelp.peak));
+  // The agent runs with the Node options the webhook injects into its container.
+  const agentEnv = { NODE_OPTIONS: AGENT_NODE_OPTIONS };
+  console.log(`agents run with NODE_OPTIONS=${AGENT_NODE_OPTIONS}, as the webhook injects them`);
+  row('', 'start', 'ready', 'steady RSS', '  (private)', 'peak RSS');
+  const agentHelp = await measureHelp(app, work.path, 'agent', agentEnv);
+  row('agent --help (median of 5)', secs(agentHelp.ms), '', '', '', mib(agentHelp.peak));
 
   // A pool of poolKeys imported keys: `keylease import` into a data directory the coordinator created.
   const kekFile = join(work.path, 'kek.bin');
@@ -204,13 +215,13 @@ try {
     'agent', '--coordinator', `127.0.0.1:${grpcPort}`, '--pod-name', pod, '--keys', String(agentKeys), '--health-listen', `127.0.0.1:${healthPort}`, '--log-level', 'warn',
   ];
   const holdAgent = async (label: string, args: string[], healthPort: number) => {
-    const agent = new Running(app, args);
+    const agent = new Running(app, args, agentEnv);
     stops.push(() => agent.stop());
     await agent.waitReady(`http://127.0.0.1:${healthPort}`, 120_000);
     await hold(seconds * 1000);
     const measured = await agent.measure();
     await agent.stop();
-    row(label, secs(measured.startMs), secs(measured.readyMs), mib(measured.steady), mib(measured.peak));
+    row(label, secs(measured.startMs), secs(measured.readyMs), mib(measured.steady), mib(measured.steadyPrivate), mib(measured.peak));
   };
   await holdAgent(`agent, ${agentKeys} keys, files (${seconds} s)`, [...agentArgs('footprint-files', agentHealthPort), '--layout', 'lighthouse', '--out', join(work.path, 'files-pod')], agentHealthPort);
   if (agentHelp.text.includes('--signer-listen')) {
@@ -220,17 +231,19 @@ try {
     note(`agent, ${agentKeys} keys, remote signer`, 'n/a: agent has no --signer-listen');
   }
   const coordinatorMeasured = await coordinator.measure();
-  row(`coordinator, ${poolKeys} keys (served the agents)`, secs(coordinatorMeasured.startMs), secs(coordinatorMeasured.readyMs), mib(coordinatorMeasured.steady), mib(coordinatorMeasured.peak));
+  row(`coordinator, ${poolKeys} keys (served the agents)`, secs(coordinatorMeasured.startMs), secs(coordinatorMeasured.readyMs), mib(coordinatorMeasured.steady), mib(coordinatorMeasured.steadyPrivate), mib(coordinatorMeasured.peak));
 
   console.log('');
   note('production node_modules (npm ci --omit=dev)', installBytes === null ? 'n/a: --app given' : mib(installBytes));
-  const docker = spawnSync('docker', ['info'], { stdio: 'ignore' });
-  if (!givenApp && docker.status === 0) {
+  note('  without declarations and source maps', prunedBytes === null ? 'n/a: --app given' : `${mib(prunedBytes)} (as the image holds it)`);
+  if (givenApp) {
+    note('image', 'n/a: --app given');
+  } else if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0) {
     run('docker', ['build', '-t', 'keylease:footprint', '.'], root);
     const size = spawnSync('docker', ['image', 'inspect', '--format', '{{.Size}}', 'keylease:footprint'], { encoding: 'utf8' });
     note('image keylease:footprint', mib(Number(size.stdout.trim())));
   } else {
-    note('image', `n/a: no Docker engine here; the /app tree it adds to node:20-bookworm-slim: ${mib(appBytes)}`);
+    note('image', `n/a: no Docker engine here; the /app tree it adds to node:20-bookworm-slim: ${mib(await diskUsage(app))}`);
   }
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => {});

@@ -111,13 +111,14 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
       KEYLEASE_KEYS: '4',
       KEYLEASE_HEALTH_LISTEN: '0.0.0.0:7410',
       KEYLEASE_TOKEN_FILE: '/var/run/secrets/keylease.io/serviceaccount/token',
+      NODE_OPTIONS: '--max-semi-space-size=1',
       KEYLEASE_LAYOUT: 'lighthouse',
       KEYLEASE_OUT: '/keylease/keys',
     });
     assert.equal(validator.lifecycle, {
       preStop: { httpGet: { path: '/prestop', port: 7410, scheme: 'HTTP', httpHeaders: [{ name: 'X-Keylease-Hook', value: 'prestop' }] } },
     });
-    assert.equal(agent.resources, { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+    assert.equal(agent.resources, { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '384Mi' } });
     assert.equal(agent.readinessProbe?.httpGet.path, '/readyz');
     assert.equal(agent.livenessProbe?.httpGet.path, '/healthz');
     assert.equal(agent.securityContext, { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
