@@ -10,7 +10,8 @@ if (existsSync(compiled)) {
   let tsx;
   try {
     tsx = await import('tsx/esm/api');
-  } catch {
+  } catch (error) {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
     process.stderr.write('keylease: dist/ is missing and tsx (a development dependency) is not installed: run `npm run build` in a full install (npm install), or use the image\n');
     process.exit(1);
   }
