@@ -1,25 +1,38 @@
-# One image for every keylease command: coordinator, agent, webhook, dev.
+# One image for every keylease command: coordinator, agent, webhook (and dev's message that it needs a
+# full checkout). It holds compiled JavaScript and production dependencies only: no TypeScript, no tsx.
 # glibc base: the native BLS binding ships as a glibc prebuilt in an optional npm package.
 # Pin the base by digest in release builds (node:20-bookworm-slim@sha256:…).
+
+# Compiles the TypeScript (every dependency: the compiler needs the packages' types).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/
+COPY shared ./shared
+COPY coordinator ./coordinator
+COPY agent ./agent
+COPY cli ./cli
+RUN npm run build
+
+# Production dependencies only, exactly as locked; optional ones stay (the BLS platform binary is one).
+# Declarations and source maps go: Node never loads them.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only, exactly as locked; optional ones stay (the BLS platform binary is one).
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY scripts/image/prune-node-modules.sh ./
+RUN npm ci --omit=dev --no-audit --no-fund && sh prune-node-modules.sh node_modules
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-COPY cli ./cli
-COPY shared ./shared
-COPY coordinator ./coordinator
-COPY agent ./agent
 # Non-root and numeric (so the kubelet can verify runAsNonRoot). Nothing under /app is written at run
-# time, so the root filesystem can be read-only; tsx keeps its compile cache in /tmp, which the
-# Kubernetes manifests mount as an in-memory emptyDir.
+# time, so the root filesystem can be read-only.
 USER 10001:10001
 # Exec form: node is PID 1 and receives SIGTERM itself (every command handles it: the coordinator hands
 # leadership over, the agent hands its keys back). No HEALTHCHECK: Kubernetes ignores it and probes

@@ -1,5 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { layoutFor } from '../shared/eth/layouts/types.js';
+import { layoutFor } from '../shared/eth/layouts/registry.js';
 import { CombinedKeyHolder, FileKeyHolder, KeymanagerKeyHolder, type KeyHolder } from './key-holders.js';
 import { KeymanagerClient } from './keymanager/client.js';
 import { systemClock, type Clock } from '../shared/clock/clock.js';

@@ -5,7 +5,7 @@ import type { Logger } from '../shared/log/logger.js';
 import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient, type SigningMode } from './coordinator-client.js';
 import { AgentError } from './errors.js';
 import type { KeyHolder } from './key-holders.js';
-import type { FenceCause, LeaseLoopObserver } from './metrics.js';
+import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
 
 export type AgentPhase = 'claiming' | 'holding' | 'fenced' | 'stopped' | 'failed';
 

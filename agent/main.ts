@@ -1,4 +1,4 @@
-import { runCommand, shutdownSignal } from '../cli/run-command.js';
+import { runCommand, shutdownSignal } from '../shared/cli/run-command.js';
 import { createLogger } from '../shared/log/logger.js';
 import { startAgent } from './agent.js';
 import { AGENT_COMMAND, agentConfig } from './config.js';

@@ -1,17 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentPhase } from './lease-loop.js';
-
-/** Why an agent took its keys away: a short, fixed label per cause, for alerts and dashboards. */
-export type FenceCause = 'deadline' | 'lease_unknown' | 'install_failed' | 'install_slow' | 'error';
+import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
 
 const PHASES: readonly AgentPhase[] = ['claiming', 'holding', 'fenced', 'stopped', 'failed'];
-
-/** What the lease loop reports as it goes. */
-export interface LeaseLoopObserver {
-  onClaim(outcome: 'granted' | 'refused' | 'failed'): void;
-  onRenewal(outcome: 'ok' | 'failed', seconds: number): void;
-  onFence(cause: FenceCause): void;
-}
 
 /**
  * The agent's Prometheus metrics, served on its health port: one pod's view of its own lease, so an

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError, KeyleaseError } from '../shared/errors/keylease-error.js';
 import { requestJson, type JsonResponse } from '../shared/http/json-request.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../shared/cli/run-command.js';
 
 const ACTIONS = ['status', 'add-learner', 'promote', 'remove', 'transfer-leadership'] as const;
 type Action = (typeof ACTIONS)[number];

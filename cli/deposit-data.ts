@@ -6,7 +6,7 @@ import type { CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { DepositError, checksummedWithdrawalAddress } from '../shared/eth/deposit/index.js';
 import { KNOWN_NETWORKS, KNOWN_NETWORK_NAMES, type KnownNetworkName } from '../shared/eth/networks.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../shared/cli/run-command.js';
 
 /** staking-deposit-cli (ethstaker-deposit-cli) refuses keystore passwords shorter than this. */
 const MIN_KEYSTORE_PASSWORD_LENGTH = 12;

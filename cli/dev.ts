@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Wallet } from 'ethers';
-import { startLocalChain, type LocalChain } from '../coordinator/deposits/local-chain.js';
+import type { LocalChain } from '../coordinator/deposits/local-chain.js';
 import { NETWORK_FLAGS, poolNetwork } from '../coordinator/network-config.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { generateMnemonic } from '../coordinator/keys/mnemonic-file.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec, type FlagValues } from '../shared/cli/flags.js';
 import { LAYOUT_NAMES } from '../shared/eth/layouts/types.js';
 import { createLogger } from '../shared/log/logger.js';
-import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from './run-command.js';
+import { runCommand, shutdownSignal, STOP_WITH_PARENT_ENV } from '../shared/cli/run-command.js';
 
 const DEV_COMMAND: CommandSpec = {
   name: 'dev',
@@ -38,7 +38,25 @@ const DEV_COMMAND: CommandSpec = {
   ],
 };
 
-const CLI_SCRIPT = fileURLToPath(new URL('./keylease.ts', import.meta.url));
+/** Node arguments that run this CLI the way this process runs it: compiled, or its TypeScript through tsx. */
+const CLI_NODE_ARGS = import.meta.url.endsWith('.ts')
+  ? ['--import', 'tsx', fileURLToPath(new URL('./keylease.ts', import.meta.url))]
+  : [fileURLToPath(new URL('./keylease.js', import.meta.url))];
+
+/**
+ * The local chain runs Hardhat's EVM, a development dependency: a production install (the image,
+ * `npm ci --omit=dev`) has no Hardhat, and `dev` says so before it writes anything.
+ */
+async function loadLocalChain(): Promise<typeof import('../coordinator/deposits/local-chain.js')> {
+  try {
+    return await import('../coordinator/deposits/local-chain.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /\bhardhat\b/.test((error as Error).message)) {
+      throw new ConfigError('the local Ethereum chain runs on Hardhat, a development dependency this installation leaves out (npm ci --omit=dev, the image): run dev from a checkout with every dependency installed (npm install)');
+    }
+    throw error;
+  }
+}
 
 /** `keylease dev`: what `npm start` runs. */
 export function devMain(argv: string[]): Promise<void> {
@@ -46,6 +64,8 @@ export function devMain(argv: string[]): Promise<void> {
     const dataDir = resolve(values['data-dir'] as string);
     // Checked before anything is written: a refused start leaves no demo data behind.
     const external = externalChain(values);
+    // Hardhat (a development dependency) only for the local chain; an external one needs none.
+    const chainModule = external ? null : await loadLocalChain();
     const logLevel = logLevelOf(values);
     // The coordinator's log goes to stderr as usual; deposit progress is also told to the person watching.
     const logger = createLogger({
@@ -76,7 +96,7 @@ export function devMain(argv: string[]): Promise<void> {
     }
     if (!existsSync(kekFile)) await writeFile(kekFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
 
-    const chain = external ?? (await localChain(dataDir));
+    const chain = external ?? (await localChain(dataDir, chainModule!));
     const coordinatorValues = {
       ...Object.fromEntries(COORDINATOR_COMMAND.flags.map((f) => [f.name, f.default])),
       'data-dir': join(dataDir, 'coordinator'),
@@ -134,7 +154,7 @@ export function devMain(argv: string[]): Promise<void> {
 function startAgentProcess(args: string[], podName: string): ChildProcess {
   // Own process group: a terminal Ctrl-C reaches only `dev`, which then stops the agents in order.
   // The stdin pipe tells the agent when `dev` is gone, even after a SIGKILL.
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_SCRIPT, ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], {
     stdio: ['pipe', 'inherit', 'pipe'],
     detached: true,
     env: { ...process.env, [STOP_WITH_PARENT_ENV]: '1' },
@@ -205,7 +225,7 @@ function externalChain(values: FlagValues): DepositChain | null {
  * A local in-process chain with the deposit contract; its keys are kept with the demo data, so the
  * contract and funding wallet are the same on every start.
  */
-async function localChain(dataDir: string): Promise<DepositChain> {
+async function localChain(dataDir: string, { startLocalChain }: typeof import('../coordinator/deposits/local-chain.js')): Promise<DepositChain> {
   const chainKeys = await demoChainKeys(join(dataDir, 'demo-chain-keys.json'));
   const chain = await startLocalChain({ fundingPrivKey: chainKeys.funding, deployerPrivKey: chainKeys.deployer });
   const fundingKeyFile = join(dataDir, 'demo-funding.key');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { sendToLeader } from './cluster.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../shared/cli/run-command.js';
 
 const ACTIONS = ['foreign', 'confirm-foreign', 'import-protection'] as const;
 type Action = (typeof ACTIONS)[number];

@@ -3,7 +3,7 @@ import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError, KeyleaseError } from '../shared/errors/keylease-error.js';
 import { requestJson } from '../shared/http/json-request.js';
 import { sendToLeader } from './cluster.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../shared/cli/run-command.js';
 
 const ACTIONS = ['list', 'release'] as const;
 

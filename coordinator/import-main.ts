@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { runCommand } from '../cli/run-command.js';
+import { runCommand } from '../shared/cli/run-command.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
 import { createLogger } from '../shared/log/logger.js';

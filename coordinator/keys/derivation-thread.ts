@@ -3,9 +3,17 @@ import type { DerivedPoolKey } from '../core/index.js';
 import type { DerivationReply, DerivationRequest } from './derivation-protocol.js';
 import { KeysError } from './errors.js';
 
-/** Registers tsx inside the worker, then loads the TypeScript worker module. */
-const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./derivation-worker.ts', import.meta.url).href)}); })`;
+/**
+ * The worker module sits beside this one. Compiled (dist/, the image) it runs as it is; run from the
+ * TypeScript source (development, tests) the worker registers tsx itself before loading it, whatever
+ * the main thread was started with.
+ */
+function startWorkerThread(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./derivation-worker.js', import.meta.url));
+  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+    .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./derivation-worker.ts', import.meta.url).href)}); })`;
+  return new Worker(bootstrap, { eval: true });
+}
 
 export type DerivationProgress = (done: number, total: number) => void;
 
@@ -17,10 +25,7 @@ interface InFlight {
   readonly reject: (error: Error) => void;
 }
 
-/**
- * One worker thread that derives and seals keys, started on first use. The worker is TypeScript, so it
- * loads tsx itself rather than relying on how the main thread was started.
- */
+/** One worker thread that derives and seals keys, started on first use. */
 export class DerivationThread {
   private worker: Worker | null = null;
   private nextRequestId = 1;
@@ -50,7 +55,7 @@ export class DerivationThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+    const worker = startWorkerThread();
     // An idle worker must not keep a stopping process alive.
     worker.unref();
     worker.on('message', (reply: DerivationReply) => this.onReply(reply));

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
-import { READY_MARKER } from '../../shared/eth/layouts/types.js';
+import { READY_MARKER } from '../../shared/eth/layouts/engine.js';
 import { readKek } from '../../coordinator/keys/kek.js';
 import { openPoolKey } from '../../coordinator/keys/pool-key.js';
 import { replicaDirectory } from '../../coordinator/config.js';

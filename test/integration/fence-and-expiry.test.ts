@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { READY_MARKER } from '../../shared/eth/layouts/types.js';
+import { READY_MARKER } from '../../shared/eth/layouts/engine.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { KNOWN_NETWORKS } from '../../shared/eth/networks.js';
 import { parseInterchange, watermarks } from '../../shared/eth/slashing-protection/index.js';

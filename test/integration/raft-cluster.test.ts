@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { READY_MARKER } from '../../shared/eth/layouts/types.js';
+import { READY_MARKER } from '../../shared/eth/layouts/engine.js';
 import { eventually, fetchAssignments, writeSecrets } from '../support/coordinator-fixture.js';
 import { TEST_TICK_MS, TestCluster } from '../support/cluster-fixture.js';
 import { KeyleaseProcess, type LogRecord } from '../support/processes.js';

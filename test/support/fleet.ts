@@ -2,7 +2,7 @@ import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import type { GrantedKey, GrantNetwork, KeyHolder } from '../../agent/key-holders.js';
 import { emptyInterchange, serializeInterchange } from '../../shared/eth/slashing-protection/index.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
-import type { FenceCause, LeaseLoopObserver } from '../../agent/metrics.js';
+import type { FenceCause, LeaseLoopObserver } from '../../agent/lease-observer.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 

@@ -19,8 +19,9 @@ export class KeyleaseProcess {
   private readonly lineWaiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  /** `entry`: the node arguments that start the CLI; the TypeScript through tsx unless given. */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, entry: readonly string[] = ['--import', 'tsx', CLI]) {
+    this.child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.onLine(line));
     }
@@ -84,8 +85,8 @@ export class KeyleaseProcess {
 }
 
 /** Runs a keylease command to completion. */
-export async function runKeylease(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
-  const proc = new KeyleaseProcess(args, env);
+export async function runKeylease(args: readonly string[], env: NodeJS.ProcessEnv = {}, entry?: readonly string[]): Promise<{ code: number | null; output: string }> {
+  const proc = new KeyleaseProcess(args, env, entry);
   const { code } = await proc.exited;
   await new Promise((r) => setImmediate(r));
   return { code, output: proc.lines.join('\n') };

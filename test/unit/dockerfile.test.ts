@@ -1,7 +1,8 @@
 /**
  * The Dockerfile cannot be built on these machines (no Docker engine), so what a build would catch is
- * checked here: COPY sources exist, everything the entrypoint imports is copied and its packages are
- * production dependencies, the user is non-root (and the one the manifests expect), no HEALTHCHECK.
+ * checked here: COPY sources exist, the build stage has every source the CLI compiles from, the image
+ * holds compiled JavaScript and production dependencies only and every package a production command
+ * loads is one, the user is non-root (and the one the manifests expect), no HEALTHCHECK.
  */
 import { builtinModules } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +33,10 @@ function parseDockerfile(text: string): Instruction[] {
 
 const instructions = parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8'));
 const finalStage = Math.max(...instructions.map((i) => i.stage));
-const inFinal = (keyword: string) => instructions.filter((i) => i.stage === finalStage && i.keyword === keyword);
+const inStage = (stage: number, keyword: string) => instructions.filter((i) => i.stage === stage && i.keyword === keyword);
+const inFinal = (keyword: string) => inStage(finalStage, keyword);
+/** `FROM image AS name` stages by name. */
+const stageNames = new Map(instructions.filter((i) => i.keyword === 'FROM').map((i) => [/\bAS\s+(\S+)/i.exec(i.args)?.[1] ?? String(i.stage), i.stage]));
 
 /** COPY sources from the build context (not from another stage) and where they land in the image. */
 const contextCopies = instructions
@@ -42,18 +46,47 @@ const contextCopies = instructions
     return { stage: i.stage, sources: parts.slice(0, -1), destination: parts.at(-1)! };
   });
 
-test('every COPY source exists in the build context', () => {
+/** Where the final stage copies `path` from another stage: that stage's number. */
+function finalCopyFrom(path: string): number {
+  const copy = inFinal('COPY').find((i) => /--from=/.test(i.args) && i.args.split(/\s+/).includes(path));
+  assert.ok(copy, `the image copies ${path} from a build stage`);
+  const stage = stageNames.get(/--from=(\S+)/.exec(copy.args)![1]!);
+  assert.ok(stage !== undefined, `COPY ${copy.args} names a stage of this Dockerfile`);
+  return stage;
+}
+
+/** .dockerignore patterns (directories, one a line): what they name is not in the build context. */
+const ignored = existsSync(join(root, '.dockerignore'))
+  ? readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim().replace(/\/$/, '')).filter((l) => l && !l.startsWith('#'))
+  : [];
+
+test('every COPY source exists in the build context, and .dockerignore keeps none of them out', () => {
   assert.ok(contextCopies.length > 0);
-  for (const copy of contextCopies) for (const source of copy.sources) assert.ok(existsSync(join(root, source)), `COPY ${source}: no such file or directory`);
+  for (const copy of contextCopies) {
+    for (const source of copy.sources) {
+      assert.ok(existsSync(join(root, source)), `COPY ${source}: no such file or directory`);
+      assert.not.ok(ignored.some((i) => source === i || source.startsWith(i + '/')), `COPY ${source}, but .dockerignore leaves it out of the context`);
+    }
+  }
 });
 
-test('dependencies are installed from the lockfile, production only, keeping optional ones (the native BLS binary)', () => {
-  const installs = instructions.filter((i) => i.keyword === 'RUN' && /\bnpm\b/.test(i.args));
+test('the image\'s dependencies are the production ones, installed from the lockfile, keeping optional ones (the native BLS binary)', () => {
+  const stage = finalCopyFrom('/app/node_modules');
+  const installs = inStage(stage, 'RUN').filter((i) => /\bnpm\b/.test(i.args));
   assert.is(installs.length, 1);
   assert.match(installs[0]!.args, /\bnpm ci\b/);
   assert.match(installs[0]!.args, /--omit=dev\b/);
   assert.not.match(installs[0]!.args, /--omit=optional|--no-optional/);
-  assert.ok(contextCopies.some((c) => c.stage === installs[0]!.stage && c.sources.includes('package-lock.json')), 'the lockfile is copied before npm ci');
+  assert.ok(contextCopies.some((c) => c.stage === stage && c.sources.includes('package-lock.json')), 'the lockfile is copied before npm ci');
+});
+
+test('the image runs compiled JavaScript: dist/ from a stage that ran npm run build, no TypeScript source, no TypeScript loader', () => {
+  const build = finalCopyFrom('/app/dist');
+  assert.ok(inStage(build, 'RUN').some((i) => /\bnpm run build\b/.test(i.args)), 'the stage dist/ comes from runs npm run build');
+  const finalSources = contextCopies.filter((c) => c.stage === finalStage).flatMap((c) => c.sources);
+  for (const source of ['cli', 'agent', 'coordinator', 'shared']) assert.not.ok(finalSources.includes(source), `the image copies the TypeScript in ${source}/`);
+  for (const loader of ['tsx', 'typescript']) assert.not.ok(loader in packageJson.dependencies, `${loader} is a production dependency`);
+  assert.match(readFileSync(join(root, 'bin/keylease.js'), 'utf8'), /new URL\('\.\.\/dist\/cli\/keylease\.js', import\.meta\.url\)/);
 });
 
 test('the image runs as a numeric non-root user, the one the Kubernetes manifests expect', () => {
@@ -72,13 +105,12 @@ test('no HEALTHCHECK: Kubernetes probes /healthz and /readyz, and ignores HEALTH
   assert.is(instructions.filter((i) => i.keyword === 'HEALTHCHECK').length, 0);
 });
 
-test('the entrypoint runs bin/keylease.js, which loads cli/keylease.ts', () => {
+test('the entrypoint runs bin/keylease.js in /app', () => {
   const [entrypoint] = inFinal('ENTRYPOINT');
   assert.equal(JSON.parse(entrypoint!.args), ['node', '/app/bin/keylease.js']);
   const workdir = inFinal('WORKDIR').at(-1)!.args;
   const binCopy = contextCopies.find((c) => c.stage === finalStage && c.sources.includes('bin'))!;
   assert.is(resolve(workdir, binCopy.destination), '/app/bin');
-  assert.match(readFileSync(join(root, 'bin/keylease.js'), 'utf8'), /await import\('\.\.\/cli\/keylease\.ts'\)/);
 });
 
 /** Specifiers a module loads at run time (`import type` / `export type` are erased and skipped). */
@@ -103,15 +135,14 @@ function resolveRelative(from: string, specifier: string): string {
 const packageName = (specifier: string) => (specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0]!);
 
-test('everything the entrypoint loads is copied into the image, and every package it loads is a production dependency', () => {
-  const copied = contextCopies.filter((c) => c.stage === finalStage).flatMap((c) => c.sources).map((s) => join(root, s));
-  const seen = new Set<string>();
+/** The modules a command's main module loads, and the packages they import. */
+function importGraph(main: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
   const packages = new Set<string>();
-  const queue = [join(root, 'bin/keylease.js')];
+  const queue = [main];
   for (let file = queue.pop(); file; file = queue.pop()) {
-    if (seen.has(file)) continue;
-    seen.add(file);
-    assert.ok(copied.some((c) => file === c || file.startsWith(c + '/')), `${relative(root, file)} is loaded at run time but not copied into the image`);
+    if (files.has(file)) continue;
+    files.add(file);
     for (const specifier of runtimeImports(file)) {
       if (specifier.startsWith('.')) {
         if (!/\.(json|proto)$/.test(specifier)) queue.push(resolveRelative(file, specifier));
@@ -120,11 +151,34 @@ test('everything the entrypoint loads is copied into the image, and every packag
       }
     }
   }
-  assert.ok(seen.size > 50, `walked ${seen.size} modules`);
-  for (const name of packages) {
-    assert.ok(name in packageJson.dependencies, `${name} is imported at run time but is ${name in packageJson.devDependencies ? 'a devDependency (npm ci --omit=dev leaves it out)' : 'not a dependency'}`);
+  return { files, packages };
+}
+
+/** The command table of cli/keylease.ts: each command's main module, imported once the command is chosen. */
+const cliFile = join(root, 'cli/keylease.ts');
+const commandMains = [...readFileSync(cliFile, 'utf8').matchAll(/^\s*'?([\w-]+)'?: \{ summary: .*?import\('([^']+)'\)/gm)].map(([, name, specifier]) => ({ name: name!, main: resolveRelative(cliFile, specifier!) }));
+/** Development dependencies a command may load, because it asks for them by name when they are missing. */
+const ASKED_FOR: Record<string, readonly string[]> = { dev: ['hardhat'] };
+
+test('the build stage copies every source the CLI compiles from', () => {
+  const build = finalCopyFrom('/app/dist');
+  const copied = contextCopies.filter((c) => c.stage === build).flatMap((c) => c.sources).map((s) => join(root, s));
+  const { files } = importGraph(cliFile);
+  assert.ok(files.size > 50, `walked ${files.size} modules`);
+  for (const file of files) assert.ok(copied.some((c) => file === c || file.startsWith(c + '/')), `${relative(root, file)} is compiled into dist/ but not copied into the build stage`);
+});
+
+test('every package a command loads is a production dependency, but for those a command asks for when missing (dev: Hardhat)', () => {
+  assert.equal(commandMains.map((c) => c.name).sort(), ['agent', 'cluster', 'coordinator', 'deposit-data', 'dev', 'import', 'pool', 'quarantine', 'webhook']);
+  for (const { name, main } of commandMains) {
+    for (const pkg of importGraph(main).packages) {
+      if (ASKED_FOR[name]?.includes(pkg)) {
+        assert.ok(pkg in packageJson.devDependencies, `${pkg} is a devDependency`);
+        continue;
+      }
+      assert.ok(pkg in packageJson.dependencies, `keylease ${name} imports ${pkg}, which is ${pkg in packageJson.devDependencies ? 'a devDependency (npm ci --omit=dev leaves it out)' : 'not a dependency'}`);
+    }
   }
-  assert.ok(packages.has('tsx'), 'tsx compiles the TypeScript at run time');
 });
 
 test.run();

@@ -8,7 +8,9 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { encodeAccountStore, PRYSM_WALLET_KEYSTORE, PRYSM_WALLET_PASSWORD } from '../../shared/eth/layouts/prysm.js';
-import { LAYOUT_NAMES, LayoutError, layoutFor, READY_MARKER, type KeyToWrite, type LayoutName } from '../../shared/eth/layouts/types.js';
+import { LayoutError, READY_MARKER } from '../../shared/eth/layouts/engine.js';
+import { layoutFor } from '../../shared/eth/layouts/registry.js';
+import { LAYOUT_NAMES, type KeyToWrite, type LayoutName } from '../../shared/eth/layouts/types.js';
 import { tempDir } from '../support/temp-dir.js';
 
 /* ----------------------------------------------------------------------------------------------- */

@@ -118,6 +118,7 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
       KEYLEASE_TOKEN_FILE: '/var/run/secrets/keylease.io/serviceaccount/token',
       KEYLEASE_SIGNER_LISTEN: '127.0.0.1:9000',
       KEYLEASE_SIGNER_STATE_DIR: '/keylease/signer-state',
+      NODE_OPTIONS: '--max-semi-space-size=1',
       KEYLEASE_LAYOUT: 'lighthouse',
       KEYLEASE_OUT: '/keylease/keys',
     });
@@ -126,7 +127,7 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
     assert.equal(validator.lifecycle, {
       preStop: { httpGet: { path: '/prestop', port: 7410, scheme: 'HTTP', httpHeaders: [{ name: 'X-Keylease-Hook', value: 'prestop' }] } },
     });
-    assert.equal(agent.resources, { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+    assert.equal(agent.resources, { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '384Mi' } });
     assert.equal(agent.readinessProbe?.httpGet.path, '/readyz');
     assert.equal(agent.livenessProbe?.httpGet.path, '/healthz');
     assert.equal(agent.securityContext, { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });

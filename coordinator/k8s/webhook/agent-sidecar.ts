@@ -39,6 +39,11 @@ export const TOKEN_AUDIENCE = 'keylease';
 export const TOKEN_EXPIRATION_SECONDS = 600;
 /** Not a common validator-client port (Prysm's monitoring uses 8081), as all containers share the pod's network. */
 export const AGENT_HEALTH_PORT = 7410;
+/**
+ * Node options of the agent: a 1 MiB young generation (V8's default grows to 16 MiB) keeps an idle
+ * agent's memory flat (npm run bench:footprint, 100 keys: 60 MiB steady, 64 MiB peak, instead of 61-74 and 77).
+ */
+export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';
 /** How long the validator client waits for its keys before the agent is restarted. */
 export const AGENT_READY_TIMEOUT_SECONDS = 600;
 /** The agent image's user (Dockerfile USER). */
@@ -84,6 +89,7 @@ export function agentContainer(
     { name: 'KEYLEASE_KEYS', value: String(request.keyCount) },
     { name: 'KEYLEASE_HEALTH_LISTEN', value: `0.0.0.0:${AGENT_HEALTH_PORT}` },
     { name: 'KEYLEASE_TOKEN_FILE', value: TOKEN_PATH },
+    { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
   ];
   if (request.mode === 'signer') {
     env.push({ name: 'KEYLEASE_SIGNER_LISTEN', value: SIGNER_LISTEN }, { name: 'KEYLEASE_SIGNER_STATE_DIR', value: SIGNER_STATE_MOUNT_PATH });
@@ -101,7 +107,7 @@ export function agentContainer(
   const volumeMounts: NonNullable<ContainerJson['volumeMounts']> = [
     { name: KEYS_VOLUME, mountPath: KEYS_MOUNT_PATH },
     { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true },
-    // tsx keeps its compile cache in the temp dir, and the root filesystem is read-only.
+    // A writable /tmp, as the root filesystem is read-only.
     { name: AGENT_TMP_VOLUME, mountPath: '/tmp' },
   ];
   if (options.coordinatorCaConfigMap !== null) volumeMounts.push({ name: COORDINATOR_CA_VOLUME, mountPath: COORDINATOR_CA_MOUNT_PATH, readOnly: true });

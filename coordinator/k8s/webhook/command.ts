@@ -1,4 +1,4 @@
-import { runCommand, shutdownSignal } from '../../../cli/run-command.js';
+import { runCommand, shutdownSignal } from '../../../shared/cli/run-command.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, parseListenAddress, type CommandSpec, type FlagValues } from '../../../shared/cli/flags.js';
 import { createLogger } from '../../../shared/log/logger.js';
 import { loadKubeConfig } from '../kube-config.js';

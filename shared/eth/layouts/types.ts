@@ -1,14 +1,3 @@
-import { LayoutError, READY_MARKER } from './engine.js';
-import { lighthouseLayout } from './lighthouse.js';
-import { lodestarLayout } from './lodestar.js';
-import { nimbusLayout } from './nimbus.js';
-import { plainLayout } from './plain.js';
-import { prysmLayout } from './prysm.js';
-import { tekuLayout } from './teku.js';
-import { web3signerLayout } from './web3signer.js';
-
-export { LayoutError, READY_MARKER };
-
 /** The on-disk layouts the agent can write, one per validator client (and `plain`). Order is part of the interface. */
 export const LAYOUT_NAMES = ['lighthouse', 'teku', 'nimbus', 'lodestar', 'prysm', 'web3signer', 'plain'] as const;
 export type LayoutName = (typeof LAYOUT_NAMES)[number];
@@ -28,20 +17,4 @@ export interface KeyLayout {
   write(outDir: string, keys: readonly KeyToWrite[]): Promise<void>;
   /** Removes the ready marker FIRST, then every file/dir this layout writes (keystores, secrets, configs), fsyncs; idempotent; fine on an empty or missing dir; never deletes files it does not own. */
   remove(outDir: string): Promise<void>;
-}
-
-const LAYOUTS: Record<LayoutName, KeyLayout> = {
-  lighthouse: lighthouseLayout,
-  teku: tekuLayout,
-  nimbus: nimbusLayout,
-  lodestar: lodestarLayout,
-  prysm: prysmLayout,
-  web3signer: web3signerLayout,
-  plain: plainLayout,
-};
-
-export function layoutFor(name: LayoutName): KeyLayout {
-  const layout = Object.hasOwn(LAYOUTS, name) ? LAYOUTS[name] : undefined;
-  if (!layout) throw new LayoutError('LAYOUT_UNKNOWN', `unknown layout ${JSON.stringify(name)}: use one of ${LAYOUT_NAMES.join(', ')}`);
-  return layout;
 }

@@ -1,5 +1,5 @@
-import { HelpRequested, parseFlags, type CommandSpec, type FlagValues } from '../shared/cli/flags.js';
-import { ConfigError, KeyleaseError } from '../shared/errors/keylease-error.js';
+import { HelpRequested, parseFlags, type CommandSpec, type FlagValues } from './flags.js';
+import { ConfigError, KeyleaseError } from '../errors/keylease-error.js';
 
 /**
  * Parses flags, runs the command, and turns failures into a one-line message and an exit code:

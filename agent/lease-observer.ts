@@ -1,0 +1,14 @@
+/**
+ * What the lease loop tells whoever watches it (the agent's metrics, a benchmark's tally). Its own
+ * module so that the loop and its observers depend on it rather than on each other.
+ */
+
+/** Why an agent took its keys away: a short, fixed label per cause, for alerts and dashboards. */
+export type FenceCause = 'deadline' | 'lease_unknown' | 'install_failed' | 'install_slow' | 'error';
+
+/** What the lease loop reports as it goes. */
+export interface LeaseLoopObserver {
+  onClaim(outcome: 'granted' | 'refused' | 'failed'): void;
+  onRenewal(outcome: 'ok' | 'failed', seconds: number): void;
+  onFence(cause: FenceCause): void;
+}
