@@ -11,7 +11,6 @@ import type { AgentConfig } from './config.js';
 import { CoordinatorClient, type SigningMode } from './coordinator-client.js';
 import { RemoteKeysRegistration } from './keymanager/remote-keys.js';
 import { LighthouseSignerDefinitions } from './remote-signer/lighthouse-definitions.js';
-import { SignerHolder } from './remote-signer/signer-holder.js';
 
 /** How long before its deadline a signer-mode fence starts taking keys off the client's list. */
 const SIGNER_FENCE_LEAD_MS = 2000;
@@ -76,6 +75,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, clock: Clo
  */
 async function keyHolderFor(config: AgentConfig, logger: Logger, clock: Clock): Promise<{ holder: KeyHolder; signingMode: SigningMode; fenceLeadMs: number; close(): Promise<void> }> {
   if (config.signer) {
+    // BLS and the SSZ types are loaded only by an agent that signs.
+    const { SignerHolder } = await import('./remote-signer/signer-holder.js');
     const signer = new SignerHolder({ ...config.signer, clock, logger });
     const signerUrl = () => `http://${config.signer!.listen.host.includes(':') ? `[${config.signer!.listen.host}]` : config.signer!.listen.host}:${signer.port ?? config.signer!.listen.port}`;
     const holders: KeyHolder[] = [];
