@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError } from '../shared/errors/keylease-error.js';
+import { ADMIN_ACCESS_FLAGS, adminAccess } from './admin-access.js';
 import { sendToLeader } from './cluster.js';
 import { runCommand } from '../shared/cli/run-command.js';
 
@@ -14,9 +15,7 @@ const POOL_COMMAND: CommandSpec = {
     '(not handed out); import-protection merges an EIP-3076 file into keys of the pool (watermarks only go up; a foreign key with its protection may be handed out); ' +
     'confirm-foreign hands foreign keys out without protection, on your word that they sign nowhere else.',
   flags: [
-    { name: 'http', kind: 'string', required: true, description: 'HTTP endpoints of the coordinator replicas, URL[,URL…]; the request goes to whichever leads.' },
-    { name: 'token-file', kind: 'string', required: true, description: 'File with the admin bearer token (api-token.txt in a replica\'s data directory).' },
-    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the replicas\' certificates, to trust their https:// endpoints.' },
+    ...ADMIN_ACCESS_FLAGS,
     { name: 'file', kind: 'string', description: 'For import-protection: the EIP-3076 interchange file (a validator client\'s slashing protection export).' },
     { name: 'pubkeys', kind: 'string', description: 'For confirm-foreign: the keys to confirm, 0x…[,0x…].' },
   ],
@@ -28,11 +27,7 @@ export function poolMain(argv: string[]): Promise<void> {
   if (action === undefined || action.startsWith('-')) return runCommand(POOL_COMMAND, action === undefined ? ['--help'] : argv, async () => {});
   return runCommand(POOL_COMMAND, rest, async (values) => {
     if (!(ACTIONS as readonly string[]).includes(action)) throw new ConfigError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}`);
-    const urls = (values['http'] as string).split(',').map((u) => u.trim().replace(/\/$/, '')).filter(Boolean);
-    const caFile = values['tls-ca-file'] as string | undefined;
-    const caPem = caFile ? await readFile(caFile).catch((cause) => { throw new ConfigError(`cannot read --tls-ca-file ${caFile}`, { cause }); }) : null;
-    const tokenFile = values['token-file'] as string;
-    const token = (await readFile(tokenFile, 'utf8').catch((cause) => { throw new ConfigError(`cannot read --token-file ${tokenFile}`, { cause }); })).trim();
+    const { urls, caPem, token } = await adminAccess(values);
     const request = await requestFor(action as Action, values['file'] as string | undefined, values['pubkeys'] as string | undefined);
     const answer = await sendToLeader<{ data: Array<Record<string, unknown>> }>(urls, token, request, caPem);
     process.stdout.write(render(action as Action, answer.data) + '\n');

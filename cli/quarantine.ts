@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { type CommandSpec } from '../shared/cli/flags.js';
 import { ConfigError, KeyleaseError } from '../shared/errors/keylease-error.js';
 import { requestJson } from '../shared/http/json-request.js';
+import { ADMIN_ACCESS_FLAGS, adminAccess } from './admin-access.js';
 import { sendToLeader } from './cluster.js';
 import { runCommand } from '../shared/cli/run-command.js';
 
@@ -12,9 +12,7 @@ const QUARANTINE_COMMAND: CommandSpec = {
   summary:
     'Lists quarantined keys, or releases some: keylease quarantine list|release [flags]. A key is quarantined when nothing proves its last pod stopped signing; release it only once you have made sure that pod can no longer sign (its node is off, its client no longer holds the key). Its next holder still gets watermarks from the clock.',
   flags: [
-    { name: 'http', kind: 'string', required: true, description: 'HTTP endpoints of the replicas, URL[,URL…]; a release goes to whichever leads.' },
-    { name: 'token-file', kind: 'string', required: true, description: 'File with the admin bearer token (api-token.txt in a replica\'s data directory).' },
-    { name: 'tls-ca-file', kind: 'string', description: 'PEM CA that signed the replicas\' certificates, for https:// endpoints.' },
+    ...ADMIN_ACCESS_FLAGS,
     { name: 'pubkey', kind: 'string', description: 'For release: the quarantined public keys, 0x…[,0x…].' },
     { name: 'confirm', kind: 'bool', default: false, description: 'For release: required, to say the last holders can no longer sign.' },
   ],
@@ -26,11 +24,7 @@ export function quarantineMain(argv: string[]): Promise<void> {
   if (action === undefined || action.startsWith('-')) return runCommand(QUARANTINE_COMMAND, action === undefined ? ['--help'] : argv, async () => {});
   return runCommand(QUARANTINE_COMMAND, rest, async (values) => {
     if (!(ACTIONS as readonly string[]).includes(action)) throw new ConfigError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}`);
-    const urls = (values['http'] as string).split(',').map((u) => u.trim().replace(/\/$/, '')).filter(Boolean);
-    const caFile = values['tls-ca-file'] as string | undefined;
-    const caPem = caFile ? await readFile(caFile).catch((cause) => { throw new ConfigError(`cannot read --tls-ca-file ${caFile}`, { cause }); }) : null;
-    const tokenFile = values['token-file'] as string;
-    const token = (await readFile(tokenFile, 'utf8').catch((cause) => { throw new ConfigError(`cannot read --token-file ${tokenFile}`, { cause }); })).trim();
+    const { urls, caPem, token } = await adminAccess(values);
     if (action === 'list') {
       const response = await requestJson(`${urls[0]}/admin/quarantine`, { headers: { authorization: `Bearer ${token}` }, caPem, timeoutMs: 10_000 });
       if (response.status !== 200) throw new KeyleaseError('QUARANTINE_REFUSED', `${urls[0]} answered ${response.status}: ${response.text.trim()}`);
