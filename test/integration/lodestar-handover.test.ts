@@ -36,6 +36,8 @@ const fileStarted = Date.now();
 /** Processes of one scenario, stopped at its end whatever happened (last started, first stopped). */
 class Scene {
   private readonly stops: Array<() => Promise<unknown>> = [];
+  /** Starts under way: a scene closed while one still runs (another failed) waits for it, then stops it too. */
+  private readonly starting: Array<Promise<unknown>> = [];
 
   private constructor(readonly dir: string) {}
 
@@ -45,26 +47,30 @@ class Scene {
     return new Scene(dir);
   }
 
-  async pool(validatorIndices: readonly number[]): Promise<Pool> {
-    const pool = await startPool({ dir: this.dir, network, validatorIndices, leaseTtlMs: LEASE_TTL_MS, coolingMs: COOLING_MS });
-    this.stops.push(() => pool.stop());
-    return pool;
+  pool(validatorIndices: readonly number[]): Promise<Pool> {
+    return this.start(startPool({ dir: this.dir, network, validatorIndices, leaseTtlMs: LEASE_TTL_MS, coolingMs: COOLING_MS }), (pool) => pool.stop());
   }
 
-  async client(name: string, extraArgs: readonly string[] = []): Promise<ValidatorClient> {
-    const client = await startValidatorClient({ dir: join(this.dir, name), beaconNode: beacon, extraArgs });
-    this.stops.push(() => client.stop('SIGKILL'));
-    return client;
+  client(name: string, extraArgs: readonly string[] = []): Promise<ValidatorClient> {
+    return this.start(startValidatorClient({ dir: join(this.dir, name), beaconNode: beacon, extraArgs }), (client) => client.stop('SIGKILL'));
   }
 
-  async agent(pool: Pool, podName: string, mode: AgentMode): Promise<PodAgent> {
-    const agent = await startPodAgent({ dir: this.dir, pool, podName, keys: pool.pubkeys.length, mode });
-    this.stops.push(() => agent.process.kill('SIGKILL'));
-    return agent;
+  agent(pool: Pool, podName: string, mode: AgentMode): Promise<PodAgent> {
+    return this.start(startPodAgent({ dir: this.dir, pool, podName, keys: pool.pubkeys.length, mode }), (agent) => agent.process.kill('SIGKILL'));
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled(this.starting);
     for (const stop of this.stops.reverse()) await stop().catch(() => {});
+  }
+
+  private start<T>(starting: Promise<T>, stop: (started: T) => Promise<unknown>): Promise<T> {
+    const started = starting.then((value) => {
+      this.stops.push(() => stop(value));
+      return value;
+    });
+    this.starting.push(started);
+    return started;
   }
 }
 
@@ -327,8 +333,9 @@ if (!lodestarBinary()) {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })();
-      await agentA.process.kill('SIGTERM');
-      const stoppedA = Date.now();
+      const sigtermAt = Date.now();
+      const exitA = await agentA.process.kill('SIGTERM');
+      assert.is(exitA.code, 0, 'agent A exits 0 once its keys are handed back');
       const claimedB = keyleaseLoggedAt(await agentB.claimed(30_000));
       watching = false;
       await watcher;
@@ -370,7 +377,7 @@ if (!lodestarBinary()) {
       const marks = await Promise.all(pool.pubkeys.map((k) => pool.watermarks(k)));
       measure(
         `scenario 5 (keymanager, DELETE deviation): ${Number(proven['attempts'])} DELETE rounds until GET proved removal, ${keyleaseLoggedAt(proven) - firstDeleteAt} ms after the first; ` +
-          `A's client signed ${afterFirstDelete} duties after its first DELETE answer and listed the keys until ${lastListedByA - stoppedA} ms after SIGTERM; ` +
+          `A's client signed ${afterFirstDelete} duties after its first DELETE answer and listed the keys until ${lastListedByA - sigtermAt} ms after SIGTERM; ` +
           `B got the keys ${claimedB - lastListedByA} ms after A's client last listed them and ${claimedB - lastSignedByA} ms after its last signature; ` +
           `pool target watermarks ${marks.map((m) => m.maxTargetEpoch).join('/')}; A's last attestation slot ${Math.max(...signedA.duties.filter((d) => d.kind === 'attestation').map((d) => d.slot))}, B's first signature at slots ${firstByB.map((d) => d.slot).join('/')}; 0 of ${idsA.size + idsB.size} signatures by both`,
       );
@@ -405,9 +412,14 @@ if (!lodestarBinary()) {
         sorted(pool.pubkeys),
         '/assignments shows the keys quarantined with their last holder',
       );
-      // The premise: the client goes on signing with what it loaded, with nobody to stop it.
-      for (const v of validators) await signedDuty(clientA, v, 2 * EPOCH_MS, { afterMs: expiredAt });
-      await untilSlot(beacon, slotOf(Date.now()) + 2);
+      // The premise: the client goes on signing with what it loaded, with nobody to stop it, and the chain takes it.
+      const attestedWhileQuarantined: SignedDuty[] = [];
+      for (const v of validators) attestedWhileQuarantined.push(await signedDuty(clientA, v, 2 * EPOCH_MS + SLOT_MS, { kind: 'attestation', afterMs: expiredAt }));
+      await chain.waitFor(
+        (c) => (attestedWhileQuarantined.every((d) => c.attestations.some((a) => a.validatorIndex === d.validatorIndex && a.slot === d.slot)) ? true : undefined),
+        4 * SLOT_MS,
+        'the attestations A\'s client signed while its keys were quarantined, on chain',
+      );
 
       assert.is(logged(agentB.process.records, 'keys claimed and written').length, 0, 'pod B got no keys');
       assert.ok(!(await pool.assignments()).pods.some((p) => p.podName === 'pod-b'), 'pod B holds no lease');
@@ -436,7 +448,7 @@ if (!lodestarBinary()) {
       assert.is((await readdir(join(outB, 'keystores'))).length, validators.length, 'pod B\'s client is given the keystores');
       measure(
         `scenario 6 (files, agent SIGKILL): quarantined ${expiredAt - killedAt} ms after the kill; A's client went on signing (${signedAfterKill.length} signatures after the kill, ` +
-          `last at slot ${slotOf(Math.max(...signedAfterKill.map((s) => s.at)))}), none by another client (${onChainAfter.length} of its attestations on chain, all A's); ` +
+          `last at slot ${slotOf(Math.max(...signedAfterKill.map((s) => s.at)))}), none by another client (${onChainAfter.length} attestations of these validators on chain after the kill, all A's: ${onChainAfter.map((a) => `${a.validatorIndex}@${a.slot}`).join(', ')}); ` +
           `B waited ${claimedB - killedAt} ms and got the keys ${claimedB - releasedAt} ms after the operator's release, with block/target watermarks ${marks.map((m) => `${m.maxBlockSlot}/${m.maxTargetEpoch}`).join(', ')} (clock slot ${slotOf(releasedAt)})`,
       );
     } finally {

@@ -112,24 +112,119 @@ export async function committees(restUrl: string, epoch: number): Promise<Commit
  * once (at its first inclusion).
  */
 export async function includedAttestations(restUrl: string, fromSlot: number, toSlot: number): Promise<IncludedAttestation[]> {
-    const seen = new Set<string>();
+  const seen = new Set<string>();
   const included: IncludedAttestation[] = [];
   for (let inclusionSlot = fromSlot; inclusionSlot <= toSlot; inclusionSlot++) {
     const block = await getBlock(restUrl, inclusionSlot);
-    for (const attestation of block?.attestations ?? []) {
-      const epochCommittees = await committees(restUrl, Math.floor(attestation.slot / SLOTS_PER_EPOCH));
-      const committee = epochCommittees.find((c) => c.slot === attestation.slot && c.index === attestation.committeeIndex);
-      if (!committee) throw new Error(`no committee ${attestation.committeeIndex} at slot ${attestation.slot}`);
-      attestation.aggregationBits.forEach((set, position) => {
-        const validatorIndex = committee.validators[position]!;
-        const key = `${validatorIndex}@${attestation.slot}`;
-        if (!set || seen.has(key)) return;
-        seen.add(key);
-        included.push({ validatorIndex, slot: attestation.slot, inclusionSlot });
-      });
-    }
+    if (block) included.push(...(await attestersOf(restUrl, block, seen)));
   }
   return included;
+}
+
+/** The attestations `block` includes, one per validator and attested slot, leaving out (and adding to) `seen`. */
+async function attestersOf(restUrl: string, block: ChainBlock, seen: Set<string>): Promise<IncludedAttestation[]> {
+  const included: IncludedAttestation[] = [];
+  for (const attestation of block.attestations) {
+    const epochCommittees = await committees(restUrl, Math.floor(attestation.slot / SLOTS_PER_EPOCH));
+    const committee = epochCommittees.find((c) => c.slot === attestation.slot && c.index === attestation.committeeIndex);
+    if (!committee) throw new Error(`no committee ${attestation.committeeIndex} at slot ${attestation.slot}`);
+    attestation.aggregationBits.forEach((set, position) => {
+      const validatorIndex = committee.validators[position]!;
+      const key = `${validatorIndex}@${attestation.slot}`;
+      if (!set || seen.has(key)) return;
+      seen.add(key);
+      included.push({ validatorIndex, slot: attestation.slot, inclusionSlot: block.slot });
+    });
+  }
+  return included;
+}
+
+/**
+ * Reads every block as the chain makes it (polling the head), so each epoch's committees are read while
+ * the beacon node still serves them, and a test can ask at any time what the chain included and who
+ * proposed, for a run longer than the node keeps duties for. Stop it before the beacon node.
+ */
+export class ChainFollower {
+  /** Included attestations, one per validator and attested slot, in inclusion order. */
+  readonly attestations: IncludedAttestation[] = [];
+  /** Proposer index by slot, for every non-empty slot read. */
+  readonly proposers = new Map<number, number>();
+  private readonly seen = new Set<string>();
+  private lastReadSlot: number;
+  private failure: Error | null = null;
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  private constructor(private readonly restUrl: string, fromSlot: number, private readonly pollMs: number) {
+    this.lastReadSlot = fromSlot - 1;
+    this.loop = this.follow();
+  }
+
+  /** Follows the chain from `fromSlot` (default 1, the first block after genesis), reading the head every `pollMs`. */
+  static start(restUrl: string, options: { fromSlot?: number; pollMs?: number } = {}): ChainFollower {
+    return new ChainFollower(restUrl, options.fromSlot ?? 1, options.pollMs ?? 500);
+  }
+
+  /** The last slot whose block (or emptiness) was read. */
+  get readThrough(): number {
+    return this.lastReadSlot;
+  }
+
+  /** Resolves once every slot through `slot` was read; rejects after `timeoutMs` or if following failed. */
+  async waitThrough(slot: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lastReadSlot < slot) {
+      if (this.failure) throw this.failure;
+      if (Date.now() > deadline) throw new Error(`the chain was read through slot ${this.lastReadSlot}, short of ${slot}, after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Resolves with `check`'s first defined answer, asked after every poll; rejects after `timeoutMs` or if following failed. */
+  async waitFor<T>(check: (chain: ChainFollower) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const found = check(this);
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (chain read through slot ${this.lastReadSlot})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async follow(): Promise<void> {
+    // A busy beacon node may miss a poll; only a lasting failure ends the following.
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const head = await headSlot(this.restUrl);
+        // Committees of the head's epoch and the next are read while the node serves them.
+        const headEpoch = Math.floor(head / SLOTS_PER_EPOCH);
+        await committees(this.restUrl, headEpoch);
+        await committees(this.restUrl, headEpoch + 1);
+        for (let slot = this.lastReadSlot + 1; slot <= head && !this.stopped; slot++) {
+          const block = await getBlock(this.restUrl, slot);
+          if (block) {
+            this.proposers.set(slot, block.proposerIndex);
+            this.attestations.push(...(await attestersOf(this.restUrl, block, this.seen)));
+          }
+          this.lastReadSlot = slot;
+        }
+        failures = 0;
+      } catch (error) {
+        if (++failures >= 20) {
+          this.failure = error instanceof Error ? error : new Error(String(error));
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
 }
 
 /** The proposer of each non-empty slot in `fromSlot`..`toSlot`, by slot. */
