@@ -227,6 +227,13 @@ export class ChainFollower {
   }
 }
 
+/** Who is to propose each slot of `epoch` (the current or next epoch), by slot: validator indices. */
+export async function proposerDuties(restUrl: string, epoch: number): Promise<Map<number, number>> {
+  const duties = await getJson<Array<{ slot: string; validator_index: string }>>(`${restUrl}/eth/v1/validator/duties/proposer/${epoch}`);
+  if (!duties) throw new Error(`the beacon node has no proposer duties for epoch ${epoch}`);
+  return new Map(duties.map((d) => [Number(d.slot), Number(d.validator_index)]));
+}
+
 /** The proposer of each non-empty slot in `fromSlot`..`toSlot`, by slot. */
 export async function blockProposers(restUrl: string, fromSlot: number, toSlot: number): Promise<Map<number, number>> {
   const proposers = new Map<number, number>();
