@@ -24,6 +24,7 @@ async function makeKeystores(dir: string, count: number, password: string): Prom
 
 test('keystores made elsewhere are imported whole or not at all, and then handed to pods', async () => {
   const dir = await tempDir('import');
+  const processes: KeyleaseProcess[] = [];
   try {
     const secrets = await writeSecrets(dir.path);
     const dataDir = join(dir.path, 'data');
@@ -53,15 +54,19 @@ test('keystores made elsewhere are imported whole or not at all, and then handed
     assert.match(again.output, /already in a pool/);
 
     const coordinator = await startCoordinatorProcess({ dataDir, kekFile: secrets.kekFile });
+    processes.push(coordinator.process);
     const before = await fetchAssignments(coordinator.httpBase);
-    assert.equal(before.pools['default'], { unallocated: 3, allocated: 0, cooling: 0 }, 'the refused imports changed nothing');
+    assert.equal(before.pools['default'], { unallocated: 3, allocated: 0, cooling: 0, quarantined: 0 }, 'the refused imports changed nothing');
     const agent = new KeyleaseProcess(['agent', '--coordinator', coordinator.grpcEndpoint, '--pod-name', 'pod-a', '--keys', '3', '--layout', 'plain', '--out', join(dir.path, 'pod-a'), '--health-listen', '127.0.0.1:0']);
+    processes.push(agent);
     await agent.waitForMessage('keys claimed and written');
     const after = await fetchAssignments(coordinator.httpBase);
     assert.equal([...after.pods[0]!.pubKeys].sort(), pubKeys);
     await agent.kill('SIGTERM');
     await coordinator.process.kill('SIGTERM');
   } finally {
+    // A failed assertion must not leave processes behind: the runner would wait for them forever.
+    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await dir.cleanup();
   }
 });
