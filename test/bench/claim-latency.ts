@@ -2,6 +2,7 @@
  * Claim latency on one coordinator replica: real gRPC over loopback, real LevelDB with synced writes.
  * Usage: npm run bench:claim [-- --claims N --concurrency C]
  */
+import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,13 +44,13 @@ try {
   let started = performance.now();
   for (let i = 0; i < derived; i++) {
     const t0 = performance.now();
-    await client.claim(`derive-${i}`, 'default', 1, 30_000);
+    await claimAsSigner(client, `derive-${i}`, 1, 30_000);
     deriving.push(performance.now() - t0);
   }
   report('claim 1 key, derived on demand', deriving, (performance.now() - started) / 1000);
   for (let i = 0; i < derived; i++) {
-    const lease = await client.claim(`derive-${i}`, 'default', 1, 30_000);
-    await client.release(`derive-${i}`, lease.leaseId, 30_000);
+    const lease = await claimAsSigner(client, `derive-${i}`, 1, 30_000);
+    await releaseAsSigner(client, `derive-${i}`, lease, 30_000);
   }
 
   // Claims served from free keys (the steady state), each followed by its release.
@@ -64,13 +65,13 @@ try {
         const n = next++;
         const podName = `pod-${worker}-${n}`;
         let t0 = performance.now();
-        const lease = await client.claim(podName, 'default', 1, 30_000);
+        const lease = await claimAsSigner(client, podName, 1, 30_000);
         claimSamples.push(performance.now() - t0);
         t0 = performance.now();
         await client.renew(podName, lease.leaseId, 30_000);
         renewSamples.push(performance.now() - t0);
         t0 = performance.now();
-        await client.release(podName, lease.leaseId, 30_000);
+        await releaseAsSigner(client, podName, lease, 30_000);
         releaseSamples.push(performance.now() - t0);
       }
     }),

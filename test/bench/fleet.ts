@@ -6,6 +6,7 @@
  * The validator client is a stand-in that keeps keys in memory: the coordinators are what is measured.
  * Usage: npm run bench:fleet [-- --pods N --ttl-ms MS --hold-s S]
  */
+import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { createLogger } from '../../shared/log/logger.js';
 import { Fleet } from '../support/fleet.js';
@@ -54,8 +55,8 @@ try {
   // (no cooling in this run: cooling is a safety delay, not work).
   process.stdout.write(`deriving ${pods} keys…\n`);
   const warm = new CoordinatorClient([cluster.spec(await cluster.leader()).grpcEndpoint]);
-  const warmLease = await warm.claim('warm-up', 'default', pods, 600_000);
-  await warm.release('warm-up', warmLease.leaseId, 30_000, { slashingProtection: null });
+  const warmLease = await claimAsSigner(warm, 'warm-up', pods, 600_000);
+  await releaseAsSigner(warm, 'warm-up', warmLease, 30_000);
   warm.close();
 
   console.log(`${pods} pods, one key each, lease TTL ${ttlMs} ms (renewal every ${Math.round(ttlMs / 3)} ms), 3 replicas on one machine`);

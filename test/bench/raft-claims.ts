@@ -6,6 +6,8 @@
  * SIGKILL of the leader to the next committed claim.
  * Usage: npm run bench:raft [-- --cycles N --concurrency C[,C…]]
  */
+import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
+import type { ClaimedKeys } from '../../agent/coordinator-client.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
@@ -58,18 +60,18 @@ try {
   const client = new CoordinatorClient([cluster.spec(leader).grpcEndpoint]);
   const maxConcurrency = Math.max(...concurrencies);
   process.stderr.write(`deriving ${maxConcurrency} keys…\n`);
-  const warmup = await eventually(() => client.claim('warmup', 'default', maxConcurrency, 120_000), 120_000, 'the warm-up claim');
-  await client.release('warmup', warmup.leaseId, 10_000);
+  const warmup = await eventually(() => claimAsSigner(client, 'warmup', maxConcurrency, 120_000), 120_000, 'the warm-up claim');
+  await releaseAsSigner(client, 'warmup', warmup, 10_000);
   for (const concurrency of concurrencies) {
     // Each worker alternates claim and release of its own pod: every operation is one committed entry.
-    const leases = new Map<number, string>();
+    const leases = new Map<number, ClaimedKeys>();
     ours.push(
       await measure(concurrency, 2 * cycles, async (n, worker) => {
         const podName = `pod-${concurrency}-${worker}`;
-        const leaseId = leases.get(worker);
-        if (leaseId === undefined) leases.set(worker, (await client.claim(podName, 'default', 1, 30_000)).leaseId);
+        const lease = leases.get(worker);
+        if (lease === undefined) leases.set(worker, await claimAsSigner(client, podName, 1, 30_000));
         else {
-          await client.release(podName, leaseId, 30_000, { requestId: `r-${concurrency}-${n}` });
+          await releaseAsSigner(client, podName, lease, 30_000, `r-${concurrency}-${n}`);
           leases.delete(worker);
         }
       }),

@@ -5,6 +5,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { Fleet } from '../support/fleet.js';
+import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const PODS = 100;
@@ -19,8 +20,8 @@ test(`${PODS} agents live through a SIGKILL of the leader without one fence, and
     await cluster.startAll();
     // Keys derived up front, so the fleet claims at once.
     const warm = new CoordinatorClient([cluster.spec(await cluster.leader()).grpcEndpoint]);
-    const warmLease = await warm.claim('warm-up', 'default', PODS, 120_000);
-    await warm.release('warm-up', warmLease.leaseId, 30_000);
+    const warmLease = await claimAsSigner(warm, 'warm-up', PODS, 120_000);
+    await releaseAsSigner(warm, 'warm-up', warmLease, 30_000);
     warm.close();
 
     fleet = new Fleet(cluster.replicas.map((r) => r.grpcEndpoint), PODS, silentLogger);
