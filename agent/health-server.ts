@@ -1,5 +1,5 @@
+import { listenHttp } from '../shared/http/listen-http.js';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AgentPhase } from './lease-loop.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -60,16 +60,5 @@ export async function startHealthServer(
     }
     response.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${current}${loop.removalUnproven ? ' (removal from the client not proven)' : ''}\n`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, host, port);
 }

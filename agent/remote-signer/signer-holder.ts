@@ -1,4 +1,5 @@
 import type { Clock } from '../../shared/clock/clock.js';
+import { listenOn } from '../../shared/net/listen.js';
 import type { Logger } from '../../shared/log/logger.js';
 import type { GrantedKey, GrantNetwork, KeyHolder } from '../key-holders.js';
 import { InAgentSigner, SignerKeyHolder, startRemoteSignerServer, type PresetName } from '../signer/index.js';
@@ -35,7 +36,7 @@ export class SignerHolder implements KeyHolder {
     if (!this.signer) {
       const { clock, logger, stateDir, preset, listen } = this.options;
       const signer = new InAgentSigner({ clock, logger, stateDir, preset, genesisValidatorsRoot: network.genesisValidatorsRoot, genesisForkVersion: network.genesisForkVersion });
-      this.server = await startRemoteSignerServer(signer, listen.host, listen.port, logger.child({ component: 'signer' }));
+      this.server = await listenOn(listen, 'signer-listen', () => startRemoteSignerServer(signer, listen.host, listen.port, logger.child({ component: 'signer' })));
       this.signer = signer;
       this.keys = new SignerKeyHolder(signer);
       logger.info('remote signer listening', { signer: `${listen.host}:${this.server.port}`, genesisValidatorsRoot: network.genesisValidatorsRoot, preset });

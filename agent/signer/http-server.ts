@@ -1,5 +1,5 @@
+import { listenHttp } from '../../shared/http/listen-http.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { SignerError, type SignerErrorCode } from './errors.js';
@@ -75,18 +75,7 @@ export async function startRemoteSignerServer(
     sendError(response, 404, 'not a path of the remote signing API: try /upcheck, /api/v1/eth2/publicKeys or /api/v1/eth2/sign/{pubkey}');
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, host, port);
 }
 
 async function sign(signer: InAgentSigner, identifier: string, body: Buffer, accept: string | undefined, response: ServerResponse, refusals: RefusalLog): Promise<void> {
