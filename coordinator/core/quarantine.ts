@@ -23,7 +23,7 @@ export function holderGone(state: CoreState, command: HolderGoneCommand): Result
   if (typeof command.podName !== 'string' || command.podName === '') return refuse('INVALID_ARGUMENT', 'HolderGone names no pod');
   const podUid = command.podUid ?? null;
   const cooling: string[] = [];
-  let latestEnd: number | null = null;
+  let earliestEnd: number | null = null;
   for (const key of state.keys.values()) {
     const held = key.quarantine;
     if (key.state !== 'quarantined' || held === null || held.podName !== command.podName || held.podUid !== podUid) continue;
@@ -34,9 +34,9 @@ export function holderGone(state: CoreState, command: HolderGoneCommand): Result
     key.state = 'cooling';
     key.coolingUntilMs = until;
     cooling.push(key.pubKey);
-    latestEnd = latestEnd === null ? until : Math.min(latestEnd, until);
+    earliestEnd = earliestEnd === null ? until : Math.min(earliestEnd, until);
   }
-  return accept({ cooling, coolingUntilMs: latestEnd });
+  return accept({ cooling, coolingUntilMs: earliestEnd });
 }
 
 export function proveRemoval(state: CoreState, command: ProveRemovalCommand): Result<CommandOutcomes['ProveRemoval']> {
