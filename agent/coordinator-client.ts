@@ -4,8 +4,9 @@ import { keyleaseProto, type AllocationClient, type ClaimResponse__Output, type 
 
 /** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
 const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
-/** Sent by a follower: where the leader takes agent calls. */
+/** Sent by a follower: where the leader takes agent calls, and the leader's replica id. */
 const LEADER_TRAILER = 'keylease-leader';
+const LEADER_ID_TRAILER = 'keylease-leader-id';
 
 /** Sent when the request certainly had no effect (no leader took it). */
 const NOT_APPLIED_TRAILER = 'keylease-not-applied';
@@ -18,6 +19,8 @@ export class CoordinatorCallError extends Error {
     message: string,
     /** True when the coordinator said the request had no effect; false when that is unknown. */
     readonly notApplied = false,
+    /** The replica id of the leader, when a follower named it. */
+    readonly leaderId: string | null = null,
   ) {
     super(message);
   }
@@ -27,6 +30,8 @@ export class CoordinatorCallError extends Error {
     return this.refusalCode !== null;
   }
 }
+
+type Invocation<T> = (client: AllocationClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void;
 
 /** How the agent hands keys to its client, as the coordinator records it (decides what an unproven end means). */
 export type SigningMode = 'signer' | 'keymanager' | 'files';
@@ -41,13 +46,15 @@ export interface ClaimedKeys {
 }
 
 /**
- * Talks to whichever coordinator replica answers: a follower names the leader and the next call goes
- * there; on UNAVAILABLE without a name, or a deadline, it moves on to the next configured endpoint.
+ * Talks to whichever coordinator replica answers: a follower that knows the leader names it, and the
+ * same call is sent there at once (one redirect, within the call's deadline); on UNAVAILABLE without a
+ * name, or a deadline, the next call moves on to the next configured endpoint.
  */
 export class CoordinatorClient {
   private readonly configured: string[];
   private readonly clients = new Map<string, AllocationClient>();
   private current: string;
+  private redirects = 0;
 
   /**
    * `credentials` are insecure by default; with TLS credentials, coordinators must present a certificate
@@ -70,6 +77,11 @@ export class CoordinatorClient {
   /** The endpoint the next call goes to. */
   get endpoint(): string {
     return this.current;
+  }
+
+  /** Calls a follower sent on to the leader it named (each one redirect). */
+  get redirectsFollowed(): number {
+    return this.redirects;
   }
 
   /** `signingMode` defaults to files, the strictest: an end without proof quarantines the keys. */
@@ -114,26 +126,35 @@ export class CoordinatorClient {
     return client;
   }
 
-  private call<T>(
-    invoke: (client: AllocationClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void,
-    timeoutMs: number,
-  ): Promise<T> {
-    const client = this.clientFor(this.current);
+  private call<T>(invoke: Invocation<T>, timeoutMs: number): Promise<T> {
     const token = this.tokenFile ? readFileSync(this.tokenFile, 'utf8').trim() : null;
+    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), token, true);
+  }
+
+  /** One attempt at `endpoint`; a follower's refusal that names the leader is followed once, right away. */
+  private callAt<T>(endpoint: string, invoke: Invocation<T>, deadline: number, token: string | null, mayRedirect: boolean): Promise<T> {
+    const client = this.clientFor(endpoint);
     return new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
       if (token) metadata.set('authorization', `Bearer ${token}`);
-      invoke(client, metadata, { deadline: Date.now() + Math.max(1, timeoutMs) }, (error, value) => {
+      invoke(client, metadata, { deadline }, (error, value) => {
         if (!error) {
           resolve(value as T);
           return;
         }
         const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
         const leader = error.metadata?.get(LEADER_TRAILER)[0];
+        const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
         if (leader !== undefined) this.current = String(leader);
         else if (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) this.moveOn();
-        const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
-        reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied));
+        // Not applied here, and the leader is named: the same request cannot apply twice.
+        if (mayRedirect && notApplied && leader !== undefined && String(leader) !== endpoint && Date.now() < deadline) {
+          this.redirects++;
+          resolve(this.callAt(String(leader), invoke, deadline, token, false));
+          return;
+        }
+        const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
+        reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId)));
       });
     });
   }

@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReadonlyCoreState } from './core/index.js';
 import { AllocationService } from './allocation/allocation-service.js';
-import { startGrpcServer } from './api/grpc-server.js';
+import { startGrpcServer, type KnownLeader } from './api/grpc-server.js';
 import { startHttpServer } from './api/http-server.js';
 import { CoordinatorMetrics } from './api/metrics.js';
 import { loadAdminToken } from './api/admin-token.js';
@@ -163,7 +163,13 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
-    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, metrics, logger: logger.child({ component: 'grpc' }) }));
+    const knownLeader = (): KnownLeader | null => {
+      if (!(log instanceof RaftReplicatedLog)) return null;
+      const { lead } = log.status();
+      const agentEndpoint = log.leaderHint();
+      return lead !== null && lead !== config.raft!.replicaId && agentEndpoint !== null ? { replicaId: lead, agentEndpoint } : null;
+    };
+    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, knownLeader, metrics, logger: logger.child({ component: 'grpc' }) }));
     closers.push(() => grpcServer.close());
     const httpServer = await listenOn(config.http, 'http-listen', () => startHttpServer({
       ...config.http,

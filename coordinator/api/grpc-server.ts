@@ -23,8 +23,15 @@ function refusalError(refusal: Refusal): ServiceError {
   return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, metadata };
 }
 
-/** Trailer naming the leader's agent endpoint when a follower is asked: the agent goes there next. */
+/** Trailers naming the leader's agent endpoint and replica id when a follower is asked: the agent goes there. */
 export const LEADER_TRAILER = 'keylease-leader';
+export const LEADER_ID_TRAILER = 'keylease-leader-id';
+
+/** The leader as a follower knows it. */
+export interface KnownLeader {
+  readonly replicaId: string;
+  readonly agentEndpoint: string;
+}
 
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
 const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP']);
@@ -38,7 +45,7 @@ const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
   unavailable: grpc.status.UNAVAILABLE,
 };
 
-function failureError(error: unknown, logger: Logger, operation: Operation): ServiceError {
+function failureError(error: unknown, logger: Logger, operation: Operation, knownLeader: () => KnownLeader | null): ServiceError {
   if (error instanceof PodIdentityError) {
     const metadata = new grpc.Metadata();
     metadata.set(REFUSAL_CODE_TRAILER, error.code);
@@ -47,8 +54,12 @@ function failureError(error: unknown, logger: Logger, operation: Operation): Ser
   if (error instanceof NotLeaderError) {
     const metadata = new grpc.Metadata();
     metadata.set(NOT_APPLIED_TRAILER, '1');
-    if (error.leaderHint) metadata.set(LEADER_TRAILER, error.leaderHint);
-    return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
+    // Whoever threw it (the log, the allocation service, the lease keeper), the leader is named here.
+    const leader = knownLeader();
+    if (!leader) return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
+    metadata.set(LEADER_TRAILER, leader.agentEndpoint);
+    metadata.set(LEADER_ID_TRAILER, leader.replicaId);
+    return { code: grpc.status.UNAVAILABLE, details: `this replica is not the leader; replica ${leader.replicaId} leads and takes agent calls at ${leader.agentEndpoint}`, metadata };
   }
   if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) {
     return { code: grpc.status.UNAVAILABLE, details: error.message };
@@ -76,9 +87,12 @@ export async function startGrpcServer(options: {
   /** Kubernetes pod identity; null in development, where agents are trusted to name their pod. */
   identity: AgentIdentity | null;
   allocation: AllocationService;
+  /** The leader this replica knows of, when it is another replica; null while it knows none, or leads. */
+  knownLeader?: () => KnownLeader | null;
   metrics: CoordinatorMetrics;
   logger: Logger;
 }): Promise<GrpcServerHandle> {
+  const knownLeader = options.knownLeader ?? (() => null);
   const { allocation, metrics, logger } = options;
 
   /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
@@ -107,7 +121,7 @@ export async function startGrpcServer(options: {
           },
           (error: unknown) => {
             stopTimer({ outcome: 'error' });
-            callback(failureError(error, logger, operation));
+            callback(failureError(error, logger, operation, knownLeader));
           },
         );
     };

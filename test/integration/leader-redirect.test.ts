@@ -1,0 +1,64 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as grpc from '@grpc/grpc-js';
+import { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { keyleaseProto } from '../../shared/proto/load.js';
+import { writeSecrets } from '../support/coordinator-fixture.js';
+import { TestCluster } from '../support/cluster-fixture.js';
+import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
+import { tempDir } from '../support/temp-dir.js';
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let cluster: TestCluster;
+let leaderId: string;
+let followerId: string;
+
+test.before(async () => {
+  dir = await tempDir('leader-redirect');
+  const secrets = await writeSecrets(dir.path);
+  cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], ['--cooling-ms', '0']);
+  await cluster.startAll();
+  leaderId = await cluster.leader();
+  followerId = cluster.replicas.map((r) => r.id).find((id) => id !== leaderId)!;
+});
+
+test.after(async () => {
+  await cluster.stopAll();
+  await dir.cleanup();
+});
+
+test("a follower's refusal names the leader's replica id and agent endpoint in its trailers", async () => {
+  const Allocation = keyleaseProto().keylease.v1.Allocation;
+  const raw = new Allocation(cluster.spec(followerId).grpcEndpoint, grpc.credentials.createInsecure());
+  try {
+    const error = await new Promise<grpc.ServiceError>((resolve, reject) =>
+      raw.Renew({ podName: 'pod-a', leaseId: 'lease-1', slashingProtection: '' }, { deadline: Date.now() + 5000 }, (e) => (e ? resolve(e) : reject(new Error('a follower renewed a lease')))),
+    );
+    assert.is(error.code, grpc.status.UNAVAILABLE);
+    assert.is(String(error.metadata.get('keylease-leader-id')[0]), leaderId);
+    assert.is(String(error.metadata.get('keylease-leader')[0]), cluster.spec(leaderId).grpcEndpoint);
+    assert.is(String(error.metadata.get('keylease-not-applied')[0]), '1');
+    assert.match(error.details, new RegExp(`replica ${leaderId} leads`));
+  } finally {
+    raw.close();
+  }
+});
+
+test('a claim sent to a follower lands on the leader with one redirect', async () => {
+  // Only the follower is configured: without the redirect the claim could not succeed.
+  const client = new CoordinatorClient([cluster.spec(followerId).grpcEndpoint]);
+  try {
+    const lease = await claimAsSigner(client, 'pod-redirected', 1, 30_000);
+    assert.is(lease.keys.length, 1);
+    assert.is(client.redirectsFollowed, 1);
+    assert.is(client.endpoint, cluster.spec(leaderId).grpcEndpoint, 'later calls go straight to the leader');
+    // The renewal and release go straight to the leader: no further redirect.
+    await client.renew('pod-redirected', lease.leaseId, 5000);
+    await releaseAsSigner(client, 'pod-redirected', lease, 5000);
+    assert.is(client.redirectsFollowed, 1);
+  } finally {
+    client.close();
+  }
+});
+
+test.run();
