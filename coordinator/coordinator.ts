@@ -85,6 +85,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     const metrics = new CoordinatorMetrics(() => log.read((s) => s as ReadonlyCoreState).catch(() => null));
     if (tls) metrics.reportCertificateExpiry(() => tls.current.certNotAfterMs);
     if (log instanceof RaftReplicatedLog) metrics.reportRaft(() => log.status());
+    secrets.observeDerivation(metrics.derivationObserver(config.pool));
     const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
     await leases.start();
     closers.push(async () => leases.stop());

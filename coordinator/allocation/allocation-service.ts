@@ -102,11 +102,13 @@ export class AllocationService {
     const nowMs = this.clock.wallMs();
     const plan = this.log.peek((state) => planClaim(state, pool, pod.podName, count, nowMs));
     if (!plan.ok) return plan;
-    let lastLogged = 0;
+    const startedMs = this.clock.monotonicMs();
+    let lastLogged = startedMs;
     const derivedKeys = await this.secrets.deriveKeys(pool, plan.value.nextDerivationIndex, plan.value.missingKeys, (done, total) => {
-      if (total >= 10 && (done === total || this.clock.monotonicMs() - lastLogged > 1000)) {
-        lastLogged = this.clock.monotonicMs();
-        this.logger.info('deriving keys', { pool, done, total });
+      const now = this.clock.monotonicMs();
+      if (total >= 10 && (done === total || now - lastLogged > 1000)) {
+        lastLogged = now;
+        this.logger.info('deriving keys', { pool, done, total, keysPerSecond: Math.round((done * 1000) / Math.max(1, now - startedMs)) });
       }
     });
     const depositMode = this.log.peek((state) => state.pools.get(pool)?.depositMode);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { depositCountsByPool, keyCountsByPool, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { AllocationObserver } from '../allocation/allocation-service.js';
+import type { DerivationObserver } from '../keys/derivation-pool.js';
 
 export type Operation = 'claim' | 'renew' | 'release' | 'report_removed';
 
@@ -127,6 +128,16 @@ export class CoordinatorMetrics implements AllocationObserver {
   /** Where orphans are known (the pod watch, with Kubernetes identity on). */
   countOrphans(isOrphaned: (pod: PodRef) => boolean): void {
     this.isOrphaned = isOrphaned;
+  }
+
+  /** Keys derived by this replica's workers as each one finishes, and the keys waiting: derivation's progress. */
+  derivationObserver(pool: string): DerivationObserver {
+    const registers = [this.registry];
+    const derivations = new Counter({ name: 'keylease_key_derivations_total', help: 'Keys derived and sealed by this replica\'s worker threads, counted as each one finishes (before it is committed).', labelNames: ['pool'], registers });
+    const backlog = new Gauge({ name: 'keylease_key_derivation_backlog_keys', help: 'Keys waiting for or in derivation on this replica.', labelNames: ['pool'], registers });
+    derivations.inc({ pool }, 0);
+    backlog.set({ pool }, 0);
+    return { onKeyDerived: () => derivations.inc({ pool }), onBacklog: (keys) => backlog.set({ pool }, keys) };
   }
 
   onClaim(pool: string, derived: number, existing: boolean): void {

@@ -207,10 +207,7 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
         nextDerivationIndex: pool.nextDerivationIndex,
       });
     }
-    const why = pool.derive
-      ? `the pool is at its maximum of ${pool.maxKeys} keys: raise the pool's maxKeys or import keys`
-      : 'deriving new keys is off for this pool: import keys or turn derivation on';
-    return refuse('POOL_EXHAUSTED', `pool ${pool.name} has ${free.length} free keys and the claim asks for ${command.count}; ${why}`);
+    return poolExhausted(pool, free.length, command.count);
   }
 
   for (const key of derived) {
@@ -246,6 +243,14 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   state.leases.set(lease.podName, lease);
   recordAssignment(state, lease, command.nowMs);
   return accept({ lease, keys: storedKeys(state, lease), existing: false, derivedCount: derived.length });
+}
+
+/** A claim the pool cannot serve in full, even by deriving up to its maximum. */
+export function poolExhausted(pool: Pool, free: number, count: number): Result<never> {
+  const why = pool.derive
+    ? `the pool is at its maximum of ${pool.maxKeys} keys: raise the pool's maxKeys or import keys`
+    : 'deriving new keys is off for this pool: import keys or turn derivation on';
+  return refuse('POOL_EXHAUSTED', `pool ${pool.name} has ${free} free keys and the claim asks for ${count}; ${why}`);
 }
 
 function storedKeys(state: CoreState, lease: Lease): NewPoolKey[] {

@@ -1,4 +1,4 @@
-import { claimArgumentsProblem, countPoolKeys, freeKeys } from './apply.js';
+import { claimArgumentsProblem, countPoolKeys, freeKeys, poolExhausted } from './apply.js';
 import { countAwaitingDeposit } from './deposits.js';
 import { accept, type Result } from './refusal.js';
 import { KEY_STATES, type CoreState, type KeyState, type QuarantineCause, type ReadonlyCoreState } from './types.js';
@@ -20,8 +20,10 @@ export function planClaim(
   if (state.leases.has(podName)) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
   const free = freeKeys(state as CoreState, pool, nowMs, podName).length;
   const missing = Math.max(0, count - free - countAwaitingDeposit(state, pool, podName));
+  // Refused before any key is derived: keys derived for a claim that cannot be served would be thrown away.
   const room = poolState.derive ? Math.max(0, poolState.maxKeys - countPoolKeys(state, pool)) : 0;
-  return accept({ missingKeys: Math.min(missing, room), nextDerivationIndex: poolState.nextDerivationIndex });
+  if (missing > room) return poolExhausted(poolState, free, count);
+  return accept({ missingKeys: missing, nextDerivationIndex: poolState.nextDerivationIndex });
 }
 
 export type KeyCounts = Record<string, Record<KeyState, number>>;

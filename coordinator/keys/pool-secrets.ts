@@ -1,20 +1,27 @@
 import type { DerivedPoolKey, NewPoolKey } from '../core/index.js';
-import { DerivationThread, type DerivationProgress } from './derivation-thread.js';
+import { DerivationPool, type DerivationObserver, type DerivationProgress } from './derivation-pool.js';
 import { openPoolKey, sealImportedKeystore, type OpenedPoolKey } from './pool-key.js';
 
 /**
  * The coordinator's secrets for its pools: the key-encryption key and each pool's seed. Derives new
- * keys on a worker thread (encrypting each keystore once, as the key enters the pool) and opens sealed
- * keys for a claim.
+ * keys on worker threads, one per core (encrypting each keystore once, as the key enters the pool), and
+ * opens sealed keys for a claim. `derivationPaused` holds derivation back while it returns true.
  */
 export class PoolSecrets {
-  private readonly derivation = new DerivationThread();
+  private readonly derivation: DerivationPool;
 
   constructor(
     private readonly kek: Buffer,
     private readonly seedsByPool: ReadonlyMap<string, Uint8Array>,
+    options: { derivationWorkers?: number; derivationPaused?: () => boolean } = {},
   ) {
+    this.derivation = new DerivationPool(options.derivationWorkers, options.derivationPaused);
     if (seedsByPool.size > 0) this.derivation.warmUp();
+  }
+
+  /** Where each derived key and the derivation backlog are reported (metrics). */
+  observeDerivation(observer: DerivationObserver): void {
+    this.derivation.observer = observer;
   }
 
   canDerive(pool: string): boolean {

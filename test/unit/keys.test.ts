@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deriveSigningKey, mnemonicToSeed, pubKeyHex } from '../../coordinator/keys/derive.js';
-import { DerivationThread } from '../../coordinator/keys/derivation-thread.js';
 import { KeysError } from '../../coordinator/keys/errors.js';
 import { readKek } from '../../coordinator/keys/kek.js';
 import { generateMnemonic, readMnemonicFile } from '../../coordinator/keys/mnemonic-file.js';
@@ -138,31 +137,6 @@ test('an imported keystore is checked: wrong password and a pubkey that is not i
   const other = deriveSigningKey(mnemonicToSeed(MNEMONIC), 6);
   const lying = { ...keystore, pubkey: Buffer.from(other.pubKey).toString('hex') };
   await assertError(() => sealImportedKeystore(kek, JSON.stringify(lying), 'correct horse'), /not to the pubkey it names/);
-});
-
-test('the derivation thread derives the same keys as the direct path, sealed, while the event loop keeps running', async () => {
-  const kek = randomBytes(32);
-  const seed = mnemonicToSeed(MNEMONIC);
-  const thread = new DerivationThread();
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 1);
-  const progress: number[] = [];
-  try {
-    const keys = await thread.derive(seed, kek, 10, 4, (done) => progress.push(done));
-    assert.equal(keys.map((k) => k.derivationIndex), [10, 11, 12, 13]);
-    assert.equal(progress, [1, 2, 3, 4]);
-    for (const key of keys) {
-      const direct = deriveSigningKey(seed, key.derivationIndex);
-      assert.is(key.pubKey, pubKeyHex(direct.pubKey));
-      assert.is(key.path, direct.path);
-      const opened = openPoolKey(kek, key);
-      assert.equal(Buffer.from(await decryptKeystore(parseKeystore(opened.keystoreJson), opened.keystorePassword)), Buffer.from(direct.privKey));
-    }
-  } finally {
-    clearInterval(timer);
-    await thread.close();
-  }
-  assert.ok(ticks >= 10, `only ${ticks} timer callbacks ran while 4 keys were derived`);
 });
 
 async function assertError(run: () => Promise<unknown>, pattern: RegExp): Promise<string> {
