@@ -44,6 +44,7 @@ export const COORDINATOR_COMMAND: CommandSpec = {
     { name: 'grpc-advertise', kind: 'string', default: '', description: 'HOST:PORT agents reach this replica at, told to agents that ask a follower (default: --grpc-listen).' },
     { name: 'tick-ms', kind: 'int', default: 100, min: 5, max: 10_000, description: 'One Raft tick; a leader heartbeats every tick.' },
     { name: 'election-ticks', kind: 'int', default: 10, min: 3, max: 1000, description: 'Ticks without a leader before a follower campaigns (randomized up to twice this).' },
+    { name: 'shed-above-ms', kind: 'int', default: 50, min: 1, max: 10_000, description: 'When the p99 event loop delay over half a second passes this (CPU pressure), background work waits (key derivation, deposit rounds, /assignments pages) so renewals are answered first; it resumes below half of it.' },
     { name: 'snapshot-every', kind: 'int', default: 10_000, min: 10, max: 10_000_000, description: 'Snapshot the state and compact the log after this many entries.' },
     { name: 'pool-policy-file', kind: 'string', description: 'Pool policy (YAML/JSON: which namespaces and service accounts may claim from which pool). Turns on Kubernetes pod identity: agents must send their projected ServiceAccount token, checked with TokenReview. Reloaded when it changes. Without it (development), agents are trusted to name their pod.' },
     { name: 'token-audience', kind: 'string', default: 'keylease', description: 'Audience of the agents\' projected ServiceAccount tokens.' },
@@ -117,6 +118,8 @@ export interface CoordinatorConfig {
   readonly kubernetes: { readonly policyFile: string; readonly audience: string; readonly kubeconfigFile: string | null } | null;
   /** Null for a single replica, which keeps a local log instead of running Raft. */
   readonly raft: RaftConfig | null;
+  /** Event loop delay (p99, ms) above which background work is held back. */
+  readonly shedAboveMs: number;
 }
 
 export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
@@ -155,6 +158,7 @@ export function coordinatorConfig(values: FlagValues): CoordinatorConfig {
       ? { policyFile: values['pool-policy-file'] as string, audience: values['token-audience'] as string, kubeconfigFile: (values['kubeconfig'] as string | undefined) ?? null }
       : null,
     raft: raftConfig(values, grpc),
+    shedAboveMs: values['shed-above-ms'] as number,
   };
 }
 

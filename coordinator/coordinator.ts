@@ -26,6 +26,7 @@ import { watchFileSet } from '../shared/files/watch-file-set.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
+import { EventLoopPressure } from './load/event-loop-pressure.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
 import type { ReplicatedLog } from './replication/types.js';
 import { checkSecretsMatchPool } from './startup-checks.js';
@@ -40,6 +41,8 @@ const LEASE_TICK_MS = 100;
 const QUARANTINE_TICK_MS = 2000;
 /** How often the leader signs, broadcasts and confirms deposits. */
 const DEPOSIT_TICK_MS = 500;
+/** The window over which event loop delay is judged for load shedding. */
+const PRESSURE_WINDOW_MS = 500;
 
 export interface RunningCoordinator {
   readonly grpcPort: number;
@@ -52,7 +55,13 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const kek = await readKek(config.kekFile);
   const seeds = new Map<string, Uint8Array>();
   if (config.mnemonicFile) seeds.set(config.pool, mnemonicToSeed(await readMnemonicFile(config.mnemonicFile)));
-  const secrets = new PoolSecrets(kek, seeds);
+  // Renewals come first: under CPU pressure, background work waits (derivation, deposits, pages).
+  const pressure = new EventLoopPressure(config.shedAboveMs, PRESSURE_WINDOW_MS, (under, p99Ms) =>
+    under
+      ? logger.warn('CPU pressure: event loop delay is high; derivation, deposit rounds and /assignments pages wait so renewals are answered first', { delayP99Ms: Math.round(p99Ms) })
+      : logger.info('CPU pressure over: background work resumes', { delayP99Ms: Math.round(p99Ms) }),
+  );
+  const secrets = new PoolSecrets(kek, seeds, { derivationPaused: () => pressure.shouldShed('derivation') });
 
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -68,7 +77,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     tls?.close();
     throw error;
   }
-  const closers: Array<() => Promise<void>> = [async () => tls?.close(), () => log.close(), () => secrets.close()];
+  const closers: Array<() => Promise<void>> = [async () => pressure.close(), async () => tls?.close(), () => log.close(), () => secrets.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };
@@ -86,6 +95,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     if (tls) metrics.reportCertificateExpiry(() => tls.current.certNotAfterMs);
     if (log instanceof RaftReplicatedLog) metrics.reportRaft(() => log.status());
     secrets.observeDerivation(metrics.derivationObserver(config.pool));
+    metrics.reportPressure(pressure);
     const leases = new LeaseKeeper(log, clock, logger.child({ component: 'leases' }), metrics);
     await leases.start();
     closers.push(async () => leases.stop());
@@ -137,7 +147,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
         clock,
         logger.child({ component: 'deposits' }),
       );
-      closers.push(runPeriodically(DEPOSIT_TICK_MS, () => keeper.tick(), (error) => logger.warn('deposit round failed; will retry', { error })));
+      closers.push(runPeriodically(DEPOSIT_TICK_MS, async () => (pressure.shouldShed('deposits') ? undefined : keeper.tick()), (error) => logger.warn('deposit round failed; will retry', { error })));
     }
 
     const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
@@ -160,7 +170,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       closers.push(async () => identity?.close());
       metrics.countOrphans((pod) => identity?.isOrphaned(pod) ?? false);
       const quarantine = new QuarantineKeeper(log, (pod) => identity?.isOrphaned(pod) ?? false, () => clock.wallMs(), logger.child({ component: 'quarantine' }));
-      closers.push(runPeriodically(QUARANTINE_TICK_MS, () => quarantine.tick(), (error) => logger.warn('quarantine tick failed', { error })));
+      closers.push(runPeriodically(QUARANTINE_TICK_MS, async () => (pressure.shouldShed('quarantine') ? undefined : quarantine.tick()), (error) => logger.warn('quarantine tick failed', { error })));
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
@@ -180,6 +190,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
       orphaned: (pod) => identity?.isOrphaned(pod) ?? false,
       isReady: () => (log instanceof RaftReplicatedLog ? log.leaderHint() !== null : log.isLeader()),
+      shedPages: () => pressure.shouldShed('pages'),
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),

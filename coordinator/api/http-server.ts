@@ -33,6 +33,8 @@ export interface HttpServerOptions {
   readonly leaseExpiry: (podName: string) => number | null;
   readonly orphaned: (pod: PodRef) => boolean;
   readonly isReady: () => boolean;
+  /** True while the replica is short of CPU: pages that read every lease or key answer 503 instead. */
+  readonly shedPages?: () => boolean;
   readonly wallMs: () => number;
   readonly metrics: CoordinatorMetrics;
   readonly logger: Logger;
@@ -92,6 +94,10 @@ async function route(request: IncomingMessage, response: ServerResponse, options
   if (await routeQuarantineAdmin(request, response, path, options.keymanagerAdmin)) return;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'text/plain', `method ${request.method} not allowed on ${path}: use GET\n`, { allow: 'GET, HEAD' });
+    return;
+  }
+  if ((path === '/assignments' || path === '/assignments/history') && options.shedPages?.()) {
+    send(response, 503, 'text/plain', 'this replica is short of CPU and answers lease renewals first: retry the page in a few seconds\n', { 'retry-after': '5' });
     return;
   }
   switch (path) {

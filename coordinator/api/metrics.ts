@@ -140,6 +140,23 @@ export class CoordinatorMetrics implements AllocationObserver {
     return { onKeyDerived: () => derivations.inc({ pool }), onBacklog: (keys) => backlog.set({ pool }, keys) };
   }
 
+  /** CPU pressure as the load shedding sees it, and the background work it held back. */
+  reportPressure(pressure: { readonly delayP99Ms: number; readonly underPressure: boolean; readonly shed: ReadonlyMap<string, number> }): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'keylease_event_loop_delay_p99_seconds', help: 'p99 event loop delay over the last half second: how late this replica runs its work.', registers, collect() { this.set(pressure.delayP99Ms / 1000); } });
+    new Gauge({ name: 'keylease_cpu_pressure', help: '1 while background work (derivation, deposits, pages) waits so renewals are answered first.', registers, collect() { this.set(pressure.underPressure ? 1 : 0); } });
+    new Counter({
+      name: 'keylease_shed_total',
+      help: 'Times background work was held back under CPU pressure, by kind (derivation, deposits, quarantine, pages).',
+      labelNames: ['work'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [work, count] of pressure.shed) this.inc({ work }, count);
+      },
+    });
+  }
+
   onClaim(pool: string, derived: number, existing: boolean): void {
     (existing ? this.repeatedClaims : this.claims).inc({ pool });
     if (derived > 0) this.derived.inc({ pool }, derived);
