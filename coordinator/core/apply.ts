@@ -12,13 +12,14 @@ import type {
   AddDerivedKeysCommand,
 } from './commands.js';
 import { holderGone, proveRemoval, quarantineKey, releaseQuarantine } from './quarantine.js';
-import { clockWatermarks, hasSlotClock, slotClockProblem } from './slot-clock.js';
+import { clockWatermarks, slotClockProblem } from './slot-clock.js';
 import { accept, refuse, type Result } from './refusal.js';
 import { closeAssignment, recordAssignment } from './history.js';
 import { mergeProtection, protectionProblem } from './protection.js';
-import { addDerivedKeysProblem, AWAITING, claimable, confirmDeposits, countAwaitingDeposit, endReservation, recordDepositTransactions, replaceDepositTransaction, reservedForOther } from './deposits.js';
+import { addDerivedKeysProblem, AWAITING, confirmDeposits, countAwaitingDeposit, endReservation, recordDepositTransactions, replaceDepositTransaction } from './deposits.js';
 import { confirmForeignKeys, recordFoundDeposits, restoreKeys } from './foreign.js';
 import { importProtection } from './protection-import.js';
+import { firstFreeKeys, noteFreedKeys } from './free-keys.js';
 import { SIGNING_MODES, type CoreState, type Lease, type NewPoolKey, type Pool, type PoolKey, type PoolSettings, type ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
@@ -42,6 +43,7 @@ export function applyCommand(state: CoreState, command: Command): CommandResult 
     if (remembered) return accept(remembered.outcome as CommandOutcomes[Command['type']]);
   }
   const result = applyFresh(state, command);
+  noteFreedKeys(state, command, result);
   // Only accepted commands are remembered: a refusal changes nothing, not even this table.
   if (requestId !== null && result.ok) remember(state, requestId, result.value, command.nowMs);
   return result;
@@ -193,7 +195,7 @@ function claim(state: CoreState, command: ClaimCommand): Result<CommandOutcomes[
   const derivedProblem = checkDerivedKeys(state, pool, derived);
   if (derivedProblem) return derivedProblem;
 
-  const free = freeKeys(state, pool.name, command.nowMs, command.podName);
+  const free = firstFreeKeys(state, pool.name, command.nowMs, command.podName, command.count);
   if (free.length + derived.length < command.count) {
     const awaiting = countAwaitingDeposit(state, pool.name, command.podName);
     if (free.length + awaiting >= command.count) {
@@ -476,24 +478,6 @@ export function newKey(key: NewPoolKey, pool: string, derivationIndex: number | 
 }
 
 /** Keys of a pool that a claim at `nowMs` (by `podName`, if given) may take, oldest first, so recycling is predictable. */
-export function freeKeys(state: CoreState, pool: string, nowMs: number, podName?: string): PoolKey[] {
-  const free: PoolKey[] = [];
-  const poolState = state.pools.get(pool);
-  // Keys whose watermarks must come from the clock (S8) wait where the pool has no slot clock.
-  const clockKnown = poolState !== undefined && hasSlotClock(poolState);
-  const leaseTtlMs = poolState?.leaseTtlMs ?? 0;
-  for (const key of state.keys.values()) {
-    if (key.pool !== pool) continue;
-    if (!claimable(key)) continue;
-    if (key.clockWatermarksDue && !clockKnown) continue;
-    if (podName !== undefined && reservedForOther(key, podName, nowMs, leaseTtlMs)) continue;
-    if (key.state === 'unallocated' || (key.state === 'cooling' && key.coolingUntilMs !== null && key.coolingUntilMs <= nowMs)) {
-      free.push(key);
-    }
-  }
-  return free.sort((a, b) => a.addedAtMs - b.addedAtMs || (a.pubKey < b.pubKey ? -1 : a.pubKey > b.pubKey ? 1 : 0));
-}
-
 export function countPoolKeys(state: Pick<ReadonlyCoreState, 'keys'>, pool: string): number {
   let count = 0;
   for (const key of state.keys.values()) if (key.pool === pool) count++;

@@ -1,4 +1,5 @@
-import { claimArgumentsProblem, countPoolKeys, freeKeys, poolExhausted } from './apply.js';
+import { claimArgumentsProblem, countPoolKeys, poolExhausted } from './apply.js';
+import { firstFreeKeys } from './free-keys.js';
 import { countAwaitingDeposit } from './deposits.js';
 import { accept, type Result } from './refusal.js';
 import { KEY_STATES, type CoreState, type KeyState, type QuarantineCause, type ReadonlyCoreState } from './types.js';
@@ -18,7 +19,9 @@ export function planClaim(
   if (problem) return problem;
   const poolState = state.pools.get(pool)!;
   if (state.leases.has(podName)) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
-  const free = freeKeys(state as CoreState, pool, nowMs, podName).length;
+  const free = firstFreeKeys(state as CoreState, pool, nowMs, podName, count).length;
+  // The pool is read whole only for a claim that free keys cannot serve.
+  if (free >= count) return accept({ missingKeys: 0, nextDerivationIndex: poolState.nextDerivationIndex });
   const missing = Math.max(0, count - free - countAwaitingDeposit(state, pool, podName));
   // Refused before any key is derived: keys derived for a claim that cannot be served would be thrown away.
   const room = poolState.derive ? Math.max(0, poolState.maxKeys - countPoolKeys(state, pool)) : 0;

@@ -29,6 +29,11 @@ const LOAD_RETRY_MS = 100;
 
 export class LeaseKeeper {
   private readonly live = new Map<string, LiveLease>();
+  /**
+   * No live lease expires before this (renewals only move expiries later): the tick reads the table
+   * only once it has passed, not ten times a second whatever the fleet's size.
+   */
+  private earliestExpiryMs = Infinity;
   /** Pods whose ExpireLease is in flight: renewals for them are refused, the agent must fence. */
   private readonly expiring = new Set<string>();
   private nextCoolingEndMs: number | null = null;
@@ -83,7 +88,8 @@ export class LeaseKeeper {
       const kept = (lease.protection ??= {});
       for (const [pubKey, marks] of Object.entries(protection)) kept[pubKey] = mergeProtection(kept[pubKey] ?? null, marks)!;
     }
-    this.logger.debug('lease renewed', { podName, leaseId });
+    // The hottest path of a large fleet: not even the fields are built unless they are logged.
+    if (this.logger.level === 'debug') this.logger.debug('lease renewed', { podName, leaseId });
     return accept({ ttlMs: lease.ttlMs });
   }
 
@@ -98,7 +104,7 @@ export class LeaseKeeper {
   async tick(): Promise<void> {
     if (!this.leader) return;
     const now = this.clock.monotonicMs();
-    const overdue = [...this.live.entries()].filter(([pod, lease]) => lease.expiresAtMs <= now && !this.expiring.has(pod));
+    const overdue = now >= this.earliestExpiryMs ? this.overdueAt(now) : [];
     if (overdue.length > 0) {
       // Confirm leadership first: a stalled former leader must never expire leases (etcd's lessor bug).
       const stillLeader = await this.log.read(() => this.log.isLeader()).catch(() => false);
@@ -112,6 +118,24 @@ export class LeaseKeeper {
       if (result.ok && result.value.returned.length > 0) this.logger.info('cooled keys returned to their pools', { count: result.value.returned.length });
       this.nextCoolingEndMs = await this.log.read(earliestCoolingEnd);
     }
+  }
+
+  /** Leases past their expiry and not being expired yet; the earliest expiry of the others (and of these, until they are gone). */
+  private overdueAt(now: number): Array<[string, LiveLease]> {
+    const overdue: Array<[string, LiveLease]> = [];
+    let earliest = Infinity;
+    for (const [podName, lease] of this.live) {
+      if (this.expiring.has(podName)) continue;
+      if (lease.expiresAtMs <= now) overdue.push([podName, lease]);
+      if (lease.expiresAtMs < earliest) earliest = lease.expiresAtMs;
+    }
+    this.earliestExpiryMs = earliest;
+    return overdue;
+  }
+
+  private track(podName: string, lease: LiveLease): void {
+    this.live.set(podName, lease);
+    if (lease.expiresAtMs < this.earliestExpiryMs) this.earliestExpiryMs = lease.expiresAtMs;
   }
 
   private async expire(podName: string, lease: LiveLease): Promise<void> {
@@ -133,6 +157,8 @@ export class LeaseKeeper {
       this.logger.warn('proposing lease expiry failed; will retry', { podName, error });
     } finally {
       this.expiring.delete(podName);
+      // Not expired after all (the proposal failed): the next tick looks again.
+      if (this.live.get(podName) === lease) this.earliestExpiryMs = Math.min(this.earliestExpiryMs, lease.expiresAtMs);
     }
   }
 
@@ -141,6 +167,7 @@ export class LeaseKeeper {
     this.leader = isLeader;
     this.loaded = false;
     this.live.clear();
+    this.earliestExpiryMs = Infinity;
     this.term++;
     if (!isLeader) return;
     const loading = this.loadLeases(this.term);
@@ -169,7 +196,7 @@ export class LeaseKeeper {
     this.loaded = true;
     const now = this.clock.monotonicMs();
     // Watermarks reported to the former leader are lost with it: the next claim takes them from the clock (S8).
-    for (const lease of leases) this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs, protection: null });
+    for (const lease of leases) this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs, protection: null });
     this.nextCoolingEndMs = coolingEnd;
     if (leases.length > 0) this.logger.info('leader holds every existing lease for a full TTL from now', { leases: leases.length });
   }
@@ -182,7 +209,7 @@ export class LeaseKeeper {
       // A repeated claim from a live pod counts as a renewal.
       const known = this.live.get(lease.podName);
       const protection = known?.leaseId === lease.leaseId ? known.protection : null;
-      this.live.set(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs, protection });
+      this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs, protection });
     } else if (command.type === 'Release' || command.type === 'ExpireLease' || command.type === 'HolderGone') {
       // A retried release answers from memory: it must not end a newer lease of the same pod.
       if (command.type !== 'HolderGone' && this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);

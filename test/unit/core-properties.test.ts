@@ -17,6 +17,9 @@ import {
   type KeyProtection,
   type SigningMode,
 } from '../../coordinator/core/index.js';
+import { firstFreeKeys } from '../../coordinator/core/free-keys.js';
+import { claimable, reservedForOther } from '../../coordinator/core/deposits.js';
+import { hasSlotClock } from '../../coordinator/core/slot-clock.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
 
 // Namespaced holders (Kubernetes identity) beside plain ones: namesakes in two namespaces are two holders.
@@ -37,6 +40,17 @@ function derivedKeysFor(state: CoreState, pool: string, podName: string, count: 
     const index = plan.value.nextDerivationIndex + i;
     return { pubKey: fakePubKey(pool, index), path: `m/12381/3600/${index}/0/0`, sealedSecret: `sealed-${pool}-${index}`, derivationIndex: index };
   });
+}
+
+/** The free keys of a pool by reading every key, oldest first: what the claim's heap must agree with. */
+function freeKeysByScan(state: CoreState, pool: string, nowMs: number, podName: string): string[] {
+  const poolState = state.pools.get(pool);
+  const clockKnown = poolState !== undefined && hasSlotClock(poolState);
+  return [...state.keys.values()]
+    .filter((k) => k.pool === pool && claimable(k) && !(k.clockWatermarksDue && !clockKnown) && !reservedForOther(k, podName, nowMs, poolState?.leaseTtlMs ?? 0))
+    .filter((k) => k.state === 'unallocated' || (k.state === 'cooling' && k.coolingUntilMs !== null && k.coolingUntilMs <= nowMs))
+    .sort((a, b) => a.addedAtMs - b.addedAtMs || (a.pubKey < b.pubKey ? -1 : 1))
+    .map((k) => k.pubKey);
 }
 
 /** Checks every invariant of the allocation table; returns the first violation or null. */
@@ -298,6 +312,14 @@ test('invariants hold after every command of long random sequences, and refusals
       }
       const problem = violation(state);
       assert.is(problem, null, `seed ${seed} step ${step} after ${command.type}: ${problem}`);
+      // The claim's heap of free keys agrees with a full scan, here and in a state restored from a snapshot.
+      for (const pool of state.pools.keys()) {
+        const pod = pick(random, PODS);
+        const expected = freeKeysByScan(state, pool, nowMs, pod);
+        const limit = intBetween(random, 1, expected.length + 2);
+        assert.equal(firstFreeKeys(state, pool, nowMs, pod, limit).map((k) => k.pubKey), expected.slice(0, limit), `seed ${seed} step ${step} after ${command.type}: free keys of ${pool}`);
+        if (random() < 0.05) assert.equal(firstFreeKeys(restoreSnapshot(takeSnapshot(state)), pool, nowMs, pod, limit).map((k) => k.pubKey), expected.slice(0, limit));
+      }
       for (const key of state.keys.values()) {
         const earlier = watermarks.get(key.pubKey);
         for (const field of ['maxBlockSlot', 'maxSourceEpoch', 'maxTargetEpoch'] as const) {
