@@ -26,6 +26,11 @@ export type KdfModule =
 export interface EncryptOptions {
   /** pbkdf2 (default, ~55 ms at c=2^18) or scrypt (~0.9 s and 256 MiB at n=2^18). */
   readonly kdf?: 'pbkdf2' | 'scrypt';
+  /**
+   * pbkdf2 iterations, 2^18 unless given. Fewer protect the key less: only for keystores made in bulk
+   * for benchmarks, never for keys that guard funds.
+   */
+  readonly pbkdf2Iterations?: number;
 }
 
 const PBKDF2_ITERATIONS = 2 ** 18;
@@ -111,7 +116,7 @@ export async function encryptKeystore(password: string, secret: Uint8Array, pubK
   const kdf: KdfModule =
     options.kdf === 'scrypt'
       ? { function: 'scrypt', params: { dklen: 32, n: SCRYPT_N, r: 8, p: 1, salt }, message: '' }
-      : { function: 'pbkdf2', params: { dklen: 32, c: PBKDF2_ITERATIONS, prf: 'hmac-sha256', salt }, message: '' };
+      : { function: 'pbkdf2', params: { dklen: 32, c: options.pbkdf2Iterations ?? PBKDF2_ITERATIONS, prf: 'hmac-sha256', salt }, message: '' };
   const decryptionKey = await deriveDecryptionKey(kdf, normalizeKeystorePassword(password));
   try {
     const iv = randomBytes(16);

@@ -1,98 +1,223 @@
 /**
- * A fleet of validator pods against three coordinator replicas: N real lease loops (the agent's own
- * code, each with its own gRPC channel) claim, renew every TTL/3 and, halfway through, live through a
- * SIGKILL of the leader. Prints how long the fleet took to hold its keys, renewal latency before and
- * across the failover, fences (there should be none), and how long the fleet took to hand back.
- * The validator client is a stand-in that keeps keys in memory: the coordinators are what is measured.
- * Usage: npm run bench:fleet [-- --pods N --ttl-ms MS --hold-s S]
+ * A fleet of validator pods against three coordinator replicas on this machine. The pods are the agent's
+ * own lease loops, many to a process (fleet-agents.ts), holding keys in memory: the coordinators are
+ * what is measured. Prints how long the fleet took to hold its keys, renewal latency, the renewals per
+ * second the leader answered (at the fleet's own pace, then flooded), replica RSS, and a SIGKILL of the
+ * leader under that load: how long until the next one leads, renewal latency across it, and fences.
+ *
+ * The pool is seeded by importing pre-made keystores with a one-iteration KDF (fleet-keys.ts, cached
+ * under ~/.cache/keylease-bench): key derivation is not measured here (npm run bench:derivation is).
+ *
+ * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --agent-procs N --cpu-hog]
+ *   --cpu-hog  one busy process per core runs from the fleet's start to its end
  */
-import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
-import { CoordinatorClient } from '../../agent/coordinator-client.js';
-import { createLogger } from '../../shared/log/logger.js';
-import { Fleet } from '../support/fleet.js';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 import { benchNumber } from './bench-options.js';
+import { benchKeystores } from './fleet-keys.js';
+import type { AgentsCommand, AgentsConfig, AgentsReport } from './fleet-agents.js';
 
 const pods = benchNumber('pods', 300);
+const keys = benchNumber('keys', pods);
 const ttlMs = benchNumber('ttl-ms', 10_000);
 const holdSeconds = benchNumber('hold-s', 20);
+const floodSeconds = benchNumber('flood-s', 10);
+const floodInFlight = benchNumber('flood-in-flight', 64);
+const agentProcs = benchNumber('agent-procs', Math.max(1, Math.ceil(pods / 2500)));
+const cpuHog = process.argv.includes('--cpu-hog');
+if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
+const keysPerPod = keys / pods;
 
 const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = Float64Array.from(values).sort();
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
+const max = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), -Infinity);
 const row = (label: string, values: number[]) =>
-  console.log(`  ${label.padEnd(32)} ${String(values.length).padStart(6)}  p50 ${percentile(values, 50).toFixed(2).padStart(7)} ms  p99 ${percentile(values, 99).toFixed(2).padStart(7)} ms  max ${Math.max(...values).toFixed(2).padStart(8)} ms`);
+  console.log(`  ${label.padEnd(34)} ${String(values.length).padStart(7)}  p50 ${percentile(values, 50).toFixed(2).padStart(8)} ms  p99 ${percentile(values, 99).toFixed(2).padStart(8)} ms  max ${max(values).toFixed(2).padStart(8)} ms`);
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const seconds = (fromMs: number) => ((performance.now() - fromMs) / 1000).toFixed(2);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const waitUntil = async (condition: () => boolean, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 };
 
+/** Resident set size of a process now and at its peak (VmHWM), in MB. */
+function rssMb(pid: number): { now: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Renewals the replica answered OK so far, from its /metrics. */
+async function renewalsAnswered(httpBase: string): Promise<number> {
+  const text = await (await fetch(`${httpBase}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('keylease_request_duration_seconds_count{') && line.includes('operation="renew"') && line.includes('outcome="ok"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
+console.log(`  load average at start: ${load()}`);
+
+const keystores = await benchKeystores(keys, (line) => console.log(`  ${line}`));
 const dir = await tempDir('bench-fleet');
 const secrets = await writeSecrets(dir.path);
-const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], ['--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(pods), '--log-level', 'info']);
-/** What went wrong for the agents, by message: a fleet's failures are summarised, not printed one by one. */
-const agentProblems = new Map<string, number>();
-const agentLogger = createLogger({
-  level: 'warn',
-  component: 'agent',
-  sink: (line) => {
-    const record = JSON.parse(line) as { msg: string; error?: string };
-    const key = `${record.msg}${record.error ? `: ${record.error.replace(/lease-\d+/g, 'lease-N').replace(/validator-\d+/g, 'validator-N').slice(0, 160)}` : ''}`;
-    agentProblems.set(key, (agentProblems.get(key) ?? 0) + 1);
-  },
-});
-let fleet: Fleet | null = null;
+const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], [
+  '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
+]);
+const agents: ChildProcess[] = [];
+const hogs: ChildProcess[] = [];
+/** Per agent process: the last count of pods holding their keys. */
+const holding = new Map<ChildProcess, number>();
+const renewMs = { steady: [] as number[], failover: [] as number[] };
+const failed = { steady: 0, failover: 0 };
+const fences = new Map<string, number>();
+const problems = new Map<string, number>();
+const peakRss = new Map<string, number>();
+let rssTimer: NodeJS.Timeout | null = null;
+
+const broadcast = (command: AgentsCommand) => agents.forEach((a) => a.connected && a.send(command));
+const holdingNow = () => [...holding.values()].reduce((a, b) => a + b, 0);
+const replicaRss = (id: string) => rssMb(cluster.processes.get(id)!.child.pid!);
+
 try {
   await cluster.startAll();
-  const endpoints = cluster.replicas.map((r) => r.grpcEndpoint);
-  // The pool derives its keys up front (a key's derivation is not what this measures), then frees them
-  // (no cooling in this run: cooling is a safety delay, not work).
-  process.stdout.write(`deriving ${pods} keys…\n`);
-  const warm = new CoordinatorClient([cluster.spec(await cluster.leader()).grpcEndpoint]);
-  const warmLease = await claimAsSigner(warm, 'warm-up', pods, 600_000);
-  await releaseAsSigner(warm, 'warm-up', warmLease, 30_000);
-  warm.close();
-
-  console.log(`${pods} pods, one key each, lease TTL ${ttlMs} ms (renewal every ${Math.round(ttlMs / 3)} ms), 3 replicas on one machine`);
-  const started = performance.now();
-  fleet = new Fleet(endpoints, pods, agentLogger);
-  const { observer } = fleet;
-  await waitUntil(() => fleet!.holding() === pods, 300_000, 'every pod to hold its key');
-  console.log(`  every pod holding its key after ${((performance.now() - started) / 1000).toFixed(2)} s`);
-
-  await new Promise((resolve) => setTimeout(resolve, holdSeconds * 1000));
   const leader = await cluster.leader();
-  observer.phase = 'failover';
+  rssTimer = setInterval(() => {
+    for (const [id, proc] of cluster.processes) {
+      const rss = rssMb(proc.child.pid!);
+      if (rss) peakRss.set(id, Math.max(peakRss.get(id) ?? 0, rss.now));
+    }
+  }, 250);
+  const rssLine = (label: string, leaderId: string) =>
+    console.log(`  RSS ${label}: ${cluster.replicas.map((r) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB`).join(', ')}`);
+  rssLine('before any key', leader);
+
+  // Seeding: the admin Keymanager import on the leader, in batches.
+  const token = (await readFile(join(cluster.spec(leader).dataDir, 'api-token.txt'), 'utf8')).trim();
+  const seeded = performance.now();
+  const BATCH = 5000;
+  for (let at = 0; at < keystores.length; at += BATCH) {
+    const batch = keystores.slice(at, at + BATCH);
+    const response = await fetch(`${cluster.spec(leader).httpBase}/eth/v1/keystores`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ keystores: batch.map((k) => k.keystore), passwords: batch.map((k) => k.password) }),
+    });
+    if (response.status !== 200) throw new Error(`importing keystores failed: ${response.status} ${await response.text()}`);
+  }
+  console.log(`  ${keys} keys imported in ${seconds(seeded)} s (seeding, not part of the fleet's figures)`);
+  rssLine(`with ${keys} keys`, leader);
+
+  if (cpuHog) for (let i = 0; i < availableParallelism(); i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+
+  const endpoints = cluster.replicas.map((r) => r.grpcEndpoint);
+  const started = performance.now();
+  const perProc = Math.ceil(pods / agentProcs);
+  const stopped: Array<Promise<number>> = [];
+  const floods: Array<Array<Extract<AgentsReport, { type: 'flooded' }>>> = [];
+  for (let p = 0; p < agentProcs; p++) {
+    const first = p * perProc;
+    const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000 };
+    const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    agents.push(child);
+    holding.set(child, 0);
+    stopped.push(
+      new Promise((resolve) => {
+        child.on('message', (report: AgentsReport) => {
+          if (report.type === 'tick') {
+            holding.set(child, report.holding);
+            for (const phase of ['steady', 'failover'] as const) {
+              for (const ms of report.renewMs[phase]) renewMs[phase].push(ms);
+              failed[phase] += report.failed[phase];
+            }
+            for (const fence of report.fences) fences.set(fence, (fences.get(fence) ?? 0) + 1);
+            for (const [message, count] of Object.entries(report.problems)) problems.set(message, (problems.get(message) ?? 0) + count);
+          } else if (report.type === 'flooded') floods.at(-1)!.push(report);
+          else resolve(report.handedBack);
+        });
+        child.on('exit', () => resolve(0));
+      }),
+    );
+  }
+  await waitUntil(() => holdingNow() === pods, 600_000, 'every pod to hold its keys');
+  console.log(`  every pod holding its keys after ${seconds(started)} s (${(pods / Number(seconds(started))).toFixed(0)} claims/s; load ${load()})`);
+  rssLine(`with ${pods} pods holding`, leader);
+
+  // Steady: renewals at the fleet's own pace.
+  renewMs.steady.length = 0;
+  let counted = await renewalsAnswered(cluster.spec(leader).httpBase);
+  let countedAt = performance.now();
+  await sleep(holdSeconds * 1000);
+  const steadyRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
+  console.log(`  steady ${holdSeconds} s: the leader answered ${steadyRate.toFixed(0)} renewals/s (the fleet's pace: ${(pods / (ttlMs / 3000)).toFixed(0)}/s; load ${load()})`);
+
+  // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
+  if (floodSeconds > 0) {
+    floods.push([]);
+    counted = await renewalsAnswered(cluster.spec(leader).httpBase);
+    countedAt = performance.now();
+    broadcast({ type: 'flood', seconds: floodSeconds, inFlight: floodInFlight });
+    await waitUntil(() => floods.at(-1)!.length === agents.length, (floodSeconds + 60) * 1000, 'the flood to end');
+    const floodRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
+    const flood = floods.at(-1)!;
+    const latencies = flood.flatMap((f) => f.latenciesMs);
+    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s; ${flood.reduce((n, f) => n + f.failures, 0)} failed (load ${load()})`);
+    row('flooded renewals', latencies);
+  }
+  rssLine('after the steady phase and flood', leader);
+
+  // Failover under the fleet's load: strike a third of a renewal interval after a steady stretch.
+  await sleep(ttlMs / 3);
+  broadcast({ type: 'phase', phase: 'failover' });
+  await sleep(200);
   const killedAt = performance.now();
   await cluster.processes.get(leader)!.kill('SIGKILL');
   const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
   const next = await cluster.leader(survivors, 30_000);
-  console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${((performance.now() - killedAt) / 1000).toFixed(2)} s`);
-  await new Promise((resolve) => setTimeout(resolve, 2 * ttlMs));
+  const failoverSeconds = seconds(killedAt);
+  console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${failoverSeconds} s (load ${load()})`);
+  await sleep(2 * ttlMs);
+  rssLine('after the failover', next);
+  await sleep(1500);
 
   console.log('renewals (ms, as each agent saw them):');
-  row(`steady, ${holdSeconds} s`, observer.renewMs.steady);
-  row(`across the failover, ${(2 * ttlMs) / 1000} s`, observer.renewMs.failover);
-  console.log(`  failed attempts (retried): steady ${observer.failedRenewals.steady}, across the failover ${observer.failedRenewals.failover}`);
-  console.log(`  fences: ${observer.fences.length}${observer.fences.length > 0 ? ` (${observer.fences.join(', ')})` : ''}; pods holding now: ${fleet.holding()} of ${pods}`);
-
-  if (agentProblems.size > 0) {
+  row(`steady, ${holdSeconds} s (+ flood)`, renewMs.steady);
+  row(`across the failover, ${(2 * ttlMs) / 1000} s`, renewMs.failover);
+  console.log(`  failed attempts (retried): steady ${failed.steady}, across the failover ${failed.failover}; renewal p99 across the failover is ${(percentile(renewMs.failover, 99) / ttlMs * 100).toFixed(1)} % of the TTL (target < 10 %)`);
+  const fenceCount = [...fences.values()].reduce((a, b) => a + b, 0);
+  console.log(`  fences: ${fenceCount}${fenceCount > 0 ? ` (${[...fences].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}; pods holding now: ${holdingNow()} of ${pods}`);
+  console.log(`  peak RSS: ${cluster.replicas.map((r) => `${r.id}${r.id === leader ? ' (first leader)' : r.id === next ? ' (second leader)' : ''} ${(peakRss.get(r.id) ?? NaN).toFixed(0)} MB`).join(', ')}`);
+  if (problems.size > 0) {
     console.log('agent warnings, by message:');
-    for (const [message, count] of [...agentProblems].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${String(count).padStart(6)}  ${message}`);
+    for (const [message, count] of [...problems].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${String(count).padStart(7)}  ${message}`);
   }
 
   const stopping = performance.now();
-  const released = await fleet.stop();
-  fleet = null;
-  console.log(`  every pod released in ${((performance.now() - stopping) / 1000).toFixed(2)} s (${released} of ${pods} acknowledged)`);
+  broadcast({ type: 'stop' });
+  const released = (await Promise.all(stopped)).reduce((a, b) => a + b, 0);
+  console.log(`  every pod released in ${seconds(stopping)} s (${released} of ${pods} handed back)`);
 } finally {
-  await fleet?.stop();
+  if (rssTimer) clearInterval(rssTimer);
+  for (const child of [...agents, ...hogs]) if (child.exitCode === null) child.kill('SIGKILL');
   await cluster.stopAll();
   await dir.cleanup();
 }

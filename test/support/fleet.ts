@@ -34,7 +34,8 @@ export class FleetObserver {
   readonly renewalsInFailover = new Map<number, number>();
   readonly renewMs = { steady: [] as number[], failover: [] as number[] };
   readonly failedRenewals = { steady: 0, failover: 0 };
-  readonly fences: FenceCause[] = [];
+  /** Each fence as `phase:cause`. */
+  readonly fences: string[] = [];
 
   /** What pod `pod`'s lease loop reports to. */
   forPod(pod: number): LeaseLoopObserver {
@@ -46,7 +47,7 @@ export class FleetObserver {
           if (this.phase === 'failover') this.renewalsInFailover.set(pod, (this.renewalsInFailover.get(pod) ?? 0) + 1);
         } else this.failedRenewals[this.phase]++;
       },
-      onFence: (cause: FenceCause) => this.fences.push(cause),
+      onFence: (cause: FenceCause) => this.fences.push(`${this.phase}:${cause}`),
     };
   }
 }

@@ -1,0 +1,108 @@
+/**
+ * One process of the fleet bench's agents: many pods' lease loops (the agent's own code) sharing one
+ * coordinator client, so that ten thousand pods fit on one machine beside the coordinators they load.
+ * Driven by its parent over IPC (see fleet.ts): it reports what its pods see each second and, on
+ * request, floods the leader with renewals of the leases it holds to find the rate the leader sustains.
+ */
+import { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { LeaseLoop } from '../../agent/lease-loop.js';
+import { systemClock } from '../../shared/clock/clock.js';
+import { createLogger } from '../../shared/log/logger.js';
+import { FleetObserver, InMemoryValidator } from '../support/fleet.js';
+
+export interface AgentsConfig {
+  readonly endpoints: readonly string[];
+  readonly firstPod: number;
+  readonly pods: number;
+  readonly keysPerPod: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** Parent → agents. */
+export type AgentsCommand =
+  | { readonly type: 'phase'; readonly phase: 'steady' | 'failover' }
+  | { readonly type: 'flood'; readonly seconds: number; readonly inFlight: number }
+  | { readonly type: 'stop' };
+
+/** Agents → parent. */
+export type AgentsReport =
+  | { readonly type: 'tick'; readonly holding: number; readonly renewMs: { steady: number[]; failover: number[] }; readonly failed: { steady: number; failover: number }; readonly fences: readonly string[]; readonly problems: Record<string, number> }
+  | { readonly type: 'flooded'; readonly renewals: number; readonly failures: number; readonly latenciesMs: number[] }
+  | { readonly type: 'stopped'; readonly handedBack: number };
+
+const config = JSON.parse(process.env['KEYLEASE_BENCH_AGENTS'] ?? 'null') as AgentsConfig | null;
+if (!config || !process.send) throw new Error('fleet-agents runs as a child of test/bench/fleet.ts');
+const send = (report: AgentsReport) => process.send!(report);
+
+/** What went wrong for the agents, by message: a fleet's failures are summarised, not printed one by one. */
+const problems: Record<string, number> = {};
+const logger = createLogger({
+  level: 'warn',
+  component: 'agent',
+  sink: (line) => {
+    const record = JSON.parse(line) as { msg: string; error?: string };
+    const key = `${record.msg}${record.error ? `: ${record.error.replace(/lease-\d+/g, 'lease-N').replace(/validator-\d+/g, 'validator-N').replace(/\d+(\.\d+)?/g, 'N').slice(0, 160)}` : ''}`;
+    problems[key] = (problems[key] ?? 0) + 1;
+  },
+});
+
+const client = new CoordinatorClient(config.endpoints);
+const observer = new FleetObserver();
+const loops: LeaseLoop[] = [];
+for (let i = config.firstPod; i < config.firstPod + config.pods; i++) {
+  const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: config.keysPerPod, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: config.requestTimeoutMs, observer: observer.forPod(i) });
+  loops.push(loop);
+  void loop.start();
+}
+
+let reportedFences = 0;
+const ticker = setInterval(() => {
+  const renewMs = { steady: observer.renewMs.steady.splice(0), failover: observer.renewMs.failover.splice(0) };
+  const failed = { ...observer.failedRenewals };
+  observer.failedRenewals.steady = observer.failedRenewals.failover = 0;
+  // Each as phase:cause, so a fence in the steady phase is told apart from one across the failover.
+  const fences = observer.fences.slice(reportedFences);
+  reportedFences = observer.fences.length;
+  send({ type: 'tick', holding: loops.filter((l) => l.currentPhase === 'holding').length, renewMs, failed, fences, problems: { ...problems } });
+  for (const key of Object.keys(problems)) delete problems[key];
+}, 1000);
+
+/** Renews held leases back to back, `inFlight` at a time, for `seconds`: extra renewals, harmless to the leases. */
+async function flood(seconds: number, inFlight: number): Promise<void> {
+  const held = loops.map((l, i) => ({ podName: `validator-${config!.firstPod + i}`, leaseId: l.leaseId })).filter((l): l is { podName: string; leaseId: string } => l.leaseId !== null);
+  let renewals = 0;
+  let failures = 0;
+  const latenciesMs: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < until && held.length > 0) {
+        const lease = held[next++ % held.length]!;
+        const sent = performance.now();
+        try {
+          await client.renew(lease.podName, lease.leaseId, config!.requestTimeoutMs);
+          renewals++;
+          latenciesMs.push(performance.now() - sent);
+        } catch {
+          failures++;
+        }
+      }
+    }),
+  );
+  send({ type: 'flooded', renewals, failures, latenciesMs });
+}
+
+process.on('message', (command: AgentsCommand) => {
+  if (command.type === 'phase') observer.phase = command.phase;
+  else if (command.type === 'flood') void flood(command.seconds, command.inFlight);
+  else if (command.type === 'stop') {
+    void (async () => {
+      const results = await Promise.all(loops.map((l) => l.stop()));
+      clearInterval(ticker);
+      send({ type: 'stopped', handedBack: results.filter((r) => r.handedBack).length });
+      client.close();
+      process.disconnect();
+    })();
+  }
+});
