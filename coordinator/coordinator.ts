@@ -21,7 +21,7 @@ import { DepositEventReader } from './deposits/deposit-event-reader.js';
 import { PoolRestorer } from './restore/pool-restorer.js';
 import { listenOn } from '../shared/net/listen.js';
 import { describeNetwork } from './startup-network.js';
-import { KubernetesAgentIdentity } from './k8s/agent-identity.js';
+import type { KubernetesAgentIdentity } from './k8s/agent-identity.js';
 import { watchFileSet } from '../shared/files/watch-file-set.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
@@ -166,6 +166,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     closers.push(async () => tokenWatch.close());
     let identity: KubernetesAgentIdentity | null = null;
     if (config.kubernetes) {
+      // The Kubernetes client weighs ~70 MB resident: loaded only where pod identity is on.
+      const { KubernetesAgentIdentity } = await import('./k8s/agent-identity.js');
       identity = await KubernetesAgentIdentity.start({ ...config.kubernetes, logger: logger.child({ component: 'identity' }) });
       closers.push(async () => identity?.close());
       metrics.countOrphans((pod) => identity?.isOrphaned(pod) ?? false);
