@@ -54,6 +54,7 @@ const MAX_RENEW_RETRY_MS = 1000;
  * together) drift apart instead of renewing in one burst. Sooner is always safe for the fence.
  */
 const RENEW_JITTER = 0.2;
+const CLAIM_RETRY_JITTER = 0.5;
 
 /**
  * The agent's life: claim, write the keys, renew every TTL/3, and fence (remove every key) when the
@@ -289,11 +290,13 @@ export class LeaseLoop {
         if (error instanceof CoordinatorCallError && error.refusalCode && FATAL_REFUSALS.has(error.refusalCode)) {
           throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
         }
-        if (error instanceof CoordinatorCallError && error.refusalCode === 'AWAITING_DEPOSITS') logger.info('waiting for deposits', { reason: error.message });
+        if (error instanceof CoordinatorCallError && error.refusalCode === 'COORDINATOR_BUSY') logger.info('the coordinator is busy with other claims; retrying', { retryInMs: retryMs });
+        else if (error instanceof CoordinatorCallError && error.refusalCode === 'AWAITING_DEPOSITS') logger.info('waiting for deposits', { reason: error.message });
         else if (error instanceof CoordinatorCallError && error.refusalCode === 'PREVIOUS_POD_HOLDS_LEASE') logger.warn('waiting for the lease of the pod this one replaced to end', { reason: error.message });
         else if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
         else logger.warn('claim failed; retrying', { error: describe(error), retryInMs: retryMs });
-        await this.sleep(retryMs);
+        // Up to half sooner: pods refused together (a fleet starting at once) come back spread out.
+        await this.sleep(retryMs * (1 - CLAIM_RETRY_JITTER * Math.random()));
         retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
       }
     }

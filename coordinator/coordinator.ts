@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReadonlyCoreState } from './core/index.js';
 import { AllocationService } from './allocation/allocation-service.js';
+import { ClaimAdmission } from './allocation/claim-admission.js';
 import { startGrpcServer, type KnownLeader } from './api/grpc-server.js';
 import { startHttpServer } from './api/http-server.js';
 import { CoordinatorMetrics } from './api/metrics.js';
@@ -41,6 +42,9 @@ const LEASE_TICK_MS = 100;
 const QUARANTINE_TICK_MS = 2000;
 /** How often the leader signs, broadcasts and confirms deposits. */
 const DEPOSIT_TICK_MS = 500;
+/** Claims the leader works on at once, and while short of CPU; more are refused unstarted (agents retry). */
+const MAX_CLAIMS_IN_FLIGHT = 64;
+const MAX_CLAIMS_UNDER_PRESSURE = 8;
 /** The window over which event loop delay is judged for load shedding. */
 const PRESSURE_WINDOW_MS = 500;
 
@@ -126,6 +130,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       exporter ? (_pool, keys) => exporter.export(keys) : null,
       config.genesisForkVersion,
       restorer ? () => restorer.ensureScanned() : null,
+      // Enough claims at once to fill the log's batches; fewer while the CPU is short, so renewals keep it.
+      new ClaimAdmission(() => (pressure.underPressure ? MAX_CLAIMS_UNDER_PRESSURE : MAX_CLAIMS_IN_FLIGHT)),
     );
     if (restorer) {
       const offRestorer = log.onLeadershipChange((isLeader) => restorer.onLeadershipChange(isLeader));

@@ -8,6 +8,7 @@ import type { ReplicatedLog } from '../replication/types.js';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
+import { ClaimAdmission } from './claim-admission.js';
 
 export interface ClaimGrant {
   readonly lease: Lease;
@@ -57,10 +58,13 @@ export class AllocationService {
     private readonly genesisForkVersion = '0x00000000',
     /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
     private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
+    /** Claims worked on at once; more are refused unstarted (ClaimsBusyError). */
+    private readonly admission: ClaimAdmission = new ClaimAdmission(() => Infinity),
   ) {}
 
   async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
-    const result = await this.claimOnce(pod, pool, count, signingMode);
+    this.requireLeader();
+    const result = await this.admission.run(() => this.claimOnce(pod, pool, count, signingMode));
     if (!result.ok) this.observer.onRefusal?.('claim', result.refusal.code);
     return result;
   }

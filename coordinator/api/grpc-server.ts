@@ -3,6 +3,7 @@ import type { PodRef, Refusal, Result, SigningMode } from '../core/index.js';
 import type { AllocationService } from '../allocation/allocation-service.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { NotLeaderError } from '../replication/errors.js';
+import { ClaimsBusyError } from '../allocation/claim-admission.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
 import { PodIdentityError, type IdentityRefusalKind } from '../identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
@@ -50,6 +51,13 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
     const metadata = new grpc.Metadata();
     metadata.set(REFUSAL_CODE_TRAILER, error.code);
     return { code: IDENTITY_STATUS[error.kind], details: error.message, metadata };
+  }
+  if (error instanceof ClaimsBusyError) {
+    // Not queued, not started: the agent retries here after a pause, not at another replica.
+    const metadata = new grpc.Metadata();
+    metadata.set(REFUSAL_CODE_TRAILER, error.code);
+    metadata.set(NOT_APPLIED_TRAILER, '1');
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
   }
   if (error instanceof NotLeaderError) {
     const metadata = new grpc.Metadata();
@@ -120,7 +128,7 @@ export async function startGrpcServer(options: {
             else callback(refusalError(result.refusal));
           },
           (error: unknown) => {
-            stopTimer({ outcome: 'error' });
+            stopTimer({ outcome: error instanceof ClaimsBusyError ? 'busy' : 'error' });
             callback(failureError(error, logger, operation, knownLeader));
           },
         );

@@ -66,7 +66,9 @@ function rssMb(pid: number): { now: number; peak: number } | null {
 
 /** Renewals the replica answered OK so far, from its /metrics. */
 async function renewalsAnswered(httpBase: string): Promise<number> {
-  const text = await (await fetch(`${httpBase}/metrics`)).text();
+  const response = await fetch(`${httpBase}/metrics`);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${httpBase}/metrics answered ${response.status}: ${text.slice(0, 200)}`);
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('keylease_request_duration_seconds_count{') && line.includes('operation="renew"') && line.includes('outcome="ok"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -100,7 +102,7 @@ const replicaRss = (id: string) => rssMb(cluster.processes.get(id)!.child.pid!);
 
 try {
   await cluster.startAll();
-  const leader = await cluster.leader();
+  let leader = await cluster.leader();
   rssTimer = setInterval(() => {
     for (const [id, proc] of cluster.processes) {
       const rss = rssMb(proc.child.pid!);
@@ -111,20 +113,24 @@ try {
     console.log(`  RSS ${label}: ${cluster.replicas.map((r) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB`).join(', ')}`);
   rssLine('before any key', leader);
 
-  // Seeding: the admin Keymanager import on the leader, in batches.
-  const token = (await readFile(join(cluster.spec(leader).dataDir, 'api-token.txt'), 'utf8')).trim();
+  // Seeding: the admin Keymanager import on the leader, in batches (a key imported twice is a duplicate,
+  // so a batch cut short by a change of leader is simply sent again to the next one).
   const seeded = performance.now();
-  const BATCH = 5000;
-  for (let at = 0; at < keystores.length; at += BATCH) {
+  const BATCH = 1000;
+  for (let at = 0; at < keystores.length; ) {
     const batch = keystores.slice(at, at + BATCH);
-    const response = await fetch(`${cluster.spec(leader).httpBase}/eth/v1/keystores`, {
+    const importer = await cluster.leader();
+    const token = (await readFile(join(cluster.spec(importer).dataDir, 'api-token.txt'), 'utf8')).trim();
+    const response = await fetch(`${cluster.spec(importer).httpBase}/eth/v1/keystores`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ keystores: batch.map((k) => k.keystore), passwords: batch.map((k) => k.password) }),
-    });
-    if (response.status !== 200) throw new Error(`importing keystores failed: ${response.status} ${await response.text()}`);
+    }).catch((error: unknown) => ({ status: 0, text: async () => String(error) }));
+    if (response.status === 200) at += BATCH;
+    else console.log(`  import batch at ${at} failed (${response.status} ${(await response.text()).slice(0, 120).trim()}); sending it again`);
   }
   console.log(`  ${keys} keys imported in ${seconds(seeded)} s (seeding, not part of the fleet's figures)`);
+  leader = await cluster.leader();
   rssLine(`with ${keys} keys`, leader);
 
   if (cpuHog) for (let i = 0; i < availableParallelism(); i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
@@ -168,7 +174,8 @@ try {
   let countedAt = performance.now();
   await sleep(holdSeconds * 1000);
   const steadyRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
-  console.log(`  steady ${holdSeconds} s: the leader answered ${steadyRate.toFixed(0)} renewals/s (the fleet's pace: ${(pods / (ttlMs / 3000)).toFixed(0)}/s; load ${load()})`);
+  const steadySeen = renewMs.steady.length / ((performance.now() - countedAt) / 1000);
+  console.log(`  steady ${holdSeconds} s: the leader answered ${steadyRate.toFixed(0)} renewals/s by its metrics, the agents saw ${steadySeen.toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s; load ${load()})`);
 
   // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
   if (floodSeconds > 0) {
@@ -180,7 +187,8 @@ try {
     const floodRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
     const flood = floods.at(-1)!;
     const latencies = flood.flatMap((f) => f.latenciesMs);
-    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s; ${flood.reduce((n, f) => n + f.failures, 0)} failed (load ${load()})`);
+    const floodSeen = flood.reduce((n, f) => n + f.renewals, 0) / floodSeconds;
+    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed (load ${load()})`);
     row('flooded renewals', latencies);
   }
   rssLine('after the steady phase and flood', leader);
