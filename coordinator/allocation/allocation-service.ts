@@ -70,7 +70,6 @@ export class AllocationService {
   }
 
   private async claimOnce(pod: PodRef, pool: string, count: number, signingMode: SigningMode): Promise<Result<ClaimGrant>> {
-    this.requireLeader();
     const { podName } = pod;
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
       const nowMs = this.clock.wallMs();

@@ -46,10 +46,14 @@ const logger = createLogger({
   },
 });
 
-const client = new CoordinatorClient(config.endpoints);
 const observer = new FleetObserver();
 const loops: LeaseLoop[] = [];
+// A client per pod, as each agent has its own (which replica it asks next is its own business); grpc-js
+// shares the connections to each address between them.
+const clients: CoordinatorClient[] = [];
 for (let i = config.firstPod; i < config.firstPod + config.pods; i++) {
+  const client = new CoordinatorClient(config.endpoints);
+  clients.push(client);
   const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: config.keysPerPod, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: config.requestTimeoutMs, observer: observer.forPod(i) });
   loops.push(loop);
   void loop.start();
@@ -69,7 +73,7 @@ const ticker = setInterval(() => {
 
 /** Renews held leases back to back, `inFlight` at a time, for `seconds`: extra renewals, harmless to the leases. */
 async function flood(seconds: number, inFlight: number): Promise<void> {
-  const held = loops.map((l, i) => ({ podName: `validator-${config!.firstPod + i}`, leaseId: l.leaseId })).filter((l): l is { podName: string; leaseId: string } => l.leaseId !== null);
+  const held = loops.map((l, i) => ({ podName: `validator-${config!.firstPod + i}`, leaseId: l.leaseId, client: clients[i]! })).filter((l): l is { podName: string; leaseId: string; client: CoordinatorClient } => l.leaseId !== null);
   let renewals = 0;
   let failures = 0;
   const latenciesMs: number[] = [];
@@ -81,7 +85,7 @@ async function flood(seconds: number, inFlight: number): Promise<void> {
         const lease = held[next++ % held.length]!;
         const sent = performance.now();
         try {
-          await client.renew(lease.podName, lease.leaseId, config!.requestTimeoutMs);
+          await lease.client.renew(lease.podName, lease.leaseId, config!.requestTimeoutMs);
           renewals++;
           latenciesMs.push(performance.now() - sent);
         } catch {
@@ -101,7 +105,7 @@ process.on('message', (command: AgentsCommand) => {
       const results = await Promise.all(loops.map((l) => l.stop()));
       clearInterval(ticker);
       send({ type: 'stopped', handedBack: results.filter((r) => r.handedBack).length });
-      client.close();
+      for (const client of clients) client.close();
       process.disconnect();
     })();
   }

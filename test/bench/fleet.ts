@@ -64,6 +64,13 @@ function rssMb(pid: number): { now: number; peak: number } | null {
   }
 }
 
+/** CPU seconds a process has used (user + system), from /proc: what a load-independent capacity is judged by. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Renewals the replica answered OK so far, from its /metrics. */
 async function renewalsAnswered(httpBase: string): Promise<number> {
   const response = await fetch(`${httpBase}/metrics`);
@@ -170,21 +177,29 @@ try {
 
   // Steady: renewals at the fleet's own pace.
   renewMs.steady.length = 0;
+  const leaderPid = cluster.processes.get(leader)!.child.pid!;
   let counted = await renewalsAnswered(cluster.spec(leader).httpBase);
   let countedAt = performance.now();
+  let cpuAt = cpuSeconds(leaderPid);
   await sleep(holdSeconds * 1000);
-  const steadyRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
-  const steadySeen = renewMs.steady.length / ((performance.now() - countedAt) / 1000);
-  console.log(`  steady ${holdSeconds} s: the leader answered ${steadyRate.toFixed(0)} renewals/s by its metrics, the agents saw ${steadySeen.toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s; load ${load()})`);
+  const steadyAnswered = (await renewalsAnswered(cluster.spec(leader).httpBase)) - counted;
+  const steadyWindow = (performance.now() - countedAt) / 1000;
+  const steadyCpu = cpuSeconds(leaderPid) - cpuAt;
+  console.log(`  steady ${holdSeconds} s: the leader answered ${(steadyAnswered / steadyWindow).toFixed(0)} renewals/s by its metrics, the agents saw ${(renewMs.steady.length / steadyWindow).toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s); leader CPU ${(100 * steadyCpu / steadyWindow).toFixed(0)} % of a core, ${((1e6 * steadyCpu) / Math.max(1, steadyAnswered)).toFixed(0)} µs per renewal (load ${load()})`);
 
   // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
   if (floodSeconds > 0) {
     floods.push([]);
     counted = await renewalsAnswered(cluster.spec(leader).httpBase);
     countedAt = performance.now();
+    cpuAt = cpuSeconds(leaderPid);
     broadcast({ type: 'flood', seconds: floodSeconds, inFlight: floodInFlight });
     await waitUntil(() => floods.at(-1)!.length === agents.length, (floodSeconds + 60) * 1000, 'the flood to end');
-    const floodRate = ((await renewalsAnswered(cluster.spec(leader).httpBase)) - counted) / ((performance.now() - countedAt) / 1000);
+    const floodAnswered = (await renewalsAnswered(cluster.spec(leader).httpBase)) - counted;
+    const floodWindow = (performance.now() - countedAt) / 1000;
+    const floodCpu = cpuSeconds(leaderPid) - cpuAt;
+    const floodRate = floodAnswered / floodWindow;
+    console.log(`  flood: leader CPU ${(100 * floodCpu / floodWindow).toFixed(0)} % of a core, ${((1e6 * floodCpu) / Math.max(1, floodAnswered)).toFixed(0)} µs per renewal answered: one core would answer ~${(floodAnswered / Math.max(floodCpu, 1e-9)).toFixed(0)}/s`);
     const flood = floods.at(-1)!;
     const latencies = flood.flatMap((f) => f.latenciesMs);
     const floodSeen = flood.reduce((n, f) => n + f.renewals, 0) / floodSeconds;
