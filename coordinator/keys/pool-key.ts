@@ -1,5 +1,6 @@
 import bls from '@chainsafe/bls';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { NewPoolKey } from '../core/index.js';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
 import { KeystoreError } from '../../shared/eth/errors.js';
@@ -13,7 +14,9 @@ export interface OpenedPoolKey {
   readonly keystorePassword: string;
 }
 
-const SEAL_VERSION = 'v1';
+/** v2: the keystore and password deflated before sealing (v1, still opened: as they are). */
+const SEAL_VERSION = 'v2';
+const SEAL_VERSIONS = ['v1', 'v2'];
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -52,7 +55,7 @@ export async function sealImportedKeystore(kek: Buffer, keystoreJson: string, ke
 
 export function openPoolKey(kek: Buffer, key: NewPoolKey): OpenedPoolKey {
   const [version, payload] = key.sealedSecret.split(':');
-  if (version !== SEAL_VERSION || !payload) {
+  if (!SEAL_VERSIONS.includes(version ?? '') || !payload) {
     throw new KeysError('KEYSTORE_SEALED', `the sealed secret of key ${key.pubKey} is in an unknown format: the data directory was written by another keylease version`);
   }
   const bytes = Buffer.from(payload, 'base64');
@@ -68,8 +71,10 @@ export function openPoolKey(kek: Buffer, key: NewPoolKey): OpenedPoolKey {
       `key ${key.pubKey} does not open with this key-encryption key: start with the --kek-file this data directory was created with`,
     );
   }
-  const { keystoreJson, keystorePassword } = JSON.parse(plain.toString('utf8')) as { keystoreJson: string; keystorePassword: string };
+  const json = version === 'v1' ? plain : inflateRawSync(plain);
+  const { keystoreJson, keystorePassword } = JSON.parse(json.toString('utf8')) as { keystoreJson: string; keystorePassword: string };
   plain.fill(0);
+  json.fill(0);
   return { pubKey: key.pubKey, keystoreJson, keystorePassword };
 }
 
@@ -77,7 +82,12 @@ function seal(kek: Buffer, pubKey: string, keystoreJson: string, keystorePasswor
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', kek, iv);
   cipher.setAAD(Buffer.from(pubKey));
-  const plain = Buffer.from(JSON.stringify({ keystoreJson, keystorePassword }), 'utf8');
+  // Deflated first: a keystore is mostly hex and JSON, and the pool keeps every key in memory, in its
+  // log and in its snapshots (about half the size at 100,000 keys). Nothing an attacker chooses is
+  // compressed beside the secret, so the length tells nothing.
+  const json = Buffer.from(JSON.stringify({ keystoreJson, keystorePassword }), 'utf8');
+  const plain = deflateRawSync(json, { level: 9 });
+  json.fill(0);
   const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   plain.fill(0);
   return `${SEAL_VERSION}:${sealed.toString('base64')}`;

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import bls from '@chainsafe/bls';
 import { deriveChildSK, deriveMasterSK } from '@chainsafe/bls-hd-key';
 import { mnemonicToSeedSync } from '@scure/bip39';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deriveSigningKey, mnemonicToSeed, pubKeyHex } from '../../coordinator/keys/derive.js';
@@ -123,6 +123,22 @@ test('a sealed key opens only with its KEK and only on its own public key', asyn
   await assertKeysError(async () => openPoolKey(otherKek, sealed), 'KEK_MISMATCH', /key-encryption key/);
   const other = deriveSigningKey(mnemonicToSeed(MNEMONIC), 4);
   await assertKeysError(async () => openPoolKey(kek, { ...sealed, pubKey: pubKeyHex(other.pubKey) }), 'KEK_MISMATCH', /does not open/);
+});
+
+test('keys sealed by an earlier version (v1, not deflated) still open; new ones are sealed deflated (v2) and smaller', async () => {
+  const kek = randomBytes(32);
+  const key = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
+  const sealed = await sealNewKey(kek, key.privKey, key.pubKey, key.path);
+  const opened = openPoolKey(kek, sealed);
+  assert.ok(sealed.sealedSecret.startsWith('v2:'));
+  // The v1 layout: AES-256-GCM over the JSON as it is, the public key as associated data.
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv);
+  cipher.setAAD(Buffer.from(sealed.pubKey));
+  const body = Buffer.from(JSON.stringify({ keystoreJson: opened.keystoreJson, keystorePassword: opened.keystorePassword }));
+  const v1 = `v1:${Buffer.concat([iv, cipher.update(body), cipher.final(), cipher.getAuthTag()]).toString('base64')}`;
+  assert.equal(openPoolKey(kek, { ...sealed, sealedSecret: v1 }), opened);
+  assert.ok(sealed.sealedSecret.length < v1.length * 0.75, `v2 is ${sealed.sealedSecret.length} characters, v1 ${v1.length}`);
 });
 
 test('an imported keystore is checked: wrong password and a pubkey that is not its secret\'s are refused', async () => {
