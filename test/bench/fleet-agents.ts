@@ -16,6 +16,8 @@ export interface AgentsConfig {
   readonly pods: number;
   readonly keysPerPod: number;
   readonly requestTimeoutMs: number;
+  /** Pods this process starts a second, as a paced rollout would; 0 starts them all at once. */
+  readonly startPerSecond: number;
 }
 
 /** Parent → agents. */
@@ -56,8 +58,13 @@ for (let i = config.firstPod; i < config.firstPod + config.pods; i++) {
   clients.push(client);
   const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: config.keysPerPod, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: config.requestTimeoutMs, observer: observer.forPod(i) });
   loops.push(loop);
-  void loop.start();
 }
+void (async () => {
+  for (let i = 0; i < loops.length; i++) {
+    void loops[i]!.start();
+    if (config.startPerSecond > 0 && i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 10_000 / config.startPerSecond));
+  }
+})();
 
 let reportedFences = 0;
 const ticker = setInterval(() => {

@@ -8,7 +8,7 @@
  * The pool is seeded by importing pre-made keystores with a one-iteration KDF (fleet-keys.ts, cached
  * under ~/.cache/keylease-bench): key derivation is not measured here (npm run bench:derivation is).
  *
- * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --agent-procs N --claim-timeout-s S --cpu-hog]
+ * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --agent-procs N --claim-timeout-s S --start-per-s N --cpu-hog]
  *   --cpu-hog  one busy process per core runs from the fleet's start to its end
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +32,8 @@ const floodSeconds = benchNumber('flood-s', 10);
 const floodInFlight = benchNumber('flood-in-flight', 64);
 const agentProcs = benchNumber('agent-procs', Math.max(1, Math.ceil(pods / 2500)));
 const claimTimeoutSeconds = benchNumber('claim-timeout-s', 1800);
+/** Pods started a second across the fleet (a paced rollout); 0 starts every pod at once. */
+const startPerSecond = benchNumber('start-per-s', 0);
 const cpuHog = process.argv.includes('--cpu-hog');
 if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
 const keysPerPod = keys / pods;
@@ -84,7 +86,7 @@ async function renewalsAnswered(httpBase: string): Promise<number> {
   return total;
 }
 
-console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
+console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores, pods started ${startPerSecond > 0 ? `${startPerSecond}/s` : 'all at once'}${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
 console.log(`  load average at start: ${load()}`);
 
 const keystores = await benchKeystores(keys, (line) => console.log(`  ${line}`));
@@ -150,7 +152,7 @@ try {
   const floods: Array<Array<Extract<AgentsReport, { type: 'flooded' }>>> = [];
   for (let p = 0; p < agentProcs; p++) {
     const first = p * perProc;
-    const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000 };
+    const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000, startPerSecond: startPerSecond / agentProcs };
     const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     agents.push(child);
     holding.set(child, 0);
