@@ -27,7 +27,7 @@ import { watchFileSet } from '../shared/files/watch-file-set.js';
 import { DepositDataExporter } from './deposits/deposit-data-export.js';
 import { DepositSender } from './deposits/deposit-sender.js';
 import { runPeriodically } from './periodic.js';
-import { EventLoopPressure } from './load/event-loop-pressure.js';
+import { EventLoopPressure, SheddableRounds } from './load/event-loop-pressure.js';
 import { RaftReplicatedLog } from './replication/raft/raft-replicated-log.js';
 import type { ReplicatedLog } from './replication/types.js';
 import { checkSecretsMatchPool } from './startup-checks.js';
@@ -45,6 +45,10 @@ const DEPOSIT_TICK_MS = 500;
 /** Claims the leader works on at once, and while short of CPU; more are refused unstarted (agents retry). */
 const MAX_CLAIMS_IN_FLIGHT = 64;
 const MAX_CLAIMS_UNDER_PRESSURE = 8;
+/** Under CPU pressure, deposit and quarantine rounds run at most this often (not every tick, never not at all). */
+const SHED_ROUND_MS = 10_000;
+/** Keys and leases from which /assignments pages wait out CPU pressure. */
+const LARGE_PAGE_ITEMS = 10_000;
 /** The window over which event loop delay is judged for load shedding. */
 const PRESSURE_WINDOW_MS = 500;
 
@@ -65,7 +69,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       ? logger.warn('CPU pressure: event loop delay is high; derivation, deposit rounds and /assignments pages wait so renewals are answered first', { delayP99Ms: Math.round(p99Ms) })
       : logger.info('CPU pressure over: background work resumes', { delayP99Ms: Math.round(p99Ms) }),
   );
-  const secrets = new PoolSecrets(kek, seeds, { derivationPaused: () => pressure.shouldShed('derivation') });
+  // Under pressure derivation goes on, on one thread: a claim waiting for keys still gets them.
+  const secrets = new PoolSecrets(kek, seeds, { derivationWorkers: () => (pressure.shouldShed('derivation') ? 1 : Infinity) });
 
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -153,7 +158,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
         clock,
         logger.child({ component: 'deposits' }),
       );
-      closers.push(runPeriodically(DEPOSIT_TICK_MS, async () => (pressure.shouldShed('deposits') ? undefined : keeper.tick()), (error) => logger.warn('deposit round failed; will retry', { error })));
+      const depositRounds = new SheddableRounds(pressure, 'deposits', SHED_ROUND_MS);
+      closers.push(runPeriodically(DEPOSIT_TICK_MS, () => depositRounds.run(() => keeper.tick()), (error) => logger.warn('deposit round failed; will retry', { error })));
     }
 
     const adminToken = await loadAdminToken(config.dataDir, config.apiTokenFile);
@@ -178,7 +184,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       closers.push(async () => identity?.close());
       metrics.countOrphans((pod) => identity?.isOrphaned(pod) ?? false);
       const quarantine = new QuarantineKeeper(log, (pod) => identity?.isOrphaned(pod) ?? false, () => clock.wallMs(), logger.child({ component: 'quarantine' }));
-      closers.push(runPeriodically(QUARANTINE_TICK_MS, async () => (pressure.shouldShed('quarantine') ? undefined : quarantine.tick()), (error) => logger.warn('quarantine tick failed', { error })));
+      const quarantineRounds = new SheddableRounds(pressure, 'quarantine', SHED_ROUND_MS);
+      closers.push(runPeriodically(QUARANTINE_TICK_MS, () => quarantineRounds.run(() => quarantine.tick()), (error) => logger.warn('quarantine tick failed', { error })));
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
@@ -198,7 +205,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       leaseExpiry: (podName) => leases.expiresAtWallMs(podName),
       orphaned: (pod) => identity?.isOrphaned(pod) ?? false,
       isReady: () => (log instanceof RaftReplicatedLog ? log.leaderHint() !== null : log.isLeader()),
-      shedPages: () => pressure.shouldShed('pages'),
+      // Only pages that read a large pool are worth holding back: a small one costs less than the refusal.
+      shedPages: () => log.peek((state) => state.keys.size + state.leases.size) >= LARGE_PAGE_ITEMS && pressure.shouldShed('pages'),
       wallMs: () => clock.wallMs(),
       metrics,
       logger: logger.child({ component: 'http' }),

@@ -31,7 +31,7 @@ export interface DerivationObserver {
 const CHUNK_KEYS = 4;
 /** Workers beyond the first leave after this long without work: each holds its own heap. */
 const IDLE_EXIT_MS = 30_000;
-/** While paused, how often to look again whether derivation may go on. */
+/** While held back, how often to look again whether derivation may go on. */
 const PAUSE_POLL_MS = 50;
 
 interface Job {
@@ -62,8 +62,8 @@ interface PoolWorker {
 /**
  * Derives and seals keys on one worker thread per core (EIP-2333 derivation, then the keystore's KDF),
  * started as work comes. Private keys exist only in the workers; the main thread receives sealed keys.
- * `paused` is asked before each chunk is handed out: a leader under CPU pressure holds derivation back
- * so that renewals keep their latency.
+ * `allowedWorkers` is asked before each chunk is handed out: a leader under CPU pressure derives on
+ * fewer threads so that renewals keep their latency (0 holds derivation back altogether).
  */
 export class DerivationPool {
   private readonly workers: PoolWorker[] = [];
@@ -76,7 +76,7 @@ export class DerivationPool {
 
   constructor(
     readonly size: number = availableParallelism(),
-    private readonly paused: () => boolean = () => false,
+    private readonly allowedWorkers: () => number = () => size,
   ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`a derivation pool needs at least one worker, not ${size}`);
   }
@@ -107,17 +107,17 @@ export class DerivationPool {
     await Promise.all(workers.map((w) => (w.idleTimer && clearTimeout(w.idleTimer), w.worker.terminate())));
   }
 
-  /** Hands queued chunks to idle workers, starting workers up to `size`; waits while paused. */
+  /** Hands queued chunks to idle workers, starting workers up to `size`; looks again later while held back. */
   private pump(): void {
     if (this.closed || this.queue.length === 0) return;
-    if (this.paused()) {
-      this.pauseTimer ??= setTimeout(() => {
-        this.pauseTimer = null;
-        this.pump();
-      }, PAUSE_POLL_MS);
-      return;
-    }
     while (this.queue.length > 0) {
+      if (this.running.size >= Math.min(this.size, this.allowedWorkers())) {
+        this.pauseTimer ??= setTimeout(() => {
+          this.pauseTimer = null;
+          this.pump();
+        }, PAUSE_POLL_MS);
+        return;
+      }
       const idle = this.workers.find((w) => w.chunk === null) ?? (this.workers.length < this.size ? this.addWorker() : null);
       if (!idle) return;
       const chunk = this.queue.shift()!;

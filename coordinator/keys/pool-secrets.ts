@@ -5,7 +5,7 @@ import { openPoolKey, sealImportedKeystore, type OpenedPoolKey } from './pool-ke
 /**
  * The coordinator's secrets for its pools: the key-encryption key and each pool's seed. Derives new
  * keys on worker threads, one per core (encrypting each keystore once, as the key enters the pool), and
- * opens sealed keys for a claim. `derivationPaused` holds derivation back while it returns true.
+ * opens sealed keys for a claim. `derivationWorkers` bounds the threads deriving at a time (CPU pressure lowers it).
  */
 export class PoolSecrets {
   private readonly derivation: DerivationPool;
@@ -13,9 +13,9 @@ export class PoolSecrets {
   constructor(
     private readonly kek: Buffer,
     private readonly seedsByPool: ReadonlyMap<string, Uint8Array>,
-    options: { derivationWorkers?: number; derivationPaused?: () => boolean } = {},
+    options: { derivationWorkers?: () => number } = {},
   ) {
-    this.derivation = new DerivationPool(options.derivationWorkers, options.derivationPaused);
+    this.derivation = new DerivationPool(undefined, options.derivationWorkers);
     if (seedsByPool.size > 0) this.derivation.warmUp();
   }
 

@@ -3,8 +3,9 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 /**
  * Whether this process is short of CPU, judged by its event loop's delay (how late timers fire): the
  * loop that answers renewals is the one that must not queue. Background work (key derivation, deposit
- * rounds, pages that read every key) asks `underPressure` and waits while it is true, so renewals keep
- * what CPU there is. Hysteresis keeps it from flapping: pressure starts when a window's p99 delay passes
+ * and quarantine rounds, pages that read a large pool) asks `shouldShed` and slows down while it is
+ * true (one derivation thread, a round every few seconds, a 503 for the page), so renewals keep what
+ * CPU there is and the background work still progresses under sustained load. Hysteresis keeps it from flapping: pressure starts when a window's p99 delay passes
  * `enterMs` and ends only when a window's p99 is below half of that.
  */
 export class EventLoopPressure {
@@ -57,5 +58,23 @@ export class EventLoopPressure {
       this.pressed = next;
       this.onChange(next, this.p99Ms);
     }
+  }
+}
+
+/** A periodic background round that, under CPU pressure, runs at most once every `minIntervalMs`. */
+export class SheddableRounds {
+  private lastRunMs = -Infinity;
+
+  constructor(
+    private readonly pressure: EventLoopPressure,
+    private readonly kind: string,
+    private readonly minIntervalMs: number,
+  ) {}
+
+  async run(round: () => Promise<void>): Promise<void> {
+    const now = performance.now();
+    if (now - this.lastRunMs < this.minIntervalMs && this.pressure.shouldShed(this.kind)) return;
+    this.lastRunMs = now;
+    await round();
   }
 }

@@ -39,10 +39,10 @@ test('two workers derive the same keys as the direct path, sealed and in index o
   assert.ok(ticks >= 10, `only ${ticks} timer callbacks ran while 10 keys were derived`);
 });
 
-test('while paused no key is derived; derivation goes on once the pause ends', async () => {
-  let paused = true;
+test('while no worker is allowed no key is derived; derivation goes on once workers are allowed again', async () => {
+  let allowed = 0;
   let asked = 0;
-  const pool = new DerivationPool(2, () => (asked++, paused));
+  const pool = new DerivationPool(2, () => (asked++, allowed));
   let derived = 0;
   pool.observer = { onKeyDerived: () => derived++, onBacklog: () => {} };
   try {
@@ -50,7 +50,7 @@ test('while paused no key is derived; derivation goes on once the pause ends', a
     // The pool has looked again and again (long enough to derive a key many times over) and held back.
     while (asked < 20) await new Promise((resolve) => setImmediate(resolve));
     assert.is(derived, 0);
-    paused = false;
+    allowed = 1;
     assert.is((await keys).length, 2);
     assert.is(derived, 2);
   } finally {
@@ -59,7 +59,7 @@ test('while paused no key is derived; derivation goes on once the pause ends', a
 });
 
 test('closing the pool fails requests still waiting, naming the shutdown', async () => {
-  const pool = new DerivationPool(1, () => true);
+  const pool = new DerivationPool(1, () => 0);
   const keys = pool.derive(mnemonicToSeed(MNEMONIC), randomBytes(32), 0, 1);
   await pool.close();
   try {
