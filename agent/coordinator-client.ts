@@ -48,8 +48,9 @@ export interface ClaimedKeys {
 
 /**
  * Talks to whichever coordinator replica answers: a follower that knows the leader names it, and the
- * same call is sent there at once (one redirect, within the call's deadline); on UNAVAILABLE without a
- * name, or a deadline, the next call moves on to the next configured endpoint.
+ * same claim or release is sent there at once (one redirect, within the call's deadline; a renewal goes
+ * there on its next attempt); on UNAVAILABLE without a name, or a deadline, the next call moves on to
+ * the next configured endpoint.
  */
 export class CoordinatorClient {
   private readonly configured: string[];
@@ -93,7 +94,7 @@ export class CoordinatorClient {
 
   /** `slashingProtection`: the watermarks signed so far (remote-signer mode), kept by the leader. */
   async renew(podName: string, leaseId: string, timeoutMs: number, slashingProtection = ''): Promise<{ leaseTtlMs: number }> {
-    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId, slashingProtection }, metadata, options, done), timeoutMs);
+    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId, slashingProtection }, metadata, options, done), timeoutMs, false);
   }
 
   /** After the lease ended unproven: the client no longer holds these keys (proven), with its protection. */
@@ -126,9 +127,14 @@ export class CoordinatorClient {
     return client;
   }
 
-  private call<T>(invoke: Invocation<T>, timeoutMs: number): Promise<T> {
+  /**
+   * `redirect: false` for renewals: across a failover a follower may still name the leader that died,
+   * and a redirect there would spend the attempt's short deadline waiting on a dead connection (the
+   * fleet-failover test fenced with it). The renewal loop asks the named leader at once, in a new attempt.
+   */
+  private call<T>(invoke: Invocation<T>, timeoutMs: number, redirect = true): Promise<T> {
     const token = this.tokenFile ? readFileSync(this.tokenFile, 'utf8').trim() : null;
-    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), token, true);
+    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), token, redirect);
   }
 
   /** One attempt at `endpoint`; a follower's refusal that names the leader is followed once, right away. */
