@@ -106,8 +106,10 @@ export class RaftNode {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingTermCommit: string[] = [];
   private readonly snapshotAssembler = new SnapshotAssembler();
-  /** Everything through here was handed to the driver for application (and acknowledged by advance). */
+  /** Everything through here was applied by the driver (acknowledged by advance, or taken by takeCommittedEntries). */
   private applied: number;
+  /** Everything through here was handed to the driver to apply, in a Ready or by takeCommittedEntries. */
+  private handedOut: number;
   private messages: Message[] = [];
   private messagesAfterPersist: Message[] = [];
   private readStates: ReadState[] = [];
@@ -127,6 +129,7 @@ export class RaftNode {
     this.vote = hardState.vote;
     // The driver rebuilt its state machine from the snapshot; committed entries after it are replayed.
     this.applied = snapshotIndex;
+    this.handedOut = snapshotIndex;
     this.lastHardState = hardState;
     this.lastSoftState = this.softState();
     const fresh = hardState.term === 0 && snapshot === null && entries.length === 0;
@@ -293,7 +296,7 @@ export class RaftNode {
       !sameHardState(this.hardState(), this.lastHardState) ||
       this.log.lastStableIndex() < this.log.lastIndex() ||
       this.log.pendingSnapshot() !== null ||
-      this.log.committed > this.applied ||
+      this.log.committed > this.handedOut ||
       this.messages.length > 0 ||
       this.messagesAfterPersist.length > 0 ||
       this.readStates.length > 0
@@ -306,7 +309,7 @@ export class RaftNode {
     const softState = this.softState();
     const hardState = this.hardState();
     const snapshot = this.log.pendingSnapshot();
-    const applyFrom = snapshot?.meta.index ?? this.applied;
+    const applyFrom = snapshot?.meta.index ?? this.handedOut;
     const ready: Ready = {
       softState: sameSoftState(softState, this.lastSoftState) ? null : softState,
       hardState: sameHardState(hardState, this.lastHardState) ? null : hardState,
@@ -319,6 +322,7 @@ export class RaftNode {
     };
     this.lastSoftState = softState;
     this.lastHardState = hardState;
+    this.handedOut = Math.max(this.handedOut, this.log.committed);
     this.messages = [];
     this.messagesAfterPersist = [];
     this.readStates = [];
@@ -335,6 +339,23 @@ export class RaftNode {
     const messages = this.messages;
     this.messages = [];
     return messages;
+  }
+
+  /**
+   * Committed entries that this node holds durably and has not handed out yet, for a driver that applies
+   * as soon as it learns of a commit instead of with the next Ready (which may wait behind a disk write).
+   * A driver that calls this must apply every Ready's committedEntries as soon as it receives the Ready,
+   * so that entries are applied in the order they are handed out; they count as applied at once.
+   * Nothing is handed out while a received snapshot is not yet installed.
+   */
+  takeCommittedEntries(): Entry[] {
+    if (this.log.pendingSnapshot() !== null) return [];
+    const through = Math.min(this.log.committed, this.log.lastStableIndex());
+    if (through <= this.handedOut) return [];
+    const entries = this.log.entriesBetween(this.handedOut, through);
+    this.handedOut = through;
+    this.applied = Math.max(this.applied, through);
+    return entries;
   }
 
   /** The driver persisted, sent and applied `ready`. */

@@ -4,7 +4,9 @@
  * is one committed log entry. When etcd is on PATH, the same number of writes at the same concurrency
  * go to a three-member etcd on the same machine, printed beside ours. Then failover: the time from
  * SIGKILL of the leader to the next committed claim.
- * Usage: npm run bench:raft [-- --cycles N --concurrency C[,C…]]
+ * Usage: npm run bench:raft [-- --cycles N --concurrency C[,C…] --cpu-prof DIR]
+ * With --cpu-prof, every replica runs under `node --cpu-prof` (profiles written to DIR), is stopped with
+ * SIGTERM after the load instead of the failover test, and a summary of where its time went is printed.
  */
 import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import type { ClaimedKeys } from '../../agent/coordinator-client.js';
@@ -14,9 +16,13 @@ import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 import { EtcdCluster, etcdAvailable } from './etcd-cluster.js';
 import { benchNumber, benchOption } from './bench-options.js';
+import { formatProfileSummary, monotonicUs, summariseCpuProfile, type MonotonicWindow } from './cpu-profile-summary.js';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 
 const cycles = benchNumber('cycles', 600);
 const concurrencies = benchOption('concurrency', '1,16,64').split(',').map(Number);
+const profileDir = benchOption('cpu-prof', '') === '' ? null : resolve(benchOption('cpu-prof', ''));
 
 interface Row {
   readonly concurrency: number;
@@ -24,6 +30,9 @@ interface Row {
   readonly p50: number;
   readonly p99: number;
 }
+
+/** Functions whose inclusive time the profile summary shows: the replica's Raft driver, storage and transport. */
+const PROFILED_FUNCTIONS = ['drain', 'kick', 'persist', 'write', 'send', 'receive', 'step', 'apply', 'propose', 'claim', 'release', 'parse', 'stringify'];
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -47,6 +56,40 @@ async function measure(concurrency: number, operations: number, op: (n: number, 
   return { concurrency, perSecond: operations / seconds, p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
+/** Stops every replica with SIGTERM (so each writes its profile) and summarises the profiles over `window`. */
+async function stopAndSummariseProfiles(cluster: TestCluster, leader: string, directory: string, window: MonotonicWindow): Promise<string[]> {
+  const roles = new Map<number, string>();
+  for (const [id, proc] of cluster.processes) roles.set(proc.child.pid!, `${id} (${id === leader ? 'leader' : 'follower'})`);
+  await Promise.all([...cluster.processes.values()].map((p) => p.kill('SIGTERM')));
+  const summaries: string[] = [];
+  for (const file of await readdir(directory)) {
+    const role = roles.get(Number(/^CPU\.[^.]+\.[^.]+\.(\d+)\./.exec(file)?.[1]));
+    if (role) summaries.push(formatProfileSummary(`${role}: ${join(directory, file)}`, summariseCpuProfile(join(directory, file), PROFILED_FUNCTIONS, window)));
+  }
+  return summaries;
+}
+
+/** SIGKILLs the leader while a client keeps claiming through every replica: ms to the next committed claim. */
+async function measureFailover(cluster: TestCluster): Promise<number> {
+  const everywhere = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
+  try {
+    const current = await cluster.leader();
+    const killedAt = performance.now();
+    await cluster.processes.get(current)!.kill('SIGKILL');
+    for (let attempt = 0; performance.now() - killedAt < 30_000; attempt++) {
+      try {
+        await everywhere.claim(`after-failover-${attempt}`, 'default', 1, 1000);
+        return performance.now() - killedAt;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    return NaN;
+  } finally {
+    everywhere.close();
+  }
+}
+
 const dir = await tempDir('bench-raft');
 const secrets = await writeSecrets(dir.path);
 // Production timing (100 ms ticks); enough keys for every concurrent pod are derived before measuring;
@@ -54,7 +97,10 @@ const secrets = await writeSecrets(dir.path);
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], ['--tick-ms', '100', '--lease-ttl-ms', '600000', '--cooling-ms', '0', '--max-keys-per-claim', '256', '--log-level', 'info']);
 const ours: Row[] = [];
 let failoverMs = NaN;
+const profiles: string[] = [];
 try {
+  // Each replica writes its profile when it exits on SIGTERM.
+  if (profileDir) cluster.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   await cluster.startAll();
   const leader = await cluster.leader();
   const client = new CoordinatorClient([cluster.spec(leader).grpcEndpoint]);
@@ -62,6 +108,7 @@ try {
   process.stderr.write(`deriving ${maxConcurrency} keys…\n`);
   const warmup = await eventually(() => claimAsSigner(client, 'warmup', maxConcurrency, 120_000), 120_000, 'the warm-up claim');
   await releaseAsSigner(client, 'warmup', warmup, 10_000);
+  const loadStartedUs = monotonicUs();
   for (const concurrency of concurrencies) {
     // Each worker alternates claim and release of its own pod: every operation is one committed entry.
     const leases = new Map<number, ClaimedKeys>();
@@ -78,23 +125,8 @@ try {
     );
   }
   client.close();
-
-  // Failover: SIGKILL the leader while a client keeps claiming through every replica.
-  const everywhere = new CoordinatorClient(cluster.replicas.map((r) => r.grpcEndpoint));
-  const current = await cluster.leader();
-  const killedAt = performance.now();
-  await cluster.processes.get(current)!.kill('SIGKILL');
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await everywhere.claim(`after-failover-${attempt}`, 'default', 1, 1000);
-      failoverMs = performance.now() - killedAt;
-      break;
-    } catch {
-      if (performance.now() - killedAt > 30_000) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  everywhere.close();
+  if (profileDir) profiles.push(...(await stopAndSummariseProfiles(cluster, leader, profileDir, { fromUs: loadStartedUs, toUs: monotonicUs() })));
+  else failoverMs = await measureFailover(cluster);
 } finally {
   await cluster.stopAll();
 }
@@ -121,4 +153,5 @@ for (const [i, row] of ours.entries()) {
   console.log(cells.map((c) => c.padStart(11)).join(''));
 }
 if (!etcd) console.log('(etcd not on PATH: apt-get install etcd-server to compare)');
-console.log(`failover: ${failoverMs.toFixed(0)} ms from SIGKILL of the leader to the next committed claim (100 ms ticks, election after 10-20 ticks)`);
+for (const profile of profiles) console.log(profile);
+if (!profileDir) console.log(`failover: ${failoverMs.toFixed(0)} ms from SIGKILL of the leader to the next committed claim (100 ms ticks, election after 10-20 ticks)`);

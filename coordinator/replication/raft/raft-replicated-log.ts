@@ -1,6 +1,6 @@
 import { accept, applyCommand, createEmptyState, restoreSnapshot, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
 import { RaftNode } from '../../raft/node.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
 import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
 import { LogClosedError, NotLeaderError } from '../errors.js';
@@ -373,6 +373,12 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private kick(): void {
     if (this.closed || this.failure) return;
     for (const message of this.node.takeMessages()) this.transport.send(message);
+    // A commit learned while a write is in flight is applied now, not after that write.
+    const committed = this.node.takeCommittedEntries();
+    if (committed.length > 0) {
+      for (const entry of committed) this.apply(entry);
+      this.serveReads();
+    }
     if (this.draining) return;
     this.draining = this.drain()
       .catch((error: unknown) => this.fail(error))
@@ -387,16 +393,19 @@ export class RaftReplicatedLog implements ReplicatedLog {
       const ready = this.node.ready();
       // Replication traffic claims nothing about our disk and may leave before the write completes.
       for (const message of ready.messages) this.transport.send(message);
-      await this.storage.persist(ready);
-      for (const message of ready.messagesAfterPersist) this.transport.send(message);
+      // Committed entries are durable on a quorum already; the state machine is rebuilt from the log on
+      // restart, so they are applied now rather than after this replica's own write (and must be, in
+      // order with what takeCommittedEntries hands out).
       if (ready.snapshot) this.installSnapshot(ready.snapshot);
       for (const entry of ready.committedEntries) this.apply(entry);
+      await this.storage.persist(ready);
+      for (const message of ready.messagesAfterPersist) this.transport.send(message);
       if (ready.softState) this.setRole(ready.softState);
       this.readIndexesConfirmed(ready.readStates);
       this.node.advance(ready);
       this.serveReads();
       this.startReadRound();
-      await this.maybeCompact(ready);
+      await this.maybeCompact();
     }
   }
 
@@ -435,8 +444,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.options.logger.info('installed a snapshot from the leader', { index: snapshot.meta.index, term: snapshot.meta.term });
   }
 
-  private async maybeCompact(ready: Ready): Promise<void> {
-    if (ready.committedEntries.length === 0 || this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+  private async maybeCompact(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
     const index = this.appliedIndex;
     const data = JSON.stringify(takeSnapshot(this.state));
     const meta = this.node.compact(index, data);
