@@ -218,11 +218,21 @@ export class RaftNode {
 
   /** Appends `data` as a new entry if this node is the leader; the entry may still be lost. */
   propose(data: string): ProposeResult {
+    return this.proposeBatch([data]);
+  }
+
+  /**
+   * Appends one entry per element of `data`, at consecutive indices from the returned `index`, and
+   * sends them to the followers together (one append each rather than one per entry).
+   */
+  proposeBatch(data: readonly string[]): ProposeResult {
     const refusal = this.proposalRefusal();
     if (refusal) return { ok: false, refusal };
-    const entry = this.appendEntry('normal', data);
+    if (data.length === 0) throw new RaftInvariantError('proposeBatch() needs at least one entry');
+    const first = this.log.lastIndex() + 1;
+    this.log.append(data.map((d, k) => ({ index: first + k, term: this.term, type: 'normal', data: d })));
     this.broadcastAppend();
-    return { ok: true, index: entry.index, term: entry.term };
+    return { ok: true, index: first, term: this.term };
   }
 
   /** Proposes a single-server membership change. */

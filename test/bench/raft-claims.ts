@@ -63,7 +63,7 @@ async function stopAndSummariseProfiles(cluster: TestCluster, leader: string, di
   await Promise.all([...cluster.processes.values()].map((p) => p.kill('SIGTERM')));
   const summaries: string[] = [];
   for (const file of await readdir(directory)) {
-    const role = roles.get(Number(/^CPU\.[^.]+\.[^.]+\.(\d+)\./.exec(file)?.[1]));
+    const role = roles.get(Number(/^CPU\.[^.]+\.[^.]+\.(\d+)\.0\./.exec(file)?.[1])); // main thread only
     if (role) summaries.push(formatProfileSummary(`${role}: ${join(directory, file)}`, summariseCpuProfile(join(directory, file), PROFILED_FUNCTIONS, window)));
   }
   return summaries;
