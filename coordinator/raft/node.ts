@@ -352,15 +352,16 @@ export class RaftNode {
   }
 
   /**
-   * Committed entries that this node holds durably and has not handed out yet, for a driver that applies
-   * as soon as it learns of a commit instead of with the next Ready (which may wait behind a disk write).
-   * A driver that calls this must apply every Ready's committedEntries as soon as it receives the Ready,
-   * so that entries are applied in the order they are handed out; they count as applied at once.
-   * Nothing is handed out while a received snapshot is not yet installed.
+   * Committed entries not handed out yet, for a driver that applies as soon as it learns of a commit
+   * instead of with the next Ready (which may wait behind a disk write). They are durable on a quorum,
+   * though perhaps not yet here: the driver may compact only through what its own disk holds. A driver
+   * that calls this must apply every Ready's committedEntries as soon as it receives the Ready, so that
+   * entries are applied in the order they are handed out; they count as applied at once. Nothing is
+   * handed out while a received snapshot is not yet installed.
    */
   takeCommittedEntries(): Entry[] {
     if (this.log.pendingSnapshot() !== null) return [];
-    const through = Math.min(this.log.committed, this.log.lastStableIndex());
+    const through = this.log.committed;
     if (through <= this.handedOut) return [];
     const entries = this.log.entriesBetween(this.handedOut, through);
     this.handedOut = through;
@@ -380,10 +381,9 @@ export class RaftNode {
     }
     const lastApplied = ready.committedEntries.at(-1);
     if (lastApplied !== undefined) this.applied = Math.max(this.applied, lastApplied.index);
-    // The leader's own entries count toward a quorum only now that they are durable.
-    if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) {
-      this.broadcastAppend();
-    }
+    // The leader's own entries count toward a quorum only now that they are durable. Followers learn
+    // the new commit index with the next append or heartbeat (see handleAppendResponse).
+    if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex())) this.maybeCommit();
   }
 
   status(): RaftStatus {
@@ -736,8 +736,10 @@ export class RaftNode {
     } else {
       pr.freeInflightThrough(m.index);
     }
-    if (this.maybeCommit()) this.broadcastAppend();
-    else if (wasPaused) this.sendAppend(m.from);
+    // No append goes out just to announce the new commit index (etcd broadcasts one): followers learn
+    // it with the next append or heartbeat, and under load that halves the messages per entry.
+    this.maybeCommit();
+    if (wasPaused) this.sendAppend(m.from);
     while (this.sendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term });

@@ -94,55 +94,63 @@ class Trio {
   }
 }
 
-test('a leader hands out a commit learned while its next write is in flight: once, in order, only what it holds durably', () => {
+test('a leader hands out a commit learned while its own write is in flight, once and in order', () => {
   const trio = new Trio();
   trio.elect('n1');
   const leader = trio.node('n1');
   const a = leader.propose('a');
-  assert.ok(a.ok);
-  // 'a' is durable on the leader; the followers have not answered yet.
-  trio.release((trio.hold('n1'), 'n1'));
   const b = leader.propose('b');
-  assert.ok(b.ok);
+  assert.ok(a.ok && b.ok);
+  // The leader's write of 'a' and 'b' is slow; its appends left at once and both followers answer.
   const writing = trio.hold('n1');
-  assert.equal(writing.entries.map((e) => e.data), ['b']);
+  assert.equal(writing.entries.map((e) => e.data), ['a', 'b']);
   trio.settle();
-  assert.is(leader.status().commit, b.ok && b.index, "the followers' answers commit 'a' and 'b'");
+  assert.is(leader.status().commit, b.index, 'the followers alone are a quorum');
 
   const taken = leader.takeCommittedEntries();
-  assert.equal(taken.map((e) => e.data), ['a'], "'b' is not durable on the leader yet");
+  assert.equal(taken.map((e) => e.data), ['a', 'b'], 'applied before the leader\'s own write completes');
   assert.equal(leader.takeCommittedEntries(), [], 'handed out once');
+  assert.is(leader.status().applied, b.index);
 
   trio.release('n1');
+  const c = leader.propose('c');
+  assert.ok(c.ok);
   trio.settle();
-  const later = trio.applied.get('n1')!.filter((e) => e.index >= (a.ok ? a.index : 0));
-  assert.equal(later.map((e) => e.data), ['b'], 'the next Ready starts after what was taken');
-  assert.is(leader.status().applied, b.ok && b.index);
+  const afterTaken = trio.applied.get('n1')!.filter((e) => e.index > b.index);
+  assert.equal(afterTaken.map((e) => e.data), ['c'], 'the next Ready starts after what was taken');
 });
 
-test('nothing is handed out that is committed but not yet durable here', () => {
+test('an entry is handed out only once a quorum holds it', () => {
   const trio = new Trio();
   trio.elect('n1');
-  const follower = trio.node('n2');
-  trio.node('n1').propose('a');
-  // n2 receives 'a' and holds its write; n3 acknowledges, so 'a' commits.
-  trio.settle();
-  trio.node('n1').propose('b');
-  trio.node('n1').propose('c');
+  const leader = trio.node('n1');
+  // Neither follower persists: the leader's entry is durable on the leader alone.
   trio.busy.add('n2');
+  trio.busy.add('n3');
+  const a = leader.propose('a');
+  assert.ok(a.ok);
   trio.settle();
+  assert.ok(leader.status().commit < a.index);
+  assert.equal(leader.takeCommittedEntries(), [], 'not committed: nothing to apply');
+  const follower = trio.node('n2');
+  assert.equal(follower.takeCommittedEntries().filter((e) => e.type === 'normal'), []);
+
+  // n2's write completes: now a quorum (n1, n2) holds 'a'. n3's write is still in flight.
   trio.busy.delete('n2');
-  const writing = trio.hold('n2');
-  assert.equal(writing.entries.map((e) => e.data), ['b', 'c']);
-  trio.node('n1').tick(); // a heartbeat carries the commit index to n2
   trio.settle();
-  assert.ok(follower.status().commit >= writing.entries[0]!.index, 'n2 knows b is committed');
-  const before = follower.takeCommittedEntries();
-  assert.ok(before.every((e) => e.index < writing.entries[0]!.index), 'b and c are not durable on n2 yet');
-  trio.release('n2');
+  assert.is(leader.status().commit, a.index);
+  assert.equal(trio.applied.get('n1')!.filter((e) => e.type === 'normal').map((e) => e.data), ['a']);
+  const n3 = trio.node('n3');
+  trio.busy.delete('n3');
+  trio.hold('n3'); // n3's write is in flight
+  trio.node('n1').tick(); // the heartbeat tells n3 the commit index
   trio.settle();
-  const all = trio.applied.get('n2')!.concat(before, follower.takeCommittedEntries()).filter((e) => e.type === 'normal');
-  assert.equal(all.map((e) => e.data), ['a', 'b', 'c'], 'each entry applied once, in order');
+  assert.ok(n3.status().commit >= a.index);
+  const n3Taken = n3.takeCommittedEntries();
+  trio.release('n3');
+  trio.settle();
+  const n3Applied = [...trio.applied.get('n3')!, ...n3Taken, ...n3.takeCommittedEntries()].filter((e) => e.type === 'normal');
+  assert.equal(n3Applied.map((e) => e.data), ['a'], 'committed is enough, even before n3\'s own write completes; and only once');
 });
 
 test.run();

@@ -444,8 +444,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
       const ready = this.node.ready();
       // Replication traffic claims nothing about our disk and may leave before the write completes.
       for (const message of ready.messages) this.transport.send(message);
-      // Committed entries are durable on a quorum already; the state machine is rebuilt from the log on
-      // restart, so they are applied now rather than after this replica's own write (and must be, in
+      // Committed entries are durable on a quorum already, and the state machine is rebuilt from the log
+      // on restart: they are applied now rather than after this replica's own write (and must be, in
       // order with what takeCommittedEntries hands out).
       if (ready.snapshot) this.installSnapshot(ready.snapshot);
       for (const entry of ready.committedEntries) this.apply(entry);
@@ -495,6 +495,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private async maybeCompact(): Promise<void> {
     if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+    // Entries applied before this replica's own write finished are compacted once they are durable here.
+    if (this.appliedIndex > this.storage.durableLastIndex) return;
     const index = this.appliedIndex;
     const data = JSON.stringify(takeSnapshot(this.state));
     const meta = this.node.compact(index, data);

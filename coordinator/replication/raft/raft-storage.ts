@@ -38,6 +38,11 @@ export class RaftStorage {
     private lastIndex: number,
   ) {}
 
+  /** The last entry the durable log holds. */
+  get durableLastIndex(): number {
+    return this.lastIndex;
+  }
+
   /** Opens (or creates) the store and reads back what survived; refuses damaged or foreign data. */
   static async open(directory: string, replicaId: string, logger: Logger): Promise<{ storage: RaftStorage; recovered: RecoveredState }> {
     const db = new ClassicLevel<string, string>(directory, { valueEncoding: 'utf8' });
