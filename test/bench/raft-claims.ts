@@ -2,8 +2,8 @@
  * Commits per second and latency on a three-replica Raft cluster of real coordinator processes on
  * loopback (gRPC between replicas, durable classic-level writes on each). Each claim and each release
  * is one committed log entry. When etcd is on PATH, the same number of writes at the same concurrency
- * go to a three-member etcd on the same machine, printed beside ours. Then failover: the time from
- * SIGKILL of the leader to the next committed claim.
+ * go to a three-member etcd on the same machine, running beside ours, right after each of our rows.
+ * Then failover: the time from SIGKILL of the leader to the next committed claim.
  * Usage: npm run bench:raft [-- --cycles N --concurrency C[,C…] --cpu-prof DIR]
  * With --cpu-prof, every replica runs under `node --cpu-prof` (profiles written to DIR), is stopped with
  * SIGTERM after the load instead of the failover test, and a summary of where its time went is printed.
@@ -96,6 +96,10 @@ const secrets = await writeSecrets(dir.path);
 // released keys return at once (no cooling), as they do for agents that hand back slashing protection.
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], ['--tick-ms', '100', '--lease-ttl-ms', '600000', '--cooling-ms', '0', '--max-keys-per-claim', '256', '--log-level', 'info']);
 const ours: Row[] = [];
+// Both clusters run side by side and each depth is measured on one, then at once on the other, so the
+// ratio compares the two under the same load from whatever else shares the machine.
+const etcdCluster = etcdAvailable() ? await EtcdCluster.start(dir.path) : null;
+const etcd: Row[] | null = etcdCluster ? [] : null;
 let failoverMs = NaN;
 const profiles: string[] = [];
 try {
@@ -123,23 +127,15 @@ try {
         }
       }),
     );
+    if (etcdCluster) etcd!.push(await measure(concurrency, 2 * cycles, (n, worker) => etcdCluster.put(`pod-${concurrency}-${worker}`, String(n))));
   }
   client.close();
+  await etcdCluster?.stop();
   if (profileDir) profiles.push(...(await stopAndSummariseProfiles(cluster, leader, profileDir, { fromUs: loadStartedUs, toUs: monotonicUs() })));
   else failoverMs = await measureFailover(cluster);
 } finally {
+  await etcdCluster?.stop();
   await cluster.stopAll();
-}
-
-let etcd: Row[] | null = null;
-if (etcdAvailable()) {
-  const etcdCluster = await EtcdCluster.start(dir.path);
-  try {
-    etcd = [];
-    for (const concurrency of concurrencies) etcd.push(await measure(concurrency, 2 * cycles, (n, worker) => etcdCluster.put(`pod-${concurrency}-${worker}`, String(n))));
-  } finally {
-    await etcdCluster.stop();
-  }
 }
 await dir.cleanup();
 
