@@ -45,11 +45,11 @@ test('messages sent in one turn arrive together, all of them, in order; later tu
     await a.start();
     await b.start();
     for (let n = 0; n < 50; n++) a.send(append(n));
-    await eventually(() => (atB.length === 50 ? true : undefined), 10_000, 'the first 50 messages at b');
+    await eventually(async () => (atB.length === 50 ? true : undefined), 10_000, 'the first 50 messages at b');
     for (let n = 50; n < 60; n++) a.send(append(n));
     await new Promise((resolve) => setImmediate(resolve));
     for (let n = 60; n < 70; n++) a.send(append(n));
-    await eventually(() => (atB.length === 70 ? true : undefined), 10_000, 'all 70 messages at b');
+    await eventually(async () => (atB.length === 70 ? true : undefined), 10_000, 'all 70 messages at b');
     assert.equal(atB.map((m) => (m as AppendMessage).index), Array.from({ length: 70 }, (_, n) => n));
     assert.equal(atB[7], append(7), 'a message arrives exactly as sent');
     assert.is(b.agentEndpointOf('a'), '127.0.0.1:1', 'the envelope still names the sender');
@@ -74,7 +74,7 @@ test('a message whose sender differs from its envelope is dropped; the rest of t
     await new Promise((resolve) => setImmediate(resolve));
     // The stream keeps order: once this later message is in, the envelope before it was handled.
     a.send(append(4));
-    await eventually(() => (atB.some((m) => (m as AppendMessage).index === 4) ? true : undefined), 10_000, 'the last message at b');
+    await eventually(async () => (atB.some((m) => (m as AppendMessage).index === 4) ? true : undefined), 10_000, 'the last message at b');
     assert.equal(atB.map((m) => (m as AppendMessage).index), [1, 3, 4]);
   } finally {
     await a.close();
