@@ -2,7 +2,7 @@
  * Commits per second and latency on a three-replica Raft cluster of real coordinator processes on
  * loopback (gRPC between replicas, durable classic-level writes on each). Each claim and each release
  * is one committed log entry. When etcd is on PATH, the same number of writes at the same concurrency
- * go to a three-member etcd on the same machine, running beside ours, right after each of our rows.
+ * go to a three-member etcd on the same machine, running beside ours and taking turns with it.
  * Then failover: the time from SIGKILL of the leader to the next committed claim.
  * Usage: npm run bench:raft [-- --cycles N --concurrency C[,C…] --cpu-prof DIR]
  * With --cpu-prof, every replica runs under `node --cpu-prof` (profiles written to DIR), is stopped with
@@ -34,26 +34,37 @@ interface Row {
 /** Functions whose inclusive time the profile summary shows: the replica's Raft driver, storage and transport. */
 const PROFILED_FUNCTIONS = ['drain', 'kick', 'persist', 'write', 'send', 'receive', 'step', 'apply', 'propose', 'claim', 'release', 'parse', 'stringify'];
 
+/** Each depth is measured in this many stretches per system, alternating between them. */
+const STRETCHES = 6;
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-/** Runs `operations` calls of `op`, `concurrency` at a time; latencies in ms. */
-async function measure(concurrency: number, operations: number, op: (n: number, worker: number) => Promise<void>): Promise<Row> {
-  const samples: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (next < operations) {
-        const n = next++;
-        const t0 = performance.now();
-        await op(n, worker);
-        samples.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  samples.sort((a, b) => a - b);
-  return { concurrency, perSecond: operations / seconds, p50: percentile(samples, 50), p99: percentile(samples, 99) };
+/** Latencies (ms) and busy time of calls measured in one or more stretches. */
+class Measurement {
+  readonly samples: number[] = [];
+  seconds = 0;
+
+  /** Runs operations `from`..`to`-1 of `op`, `concurrency` at a time. */
+  async run(concurrency: number, from: number, to: number, op: (n: number, worker: number) => Promise<void>): Promise<void> {
+    let next = from;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        while (next < to) {
+          const n = next++;
+          const t0 = performance.now();
+          await op(n, worker);
+          this.samples.push(performance.now() - t0);
+        }
+      }),
+    );
+    this.seconds += (performance.now() - started) / 1000;
+  }
+
+  row(concurrency: number): Row {
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    return { concurrency, perSecond: sorted.length / this.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  }
 }
 
 /** Stops every replica with SIGTERM (so each writes its profile) and summarises the profiles over `window`. */
@@ -96,8 +107,8 @@ const secrets = await writeSecrets(dir.path);
 // released keys return at once (no cooling), as they do for agents that hand back slashing protection.
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], ['--tick-ms', '100', '--lease-ttl-ms', '600000', '--cooling-ms', '0', '--max-keys-per-claim', '256', '--log-level', 'info']);
 const ours: Row[] = [];
-// Both clusters run side by side and each depth is measured on one, then at once on the other, so the
-// ratio compares the two under the same load from whatever else shares the machine.
+// Both clusters run side by side and take turns at each depth, so the ratio compares the two under the
+// same load from whatever else shares the machine.
 const etcdCluster = etcdAvailable() ? await EtcdCluster.start(dir.path) : null;
 const etcd: Row[] | null = etcdCluster ? [] : null;
 let failoverMs = NaN;
@@ -116,8 +127,15 @@ try {
   for (const concurrency of concurrencies) {
     // Each worker alternates claim and release of its own pod: every operation is one committed entry.
     const leases = new Map<number, ClaimedKeys>();
-    ours.push(
-      await measure(concurrency, 2 * cycles, async (n, worker) => {
+    const keylease = new Measurement();
+    const other = new Measurement();
+    // In stretches, taking turns, so that a stall of the whole machine (they happen here, and last up to
+    // a second) falls on both systems alike rather than on whichever row it happens to hit.
+    const operations = 2 * cycles;
+    for (let stretch = 0; stretch < STRETCHES; stretch++) {
+      const from = Math.floor((stretch * operations) / STRETCHES);
+      const to = Math.floor(((stretch + 1) * operations) / STRETCHES);
+      await keylease.run(concurrency, from, to, async (n, worker) => {
         const podName = `pod-${concurrency}-${worker}`;
         const lease = leases.get(worker);
         if (lease === undefined) leases.set(worker, await claimAsSigner(client, podName, 1, 30_000));
@@ -125,9 +143,13 @@ try {
           await releaseAsSigner(client, podName, lease, 30_000, `r-${concurrency}-${n}`);
           leases.delete(worker);
         }
-      }),
-    );
-    if (etcdCluster) etcd!.push(await measure(concurrency, 2 * cycles, (n, worker) => etcdCluster.put(`pod-${concurrency}-${worker}`, String(n))));
+      });
+      if (etcdCluster) await other.run(concurrency, from, to, (n, worker) => etcdCluster.put(`pod-${concurrency}-${worker}`, String(n)));
+    }
+    // Leases still held go back, unmeasured: the next depth must find every key free, not derive more.
+    await Promise.all([...leases].map(([worker, lease]) => releaseAsSigner(client, `pod-${concurrency}-${worker}`, lease, 30_000)));
+    ours.push(keylease.row(concurrency));
+    if (etcdCluster) etcd!.push(other.row(concurrency));
   }
   client.close();
   await etcdCluster?.stop();
