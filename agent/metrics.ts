@@ -14,7 +14,7 @@ export class AgentMetrics implements LeaseLoopObserver {
   private readonly renewals: Counter<'outcome'>;
   private readonly renewalSeconds: Histogram;
   private readonly fences: Counter<'cause'>;
-  private readonly fenceMarginSeconds: Histogram;
+  private readonly deadlineAtRenewalSeconds: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -22,8 +22,8 @@ export class AgentMetrics implements LeaseLoopObserver {
     this.renewals = new Counter({ name: 'keylease_agent_renewals_total', help: 'Lease renewals by outcome.', labelNames: ['outcome'], registers });
     this.renewalSeconds = new Histogram({ name: 'keylease_agent_renewal_duration_seconds', help: 'Time for a renewal to be answered, successful or not.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
     this.fences = new Counter({ name: 'keylease_agent_fences_total', help: 'Times the agent took its keys away before its lease could lapse, by cause.', labelNames: ['cause'], registers });
-    this.fenceMarginSeconds = new Histogram({
-      name: 'keylease_agent_fence_margin_seconds',
+    this.deadlineAtRenewalSeconds = new Histogram({
+      name: 'keylease_agent_fence_deadline_at_renewal_seconds',
       help: 'Time that was left before the fence deadline when a renewal was confirmed: the low point of each renewal cycle, which a scraped gauge misses. Values near 0 are near-fences.',
       buckets: [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120],
       registers,
@@ -76,7 +76,7 @@ export class AgentMetrics implements LeaseLoopObserver {
   onRenewal(outcome: 'ok' | 'failed', seconds: number, msToFence: number): void {
     this.renewals.inc({ outcome });
     this.renewalSeconds.observe(seconds);
-    if (outcome === 'ok') this.fenceMarginSeconds.observe(Math.max(0, msToFence) / 1000);
+    if (outcome === 'ok') this.deadlineAtRenewalSeconds.observe(Math.max(0, msToFence) / 1000);
   }
 
   onFence(cause: FenceCause): void {

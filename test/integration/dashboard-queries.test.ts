@@ -85,7 +85,7 @@ test('the dashboard shows what operators asked for: pool by state, claims, renew
   const exprs = dataPanels.flatMap((p) => p.targets!.map((t) => t.expr)).join('\n');
   for (const metric of [
     'keylease_keys', 'state="quarantined"', 'keylease_claims_total', 'keylease_agent_renewals_total', 'keylease_agent_fences_total', 'keylease_deposits',
-    'keylease_raft_term', 'keylease_raft_commit_index', 'keylease_raft_apply_lag_entries', 'keylease_raft_leader_changes_total', 'keylease_agent_fence_margin_seconds_bucket',
+    'keylease_raft_term', 'keylease_raft_commit_index', 'keylease_raft_apply_lag_entries', 'keylease_raft_leader_changes_total', 'keylease_agent_fence_deadline_at_renewal_seconds_bucket',
   ]) {
     assert.ok(exprs.includes(metric), `a panel queries ${metric}`);
   }

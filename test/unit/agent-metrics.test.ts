@@ -1,6 +1,6 @@
 /**
  * The agent's metrics: every claim outcome, renewal outcome and fence cause is exported at 0 from the
- * start (so increase() sees the first fence), and the fence margin left at each confirmed renewal.
+ * start (so increase() sees the first fence), and the time left before the fence deadline at each confirmed renewal.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +15,7 @@ test('every fence cause, claim outcome and renewal outcome is exported at 0 befo
   for (const outcome of ['ok', 'failed']) assert.is(sampleValue(text, 'keylease_agent_renewals_total', { outcome }), 0, outcome);
 });
 
-test('keylease_agent_fence_margin_seconds observes what was left before the fence at each confirmed renewal, never a failed one', async () => {
+test('keylease_agent_fence_deadline_at_renewal_seconds observes what was left before the fence at each confirmed renewal, never a failed one', async () => {
   const metrics = new AgentMetrics();
   metrics.onRenewal('ok', 0.004, 3200);
   metrics.onRenewal('ok', 0.3, 800);
@@ -23,9 +23,9 @@ test('keylease_agent_fence_margin_seconds observes what was left before the fenc
   // Answered after the deadline had passed (the fence has started): counted as no margin at all.
   metrics.onRenewal('ok', 2, -40);
   const text = await metrics.registry.metrics();
-  const bucket = (le: string) => sampleValue(text, 'keylease_agent_fence_margin_seconds_bucket', { le });
-  assert.is(sampleValue(text, 'keylease_agent_fence_margin_seconds_count'), 3);
-  assert.is(sampleValue(text, 'keylease_agent_fence_margin_seconds_sum'), 4);
+  const bucket = (le: string) => sampleValue(text, 'keylease_agent_fence_deadline_at_renewal_seconds_bucket', { le });
+  assert.is(sampleValue(text, 'keylease_agent_fence_deadline_at_renewal_seconds_count'), 3);
+  assert.is(sampleValue(text, 'keylease_agent_fence_deadline_at_renewal_seconds_sum'), 4);
   assert.is(bucket('0.25'), 1, 'the late answer');
   assert.is(bucket('1'), 2, 'and the one with 0.8 s left');
   assert.is(bucket('3'), 2);
