@@ -174,6 +174,9 @@ test('every panel query returns series from a real Prometheus scraping three rep
       assert.equal(results.get(raft)!.map((s) => s.metric['pod']).sort(), ['r1', 'r2', 'r3'], `${raft}: one series per replica`);
     }
     assert.is(results.get('Leader A')!.filter((s) => s.value[1] === '1').length, 1, 'one replica leads');
+    const leaderChanges = await server.query('keylease_raft_leader_changes_total');
+    assert.equal(leaderChanges.map((s) => s.metric['pod']).sort(), ['r1', 'r2', 'r3']);
+    assert.ok(leaderChanges.every((s) => Number(s.value[1]) >= 1), 'every replica counted the first election');
     assert.is(value('Agents by phase A', { phase: 'holding' }), '1');
     assert.ok(Number(value('Agent fence margin A', { namespace: 'validators', pod: 'validator-0' })) > 0, 'the agent has time left before its fence');
   } finally {
