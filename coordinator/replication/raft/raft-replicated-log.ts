@@ -9,6 +9,7 @@ import { PeerTransport } from './peer-transport.js';
 import type { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { RaftStorage } from './raft-storage.js';
 import { Listeners } from '../listeners.js';
+import { LeaderChangeCounter } from './leader-changes.js';
 
 export interface RaftReplicaOptions {
   readonly replicaId: NodeId;
@@ -93,6 +94,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private snapshotIndex: number;
   private role: Role = 'follower';
   private lead: NodeId | null = null;
+  private readonly leaderChanges = new LeaderChangeCounter();
   /** By index, in the order proposed (so deadlines ascend). */
   private readonly pending = new Map<number, PendingProposal>();
   private queuedProposals: QueuedProposal[] = [];
@@ -209,7 +211,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   /** Role, term and indices; with `withStateHash`, a digest of the applied state to compare replicas by. */
-  status(withStateHash = false): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; confState: ConfState; stateHash?: string } {
+  status(withStateHash = false): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; leaderChanges: number; confState: ConfState; stateHash?: string } {
     const status = this.node.status();
     return {
       replicaId: this.options.replicaId,
@@ -218,6 +220,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       term: status.term,
       commit: status.commit,
       applied: this.appliedIndex,
+      leaderChanges: this.leaderChanges.count,
       confState: this.node.confState(),
       ...(withStateHash ? { stateHash: stateHash(this.state) } : {}),
     };
@@ -509,6 +512,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const wasLeader = this.isLeader();
     this.role = softState.role;
     this.lead = softState.lead;
+    this.leaderChanges.observe(softState.lead);
     const isLeader = this.isLeader();
     if (wasLeader && !isLeader) {
       for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(new NotLeaderError(this.leaderHint()));
