@@ -22,6 +22,9 @@ done
 
 ensure_tools buildah:buildah debootstrap:debootstrap podman:podman gcc:gcc
 mkdir -p "$IMAGE_CACHE"
+# One build at a time per cache (CI and a developer's cluster script may both ask for the image).
+exec 9>"$IMAGE_CACHE/.build.lock"
+flock 9
 started=$SECONDS
 
 read -r runtime_base build_base base_key < <(bash "$here/base.sh")

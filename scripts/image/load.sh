@@ -18,7 +18,13 @@ address="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
 ensure_tools ctr:containerd
 
 k8s_ctr() { ctr --address "$address" --namespace k8s.io "$@"; }
-for archive in "$KEYLEASE_IMAGE_ARCHIVE" "$KEYLEASE_PAUSE_ARCHIVE"; do
+for pair in "$KEYLEASE_IMAGE=$KEYLEASE_IMAGE_ARCHIVE" "$KEYLEASE_PAUSE_IMAGE=$KEYLEASE_PAUSE_ARCHIVE"; do
+  name="${pair%%=*}" archive="${pair#*=}"
+  wanted="$(tar -xOf "$archive" index.json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest)')"
+  if k8s_ctr images ls "name==$name" | awk 'NR > 1 { print $3 }' | grep -qx "$wanted"; then
+    log "$name is already in containerd (k8s.io)"
+    continue
+  fi
   log "importing $archive into containerd (k8s.io)"
   k8s_ctr images import "$archive" >/dev/null
 done
