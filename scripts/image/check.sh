@@ -14,6 +14,7 @@ source "$here/lib.sh"
 [ -f "$IMAGE_ENV" ] || die "no $IMAGE_ENV: run npm run image:build first"
 # shellcheck disable=SC1090
 source "$IMAGE_ENV"
+ensure_tools podman:podman buildah:buildah
 ensure_in_storage "$KEYLEASE_IMAGE" "$KEYLEASE_IMAGE_ARCHIVE"
 ensure_in_storage "$KEYLEASE_PAUSE_IMAGE" "$KEYLEASE_PAUSE_ARCHIVE"
 

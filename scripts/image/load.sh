@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Imports the images of the last `npm run image:build` (named in $IMAGE_CACHE/images.env) into
 # containerd's k8s.io namespace, where the kubelet's CRI looks, so pods run them with
-# imagePullPolicy: Never or IfNotPresent. Also tags the keylease image $IMAGE_REPO:dev, a name that
-# manifests can keep while the content tag changes.
+# imagePullPolicy: Never or IfNotPresent. The keylease image comes under its content tag and as
+# keylease:dev (docker.io/library/keylease:dev) and localhost/keylease:dev, names a pod spec can keep.
 # The containerd socket is $CONTAINERD_ADDRESS, else containerd's default.
 # Usage: load.sh
 set -euo pipefail
@@ -18,18 +18,23 @@ address="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
 ensure_tools ctr:containerd
 
 k8s_ctr() { ctr --address "$address" --namespace k8s.io "$@"; }
-for pair in "$KEYLEASE_IMAGE=$KEYLEASE_IMAGE_ARCHIVE" "$KEYLEASE_PAUSE_IMAGE=$KEYLEASE_PAUSE_ARCHIVE"; do
-  name="${pair%%=*}" archive="${pair#*=}"
-  wanted="$(tar -xOf "$archive" index.json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest)')"
-  if k8s_ctr images ls "name==$name" | awk 'NR > 1 { print $3 }' | grep -qx "$wanted"; then
-    log "$name is already in containerd (k8s.io)"
+# "name digest" for every name an archive gives its image.
+archive_refs() {
+  tar -xOf "$1" index.json | node -e '
+    for (const m of JSON.parse(require("fs").readFileSync(0, "utf8")).manifests)
+      console.log(`${m.annotations["org.opencontainers.image.ref.name"]} ${m.digest}`);'
+}
+for archive in "$KEYLEASE_CLUSTER_ARCHIVE" "$KEYLEASE_PAUSE_ARCHIVE"; do
+  refs="$(archive_refs "$archive")"
+  held="$(k8s_ctr images ls | awk 'NR > 1 { print $1 " " $3 }')"
+  if [ -z "$(comm -23 <(sort <<<"$refs") <(sort <<<"$held"))" ]; then
+    log "$(basename "$archive"): already in containerd (k8s.io)"
     continue
   fi
   log "importing $archive into containerd (k8s.io)"
   k8s_ctr images import "$archive" >/dev/null
+  while read -r name _; do
+    k8s_ctr images check "name==$name" | grep -q complete || die "$name is not complete in containerd after the import"
+    log "loaded $name"
+  done <<<"$refs"
 done
-for name in "$KEYLEASE_IMAGE" "$KEYLEASE_PAUSE_IMAGE"; do
-  k8s_ctr images check "name==$name" | grep -q complete || die "$name is not complete in containerd after the import"
-done
-k8s_ctr images tag --force "$KEYLEASE_IMAGE" "$IMAGE_REPO:dev" >/dev/null
-log "loaded $KEYLEASE_IMAGE (also $IMAGE_REPO:dev) and $KEYLEASE_PAUSE_IMAGE"
