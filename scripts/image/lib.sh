@@ -3,10 +3,12 @@
 # they neither see nor disturb the machine's default container storage.
 
 IMAGE_CACHE="${KEYLEASE_IMAGE_CACHE:-$HOME/.cache/keylease-image}"
-IMAGE_STORAGE=(--root "$IMAGE_CACHE/storage" --runroot /run/keylease-image --storage-driver overlay)
+# The run-time state (locks, mounts) of each cache's storage lives under /run, cleared at boot.
+IMAGE_STORAGE=(--root "$IMAGE_CACHE/storage" --runroot "/run/keylease-image/$(printf %s "$IMAGE_CACHE" | cksum | cut -d' ' -f1)"
+  --storage-driver overlay)
 IMAGE_REPO=localhost/keylease
 PAUSE_IMAGE=localhost/keylease-pause:3.2
-# Written after each build: the names and archives a cluster script loads (see README "Container image").
+# Written after each build: the names and archives a cluster script loads.
 IMAGE_ENV="$IMAGE_CACHE/images.env"
 
 log() { printf '[image] %s\n' "$*" >&2; }
