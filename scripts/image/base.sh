@@ -5,7 +5,7 @@
 #   - Node from the npm registry's node-linux-<arch> package (Debian's nodejs is 18; the Dockerfile needs 20).
 # Two images: localhost/keylease-node:<node> (runtime: no npm) and localhost/keylease-node:<node>-npm
 # (build stages: with npm). Both are cached as OCI archives ($IMAGE_CACHE/base-<key>-*.tar), keyed by this
-# script and the versions, so the debootstrap runs once per change. Prints "RUNTIME_IMAGE BUILD_IMAGE KEY".
+# script's content and the versions, so the debootstrap runs once per change. Prints "RUNTIME_IMAGE BUILD_IMAGE KEY".
 # Usage: base.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,11 +22,12 @@ BASE_UID=1000
 
 runtime_name="localhost/keylease-node:$NODE_VERSION"
 build_name="localhost/keylease-node:$NODE_VERSION-npm"
-key="$(content_key "$here/base.sh" -- "$SUITE" "$NODE_VERSION" "$NPM_VERSION" "$(dpkg --print-architecture)")"
+key="$(cd "$here" && content_key base.sh -- "$SUITE" "$NODE_VERSION" "$NPM_VERSION" "$(dpkg --print-architecture)")"
 runtime_archive="$IMAGE_CACHE/base-$key-node.tar"
 build_archive="$IMAGE_CACHE/base-$key-npm.tar"
 
 if [ -f "$runtime_archive" ] && [ -f "$build_archive" ]; then
+  touch "$runtime_archive" "$build_archive"  # recently used: kept when older bases are pruned
   ensure_in_storage "$runtime_name" "$runtime_archive"
   ensure_in_storage "$build_name" "$build_archive"
   echo "$runtime_name $build_name $key"
@@ -102,6 +103,6 @@ for pair in "$runtime_name=$runtime_archive" "$build_name=$build_archive"; do
   imgbuildah push -q "${pair%%=*}" "oci-archive:${pair#*=}.partial:${pair%%=*}"
   mv "${pair#*=}.partial" "${pair#*=}"
 done
-# Archives of earlier keys are stale now.
-find "$IMAGE_CACHE" -maxdepth 1 -name 'base-*.tar' ! -name "base-$key-*" -delete
+# Two bases' archives are kept (this one and the one before, which another checkout may still use).
+keep_newest 4 'base-*.tar' >/dev/null
 echo "$runtime_name $build_name $key"

@@ -22,10 +22,8 @@ for arg in "$@"; do
 done
 
 ensure_tools buildah:buildah debootstrap:debootstrap podman:podman gcc:gcc
-mkdir -p "$IMAGE_CACHE"
-# One build at a time per cache (CI and a developer's cluster script may both ask for the image).
-exec 9>"$IMAGE_CACHE/.build.lock"
-flock 9
+# One build at a time per cache (CI, a cluster script and other checkouts may all ask for the image).
+lock_cache -x
 started=$SECONDS
 
 read -r runtime_base build_base base_key < <(bash "$here/base.sh")
@@ -41,6 +39,7 @@ archive="$IMAGE_CACHE/keylease-$key.tar"
 
 if [ -f "$archive" ]; then
   log "unchanged since the last build: $archive"
+  touch "$archive"  # recently used: kept when older builds are pruned
 else
   build_args=(--build-arg NODE_IMAGE="$runtime_base" --build-arg NODE_BUILD_IMAGE="$build_base")
   registry="$(npm config get registry)"
@@ -56,16 +55,18 @@ else
     || { tail -n 30 "$IMAGE_CACHE/build.log" >&2; die "buildah bud failed (full log: $IMAGE_CACHE/build.log)"; }
   imgbuildah push -q "$image" "oci-archive:$archive.partial:$image"
   mv "$archive.partial" "$archive"
-  # Older archives and tags are superseded; the layer cache stays for the next partial rebuild.
-  find "$IMAGE_CACHE" -maxdepth 1 -name 'keylease-*.tar' ! -name "keylease-$key.tar" -delete
-  imgbuildah images --format '{{.Name}}:{{.Tag}}' | { grep -x "$IMAGE_REPO:[0-9a-f]*" || true; } | { grep -vx "$image" || true; } \
-    | while read -r old; do imgbuildah rmi "$old" >/dev/null 2>&1 || true; done
+  # The three newest builds stay (other checkouts of the project share this cache); the layer cache
+  # stays for the next partial rebuild.
+  keep_newest 3 'keylease-*.tar' | while read -r old; do
+    old="${old##*/keylease-}"
+    imgbuildah rmi "$IMAGE_REPO:${old%.tar}" >/dev/null 2>&1 || true
+  done
 fi
 
 # The archive a cluster loads: the same image under its content tag and under the stable names a pod
 # spec can keep, `keylease:dev` (docker.io/library/keylease:dev to the CRI) and localhost/keylease:dev.
 cluster_archive="$IMAGE_CACHE/keylease.oci.tar"
-if [ ! -f "$cluster_archive" ] || [ "$archive" -nt "$cluster_archive" ]; then
+if ! tar -xOf "$cluster_archive" index.json 2>/dev/null | grep -q "\"$image\""; then
   work="$(mktemp -d "$IMAGE_CACHE/tmp-archive.XXXXXX")"
   tar -xOf "$archive" index.json | node -e '
     const index = JSON.parse(require("fs").readFileSync(0, "utf8"));

@@ -11,6 +11,7 @@ root="$(cd "$here/../.." && pwd)"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
+lock_cache -s
 [ -f "$IMAGE_ENV" ] || die "no $IMAGE_ENV: run npm run image:build first"
 # shellcheck disable=SC1090
 source "$IMAGE_ENV"

@@ -4,8 +4,8 @@
 
 IMAGE_CACHE="${KEYLEASE_IMAGE_CACHE:-$HOME/.cache/keylease-image}"
 # The run-time state (locks, mounts) of each cache's storage lives under /run, cleared at boot.
-IMAGE_STORAGE=(--root "$IMAGE_CACHE/storage" --runroot "/run/keylease-image/$(printf %s "$IMAGE_CACHE" | cksum | cut -d' ' -f1)"
-  --storage-driver overlay)
+IMAGE_RUNROOT="/run/keylease-image/$(printf %s "$IMAGE_CACHE" | cksum | cut -d' ' -f1)"
+IMAGE_STORAGE=(--root "$IMAGE_CACHE/storage" --runroot "$IMAGE_RUNROOT" --storage-driver overlay)
 IMAGE_REPO=localhost/keylease
 PAUSE_IMAGE=localhost/keylease-pause:3.2
 # Written after each build: the names and archives a cluster script loads.
@@ -15,7 +15,7 @@ log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
 
 imgbuildah() { buildah "${IMAGE_STORAGE[@]}" "$@"; }
-imgpodman() { podman "${IMAGE_STORAGE[@]}" "$@"; }
+imgpodman() { podman "${IMAGE_STORAGE[@]}" --tmpdir "$IMAGE_RUNROOT/libpod" "$@"; }
 
 # Installs Debian packages with apt (only ever called for what is missing).
 apt_install() {
@@ -65,13 +65,29 @@ apt_debian_source() {
   done | head -n 1
 }
 
-# A short, stable digest of the named files' contents and of any extra strings passed after `--`.
+# A short, stable digest of the named files' contents and relative paths (run it where those paths are
+# relative to, so that every checkout of the same content gets the same key), and of any extra strings
+# passed after `--`.
 content_key() {
   local files=() extra=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do files+=("$1"); shift; done
   [ "${1:-}" = "--" ] && shift && extra=("$@")
   { printf '%s\n' "${extra[@]}"; find "${files[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } \
     | sha256sum | cut -c1-12
+}
+
+# Deletes all but the KEEP newest files matching PATTERN in the cache (other checkouts may be using them).
+keep_newest() {
+  local keep="$1" pattern="$2"
+  find "$IMAGE_CACHE" -maxdepth 1 -name "$pattern" -printf '%T@ %p\n' | sort -rn | tail -n +"$((keep + 1))" | cut -d' ' -f2- \
+    | while read -r old; do rm -f "$old"; printf '%s\n' "$old"; done
+}
+
+# Builds take the cache's lock exclusively, checks shared: a build may replace the storage's images.
+lock_cache() {
+  mkdir -p "$IMAGE_CACHE"
+  exec 9>"$IMAGE_CACHE/.build.lock"
+  flock "$1" 9
 }
 
 # Loads an OCI archive into buildah's storage under NAME unless an image of that name is already there.

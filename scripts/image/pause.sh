@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-key="$(content_key "$here/pause.sh" "$here/pause/pause.c")"
+key="$(cd "$here" && content_key pause.sh pause/pause.c)"
 archive="$IMAGE_CACHE/pause-$key.tar"
 if [ -f "$archive" ]; then echo "$archive"; exit 0; fi
 
@@ -30,5 +30,5 @@ imgbuildah config --os linux --arch "$(dpkg --print-architecture)" --entrypoint 
 imgbuildah commit -q --rm "$container" "$PAUSE_IMAGE" >/dev/null; container=""
 imgbuildah push -q "$PAUSE_IMAGE" "oci-archive:$archive.partial:$PAUSE_IMAGE"
 mv "$archive.partial" "$archive"
-find "$IMAGE_CACHE" -maxdepth 1 -name 'pause-*.tar' ! -name "pause-$key.tar" -delete
+keep_newest 2 'pause-*.tar' >/dev/null
 echo "$archive"
