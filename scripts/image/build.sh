@@ -28,6 +28,7 @@ started=$SECONDS
 
 read -r runtime_base build_base base_key < <(bash "$here/base.sh")
 pause_archive="$(bash "$here/pause.sh")"
+log "bases ready in $((SECONDS - started)) s"
 
 cd "$root"
 # The build context is what the Dockerfile's COPY lines name (not --from ones), so the key follows the
