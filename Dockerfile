@@ -28,7 +28,7 @@ COPY cli ./cli
 RUN npm run build
 
 # Production dependencies only, exactly as locked; optional ones stay (the BLS platform binary is one).
-# Declarations and source maps go: Node never loads them.
+# TypeScript files (declarations, and sources some packages ship) and source maps go: Node never loads them.
 FROM ${NODE_BUILD_IMAGE} AS deps
 ARG NPM_CONFIG_REGISTRY
 ARG NPM_CONFIG_CAFILE

@@ -52,8 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every image in the storage was built on the previous base, so its cached layers can never be used again.
-imgbuildah rmi --all --force >/dev/null 2>&1 || true
+# The layer cache of builds on earlier bases is of no use to this one (named images stay: another
+# checkout may still build on the base before).
+imgbuildah rmi --prune >/dev/null 2>&1 || true
 
 rootfs="$work/rootfs"
 log "debootstrap $SUITE (minbase) from the machine's apt source"
