@@ -1,0 +1,44 @@
+/**
+ * What the node cluster runs, built or taken from the caches: the five Kubernetes binaries
+ * (scripts/k8s/build-k8s.sh), the Debian packages of the node, and the images
+ * (scripts/k8s/images/build-images.sh). Progress and timings go to stderr.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeClusterBinaries } from './node-cluster.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+/** Debian packages the node needs: etcd, the container runtime, CNI plugins, iptables for kube-proxy. */
+const NODE_PACKAGES = ['etcd-server', 'openssl', 'curl', 'containerd', 'runc', 'containernetworking-plugins', 'iproute2', 'iptables', 'conntrack', 'util-linux'];
+
+export interface Prepared {
+  readonly binaries: NodeClusterBinaries;
+  readonly images: readonly string[];
+}
+
+export function prepareNodeCluster(): Prepared {
+  installPackages(NODE_PACKAGES);
+  const paths = lines(execFileSync('bash', [join(root, 'scripts/k8s/build-k8s.sh'), 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const [apiserver, controllerManager, scheduler, kubelet, proxy] = paths.slice(-5) as [string, string, string, string, string];
+  const images = lines(execFileSync('bash', [join(root, 'scripts/k8s/images/build-images.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  return { binaries: { apiserver, controllerManager, scheduler, kubelet, proxy }, images };
+}
+
+function installPackages(packages: readonly string[]): void {
+  const missing = packages.filter((pkg) => {
+    try {
+      return !execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { stdio: 'pipe' }).toString().includes('install ok installed');
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  process.stderr.write(`apt-get install ${missing.join(' ')}\n`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function lines(output: Buffer): string[] {
+  return output.toString().trim().split('\n').filter(Boolean);
+}
