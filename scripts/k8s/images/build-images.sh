@@ -67,10 +67,10 @@ cp -al "$root/node_modules" "$rootfs/app/node_modules"
 (cd "$rootfs/app" && npm prune --omit=dev --offline --no-audit --no-fund >&2)
 rm "$rootfs/app/package-lock.json"
 sh "$root/scripts/image/prune-node-modules.sh" "$rootfs/app/node_modules" 2>/dev/null || true
-# node and the shared libraries it loads.
+# node, and the shared libraries it and the native addons load.
 node_bin=$(readlink -f "$(command -v node)")
 install -m 0755 "$node_bin" "$rootfs/usr/bin/node"
-for lib in $(ldd "$node_bin" | grep -o '/[^ ]*'); do
+for lib in $( (ldd "$node_bin"; find "$rootfs/app/node_modules" -name '*.node' -exec ldd {} \;) | grep -o '/[^ ]*' | sort -u); do
   mkdir -p "$rootfs$(dirname "$lib")" && cp -L "$lib" "$rootfs$lib"
 done
 install -m 0755 /bin/busybox "$rootfs/bin/busybox"

@@ -103,6 +103,9 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
     run('ip', ['netns', 'add', netns]);
     run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     run('ip', ['-n', netns, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
+    // Connections from the namespace itself (API server to the webhook, tests) to a ClusterIP need a
+    // route before kube-proxy's OUTPUT rules rewrite them to a pod; the namespace has no default one.
+    run('ip', ['-n', netns, 'route', 'add', SERVICE_CIDR, 'dev', 'lo', 'src', NODE_IP]);
 
     // --- certificates and credentials ---
     const pkiDir = join(dir, 'pki');
