@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateMnemonic } from '../../../coordinator/keys/mnemonic-file.js';
+import { parseInterchange, watermarks, type Watermarks } from '../../../shared/eth/slashing-protection/index.js';
 import { createClusterPki } from './pki.js';
 import { Kubectl, podReady, waitUntil } from './kube.js';
 import type { NodeClusterConnection } from './node-cluster.js';
@@ -132,4 +133,12 @@ export async function assignments(kubectl: Kubectl): Promise<Assignments> {
   const response = await fetch(`${base}/assignments`, { headers: { accept: 'application/json' } });
   if (!response.ok) throw new Error(`/assignments answered ${response.status}`);
   return (await response.json()) as Assignments;
+}
+
+/** The pool's EIP-3076 watermarks for a key, from the leader's admin API. */
+export async function poolWatermarks(deployment: Deployment, pubKey: string): Promise<Watermarks> {
+  const { base } = await leaderHttp(deployment.kubectl);
+  const response = await fetch(`${base}/slashing-protection?pubkey=${pubKey}`, { headers: { authorization: `Bearer ${deployment.apiToken}` } });
+  if (!response.ok) throw new Error(`GET /slashing-protection answered ${response.status}`);
+  return watermarks(parseInterchange(await response.json()), pubKey);
 }

@@ -38,7 +38,7 @@ for (;;) {
     const keys = await publicKeys().catch(() => []);
     for (const key of Array.isArray(keys) ? keys : []) {
       const r = await fetch(url + '/api/v1/eth2/sign/' + key, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(block(slot)) }).catch(() => null);
-      if (r?.ok) appendFileSync(process.env.SIGNED_LOG, JSON.stringify({ pod: process.env.POD_NAME, pubKey: key, slot }) + '\\n');
+      if (r?.ok) appendFileSync(process.env.SIGNED_LOG, JSON.stringify({ pod: process.env.POD_NAME, uid: process.env.POD_UID, pubKey: key, slot }) + '\\n');
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 50));
@@ -49,6 +49,7 @@ const MAINNET_GENESIS_VALIDATORS_ROOT = '0x4b363db94e286120d76eb905340fdd4e54bfe
 
 export interface SignedBlock {
   readonly pod: string;
+  readonly uid: string;
   readonly pubKey: string;
   readonly slot: number;
 }
@@ -83,6 +84,7 @@ export function exampleValidator(clusterDir: string, client: 'lodestar' | 'light
   container.env = [
     ...(container.env ?? []),
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
     { name: 'GENESIS_VALIDATORS_ROOT', value: MAINNET_GENESIS_VALIDATORS_ROOT },
     { name: 'SIGNED_LOG', value: `/signed/${name}.jsonl` },
   ];
