@@ -8,8 +8,8 @@ import { prepareNodeCluster } from '../../test/e2e/support/prepare.js';
 import { startNodeCluster } from '../../test/e2e/support/node-cluster.js';
 
 const started = performance.now();
-const { binaries, images } = prepareNodeCluster();
-const cluster = await startNodeCluster(binaries, images);
+const { binaries, images, pauseImage } = prepareNodeCluster();
+const cluster = await startNodeCluster(binaries, images, pauseImage);
 process.stdout.write(`Cluster ready in ${((performance.now() - started) / 1000).toFixed(1)} s (node ${cluster.nodeName}, network namespace ${cluster.netns}).
   From this machine:      export KUBECONFIG=${cluster.hostKubeconfigFile}; kubectl get nodes
   Inside its namespace:   nsenter --net=/run/netns/${cluster.netns} kubectl --kubeconfig ${cluster.kubeconfigFile} get pods -A
@@ -18,7 +18,6 @@ Images loaded: ${images.join(', ')}; pods use imagePullPolicy: Never.
 Logs in ${cluster.dir}. Ctrl-C stops the cluster and removes its namespace, mounts, cgroups and that directory.
 `);
 await new Promise<void>((resolve) => {
-  process.once('SIGINT', resolve);
-  process.once('SIGTERM', resolve);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, resolve);
 });
 await cluster.stop();

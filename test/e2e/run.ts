@@ -29,13 +29,13 @@ const files = readdirSync(here)
   .map((name) => join(here, name));
 
 let started = performance.now();
-const { binaries, images } = prepareNodeCluster();
+const { binaries, images, pauseImage } = prepareNodeCluster();
 process.stdout.write(`binaries and images ready in ${seconds(started)} s\n`);
 started = performance.now();
-const cluster = await startNodeCluster(binaries, images);
+const cluster = await startNodeCluster(binaries, images, pauseImage);
 process.stdout.write(`cluster ready in ${seconds(started)} s (network namespace ${cluster.netns}, logs in ${cluster.dir})\n`);
 const stopCluster = () => cluster.stop();
-process.once('SIGINT', () => void stopCluster().then(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void stopCluster().then(() => process.exit(130)));
 
 let passed = 0;
 let failed = 0;

@@ -15,7 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { generateMnemonic } from '../../../coordinator/keys/mnemonic-file.js';
 import { parseInterchange, watermarks, type Watermarks } from '../../../shared/eth/slashing-protection/index.js';
 import { createClusterPki } from './pki.js';
-import { Kubectl, podReady, waitUntil } from './kube.js';
+import { Kubectl, waitUntil } from './kube.js';
 import type { NodeClusterConnection } from './node-cluster.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -96,10 +96,10 @@ function persistentVolumes(clusterDir: string): object[] {
   });
 }
 
-/** The coordinator pods, by name. */
+/** The running coordinator pods (ready or not: a node that stopped reporting leaves them unready but serving). */
 export async function coordinatorPods(kubectl: Kubectl): Promise<any[]> {
   const list = await kubectl.json(['-n', NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=keylease-coordinator']);
-  return list.items.filter(podReady);
+  return list.items.filter((pod: any) => pod.status.phase === 'Running' && pod.status.podIP && !pod.metadata.deletionTimestamp);
 }
 
 export interface PodAssignment {
@@ -120,7 +120,8 @@ export interface Assignments {
 export async function leaderHttp(kubectl: Kubectl): Promise<{ base: string; podName: string }> {
   const pods = await coordinatorPods(kubectl);
   for (const pod of pods) {
-    const status = (await (await fetch(`http://${pod.status.podIP}:7401/raft/status`)).json()) as { lead: string | null };
+    const status = (await (await fetch(`http://${pod.status.podIP}:7401/raft/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.json().catch(() => ({ lead: null }))) as { lead: string | null } | undefined;
+    if (!status) continue;
     const leader = pods.find((p) => p.metadata.name === status.lead);
     if (leader) return { base: `http://${leader.status.podIP}:7401`, podName: leader.metadata.name };
   }

@@ -9,7 +9,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClusterPki } from './pki.js';
 import {
-  API_PORT, API_SERVICE_IP, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR, SANDBOX_IMAGE,
+  API_PORT, API_SERVICE_IP, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR,
   cniConfig, containerdConfig, kubeletConfig,
 } from './node-config.js';
 
@@ -46,6 +46,7 @@ export interface NodeClusterConnection {
   /** Where the kubelet keeps pod volumes, and the node's cgroup root (for reading pods' memory). */
   readonly kubeletRootDir: string;
   readonly cgroupRoot: string;
+  readonly pauseImage: string;
 }
 
 export interface NodeCluster extends NodeClusterConnection {
@@ -58,7 +59,8 @@ export interface NodeCluster extends NodeClusterConnection {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CGROUP_FS = '/sys/fs/cgroup';
 
-export async function startNodeCluster(binaries: NodeClusterBinaries, images: readonly string[]): Promise<NodeCluster> {
+/** `images`: OCI archives imported into containerd's k8s.io namespace; `pauseImage`: the sandbox image among them. */
+export async function startNodeCluster(binaries: NodeClusterBinaries, images: readonly string[], pauseImage: string): Promise<NodeCluster> {
   const id = randomBytes(3).toString('hex');
   const netns = `keylease-e2e-${id}`;
   const cgroupRoot = `/keylease-e2e-${id}`;
@@ -74,16 +76,20 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
     processes.set(name, child);
     return child;
   };
-  const killOnExit = () => processes.forEach((child) => child.kill('SIGKILL'));
-  process.once('exit', killOnExit);
-
   const containerdSocket = join(dir, 'containerd', 'containerd.sock');
   const kubeletRootDir = join(dir, 'kubelet');
+  // If this process ends without stop() finishing, nothing of the cluster keeps running.
+  const killOnExit = () => {
+    processes.forEach((child) => child.kill('SIGKILL'));
+    killShims(containerdSocket);
+    killCgroupProcesses(cgroupRoot);
+  };
+  process.once('exit', killOnExit);
+
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    process.off('exit', killOnExit);
     relayServer?.close();
     await terminate(processes.get('kubelet'));
     await terminate(processes.get('kube-proxy'));
@@ -92,10 +98,14 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
       await terminate(processes.get(name));
     }
     killShims(containerdSocket);
+    // Whatever a pod still runs (a container its shim left) lives in the node's cgroups.
+    killCgroupProcesses(cgroupRoot);
     unmountUnder(dir);
     removeCgroups(cgroupRoot);
+    removePodLogs(kubeletRootDir);
     run('ip', ['netns', 'delete', netns], true);
     await rm(dir, { recursive: true, force: true }).catch(() => {});
+    process.off('exit', killOnExit);
   };
 
   try {
@@ -190,7 +200,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
     writeFileSync(join(cniConfDir, '10-keylease-e2e.conflist'), cniConfig(join(dir, 'cni', 'ipam')));
     mkdirSync(join(dir, 'containerd'), { recursive: true });
     const containerdToml = join(dir, 'containerd', 'config.toml');
-    writeFileSync(containerdToml, containerdConfig({ root: join(dir, 'containerd', 'root'), state: join(dir, 'containerd', 'state'), socket: containerdSocket, cniConfDir }));
+    writeFileSync(containerdToml, containerdConfig({ sandboxImage: pauseImage, root: join(dir, 'containerd', 'root'), state: join(dir, 'containerd', 'state'), socket: containerdSocket, cniConfDir }));
     inNetns('containerd', 'containerd', ['--config', containerdToml]);
     await waitFor('containerd', 30_000, processes, dir, async () => existsSync(containerdSocket) && tryRun('ctr', ['--address', containerdSocket, 'version']));
     for (const image of images) run('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'images', 'import', '--no-unpack=false', image]);
@@ -210,7 +220,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
       inNetns('kubelet', binaries.kubelet, [
         `--config=${kubeletConfigFile}`, `--kubeconfig=${kubeletKubeconfig}`, `--root-dir=${kubeletRootDir}`,
         '--container-runtime=remote', `--container-runtime-endpoint=unix://${containerdSocket}`,
-        `--hostname-override=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--pod-infra-container-image=${SANDBOX_IMAGE}`, '--v=1',
+        `--hostname-override=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--pod-infra-container-image=${pauseImage}`, '--v=1',
       ]);
     };
     await startKubelet();
@@ -238,7 +248,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
 
     const connection: NodeClusterConnection = {
       server, caFile: pki.caFile, adminToken: tokens.admin, kubeconfigFile, hostKubeconfigFile, netns, nodeName: NODE_NAME, dir,
-      containerdSocket, kubeletRootDir, cgroupRoot,
+      containerdSocket, kubeletRootDir, cgroupRoot, pauseImage,
     };
     writeFileSync(join(dir, 'connection.json'), JSON.stringify(connection), { mode: 0o600 });
     return {
@@ -356,6 +366,46 @@ function unmountUnder(dir: string): void {
     .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
     .filter((point): point is string => !!point && (point === dir || point.startsWith(`${dir}/`)));
   for (const point of mountPoints.sort((a, b) => b.length - a.length)) run('umount', ['-l', point], true);
+}
+
+/** SIGKILLs every process in the node's cgroups (the memory hierarchy has them all), until none is left. */
+function killCgroupProcesses(cgroupRoot: string): void {
+  const top = join(CGROUP_FS, 'memory', cgroupRoot);
+  for (let round = 0; round < 20 && existsSync(top); round++) {
+    const pids = cgroupPids(top);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    execFileSync('sleep', ['0.1']);
+  }
+}
+
+function cgroupPids(cgroup: string): number[] {
+  const own = readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  const children = readdirSync(cgroup, { withFileTypes: true }).filter((e) => e.isDirectory());
+  return [...own, ...children.flatMap((child) => cgroupPids(join(cgroup, child.name)))];
+}
+
+/** The kubelet writes container logs to /var/log/pods (fixed in 1.20) and links them from /var/log/containers. */
+function removePodLogs(kubeletRootDir: string): void {
+  const podsDir = join(kubeletRootDir, 'pods');
+  const uids = new Set(existsSync(podsDir) ? readdirSync(podsDir) : []);
+  if (existsSync('/var/log/pods')) {
+    for (const entry of readdirSync('/var/log/pods')) {
+      if (uids.has(entry.split('_').at(-1)!)) rmSync(join('/var/log/pods', entry), { recursive: true, force: true });
+    }
+  }
+  if (existsSync('/var/log/containers')) {
+    for (const link of readdirSync('/var/log/containers')) {
+      const path = join('/var/log/containers', link);
+      if (!existsSync(path)) rmSync(path, { force: true }); // dangling: its pod's log directory went above
+    }
+  }
 }
 
 function removeCgroups(cgroupRoot: string): void {

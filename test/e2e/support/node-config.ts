@@ -11,9 +11,9 @@ export const SERVICE_CIDR = '10.0.0.0/24';
 /** The `kubernetes` Service's ClusterIP: the first address of SERVICE_CIDR. */
 export const API_SERVICE_IP = '10.0.0.1';
 export const API_PORT = 6443;
-export const SANDBOX_IMAGE = 'keylease.local/pause:e2e';
 
 export interface ContainerdPaths {
+  readonly sandboxImage: string;
   readonly root: string;
   readonly state: string;
   readonly socket: string;
@@ -32,7 +32,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.internal.v1.opt"]
   path = ${JSON.stringify(`${paths.root}/opt`)}
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = ${JSON.stringify(SANDBOX_IMAGE)}
+  sandbox_image = ${JSON.stringify(paths.sandboxImage)}
   stream_server_address = "127.0.0.1"
   # Pod network namespaces under the state directory, not /run/netns: stop() unmounts them with the rest.
   netns_mounts_under_state_dir = true

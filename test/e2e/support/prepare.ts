@@ -1,7 +1,8 @@
 /**
  * What the node cluster runs, built or taken from the caches: the five Kubernetes binaries
- * (scripts/k8s/build-k8s.sh), the Debian packages of the node, and the images
- * (scripts/k8s/images/build-images.sh). Progress and timings go to stderr.
+ * (scripts/k8s/build-k8s.sh), the Debian packages of the node, and the images of this checkout
+ * (scripts/image/build.sh: the project's image, under keylease:dev too, and the pause image). Progress
+ * and timings go to stderr.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,15 +15,23 @@ const NODE_PACKAGES = ['etcd-server', 'openssl', 'curl', 'containerd', 'runc', '
 
 export interface Prepared {
   readonly binaries: NodeClusterBinaries;
+  /** OCI archives to import into containerd's k8s.io namespace. */
   readonly images: readonly string[];
+  /** The pods' sandbox image, one of `images`. */
+  readonly pauseImage: string;
 }
 
 export function prepareNodeCluster(): Prepared {
   installPackages(NODE_PACKAGES);
   const paths = lines(execFileSync('bash', [join(root, 'scripts/k8s/build-k8s.sh'), 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const [apiserver, controllerManager, scheduler, kubelet, proxy] = paths.slice(-5) as [string, string, string, string, string];
-  const images = lines(execFileSync('bash', [join(root, 'scripts/k8s/images/build-images.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  return { binaries: { apiserver, controllerManager, scheduler, kubelet, proxy }, images };
+  // build.sh ends by printing its images.env (NAME=value lines).
+  const built = Object.fromEntries(lines(execFileSync('bash', [join(root, 'scripts/image/build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }))
+    .filter((line) => /^KEYLEASE_[A-Z_]+=/.test(line)).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  const images = [built['KEYLEASE_CLUSTER_ARCHIVE'], built['KEYLEASE_PAUSE_ARCHIVE']];
+  const pauseImage = built['KEYLEASE_PAUSE_IMAGE'];
+  if (images.some((image) => !image) || !pauseImage) throw new Error(`scripts/image/build.sh did not name its archives: ${JSON.stringify(built)}`);
+  return { binaries: { apiserver, controllerManager, scheduler, kubelet, proxy }, images: images as string[], pauseImage };
 }
 
 function installPackages(packages: readonly string[]): void {

@@ -21,6 +21,9 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const STAND_IN_CLIENT = `
 import { appendFileSync } from 'node:fs';
 const url = process.env.KEYLEASE_SIGNER_URL;
+process.on('SIGTERM', () => process.exit(0));
+// Files mode: the keys are files the client would read; nothing to ask a signer.
+if (!url) await new Promise(() => setInterval(() => {}, 1 << 30));
 const publicKeys = async () => { const r = await fetch(url + '/api/v1/eth2/publicKeys'); return r.ok ? r.json() : 'HTTP ' + r.status; };
 console.log(JSON.stringify({ firstKeys: await publicKeys(), atMs: Date.now() }));
 const root = (b) => '0x' + b.repeat(32);
@@ -29,7 +32,6 @@ const block = (slot) => ({
   fork_info: { fork: { previous_version: '0x04000000', current_version: '0x05000000', epoch: '0' }, genesis_validators_root: process.env.GENESIS_VALIDATORS_ROOT },
   beacon_block: { version: 'CAPELLA', block_header: { slot: String(slot), proposer_index: '1', parent_root: root('11'), state_root: root('22'), body_root: root('ab') } },
 });
-process.on('SIGTERM', () => process.exit(0));
 let last = 0;
 for (;;) {
   const slot = Math.floor(Date.now() / 250);
@@ -62,7 +64,7 @@ export function signedBlocks(clusterDir: string, name: string): SignedBlock[] {
 }
 
 /** The examples' settings, ServiceAccount and governing Service, and one client's StatefulSet with the stand-in. */
-export function exampleValidator(clusterDir: string, client: 'lodestar' | 'lighthouse' | 'teku' | 'nimbus' | 'prysm', name: string, keys: number): any[] {
+export function exampleValidator(clusterDir: string, client: 'lodestar' | 'lighthouse' | 'teku' | 'nimbus' | 'prysm' | 'teku-files', name: string, keys: number): any[] {
   const rendered = execFileSync('kubectl', ['kustomize', join(root, 'k8s/examples')], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean);
   const shared = objects.filter((o) => o.kind !== 'StatefulSet');
