@@ -10,15 +10,16 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeyleaseProcess } from '../support/processes.js';
-import { assignments, ensureKeylease, NAMESPACE, VALIDATORS } from './support/deploy.js';
+import { assignments, ensureKeylease, leaderHttp, VALIDATORS } from './support/deploy.js';
 import { e2eCluster, podReady, waitUntil } from './support/kube.js';
 
 const cluster = e2eCluster();
 const { kubectl } = await ensureKeylease(cluster);
 const TARGET = 'identity-target';
 const dir = mkdtempSync(join(tmpdir(), 'keylease-e2e-identity-'));
-const service = await kubectl.json(['-n', NAMESPACE, 'get', 'service', 'keylease-coordinator']);
-const coordinator = `${service.spec.clusterIP}:7400`;
+// The leader itself: these agents run in the network namespace, not in pods, so they cannot resolve the
+// cluster DNS names a follower would send them on to.
+const coordinator = `${new URL((await leaderHttp(kubectl)).base).hostname}:7400`;
 
 // A pod of the granted ServiceAccount that the tokens can be bound to (not opted in: no agent of its own).
 await kubectl.apply(JSON.stringify({
@@ -47,6 +48,7 @@ async function refusal(agent: KeyleaseProcess): Promise<string> {
   try {
     const record = await agent.waitFor((r) => r.msg === 'claim failed; retrying' || r.msg === 'agent stopped on an error it cannot retry' || r.msg === 'keys claimed and written', 30_000, 'the claim answered');
     assert.is.not(record.msg, 'keys claimed and written', 'the claim was refused');
+    process.stdout.write(`refused: ${String(record['error'])}\n`);
     return String(record['error']);
   } finally {
     await agent.kill('SIGKILL');
@@ -59,7 +61,7 @@ async function podNames(): Promise<string[]> {
 
 test('a claim with no token is refused', async () => {
   const error = await refusal(claimAs(TARGET));
-  assert.match(error, /token/i);
+  assert.match(error, /no token/);
   assert.not.ok((await podNames()).some((p) => p.endsWith(TARGET)));
 });
 
@@ -67,7 +69,7 @@ test('a claim with a token that is no ServiceAccount token is refused', async ()
   const file = join(dir, 'garbage.token');
   writeFileSync(file, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub2JvZHkifQ.c2lnbmF0dXJl');
   const error = await refusal(claimAs(TARGET, file));
-  assert.match(error, /token|authenticat/i);
+  assert.match(error, /Kubernetes did not accept the token/);
   assert.not.ok((await podNames()).some((p) => p.endsWith(TARGET)));
 });
 
@@ -75,7 +77,7 @@ test('a real pod-bound token presented for another pod is refused', async () => 
   const file = join(dir, 'target.token');
   writeFileSync(file, await boundToken(TARGET));
   const error = await refusal(claimAs('someone-else-0', file));
-  assert.match(error, /pod|token/i);
+  assert.match(error, /the token belongs to pod validators\/identity-target, but the request is for pod validators\/someone-else-0/);
   assert.not.ok((await podNames()).some((p) => p.endsWith('someone-else-0')));
 });
 
