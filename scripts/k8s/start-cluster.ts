@@ -8,13 +8,13 @@ import { prepareNodeCluster } from '../../test/e2e/support/prepare.js';
 import { startNodeCluster } from '../../test/e2e/support/node-cluster.js';
 
 const started = performance.now();
-const { binaries, images, pauseImage } = prepareNodeCluster();
-const cluster = await startNodeCluster(binaries, images, pauseImage);
+const { binaries, images, image, pauseImage } = prepareNodeCluster();
+const cluster = await startNodeCluster(binaries, images, image, pauseImage);
 process.stdout.write(`Cluster ready in ${((performance.now() - started) / 1000).toFixed(1)} s (node ${cluster.nodeName}, network namespace ${cluster.netns}).
   From this machine:      export KUBECONFIG=${cluster.hostKubeconfigFile}; kubectl get nodes
   Inside its namespace:   nsenter --net=/run/netns/${cluster.netns} kubectl --kubeconfig ${cluster.kubeconfigFile} get pods -A
                           (pod and Service addresses are reachable only there)
-Images loaded: ${images.join(', ')}; pods use imagePullPolicy: Never.
+Images loaded: ${image} (the project's; the build's keylease:dev and localhost/keylease:dev name whichever checkout built last) and ${pauseImage}; pods use imagePullPolicy: Never.
 Logs in ${cluster.dir}. Ctrl-C stops the cluster and removes its namespace, mounts, cgroups and that directory.
 `);
 await new Promise<void>((resolve) => {

@@ -19,7 +19,7 @@ const POD = `${NAME}-0`;
 const KEYS = 4;
 
 const created = performance.now();
-await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster.dir, 'lodestar', NAME, KEYS) }));
+await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster, 'lodestar', NAME, KEYS) }));
 const pod = await waitForReadyPod(kubectl, POD);
 process.stdout.write(`measured: validator pod ready ${((performance.now() - created) / 1000).toFixed(1)} s after its StatefulSet was created (agent injected, ${KEYS} keys claimed)\n`);
 

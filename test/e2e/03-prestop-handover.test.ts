@@ -17,7 +17,7 @@ const NAME = 'lodestar-handover';
 const POD = `${NAME}-0`;
 const KEYS = 3;
 
-await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster.dir, 'lodestar', NAME, KEYS) }));
+await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster, 'lodestar', NAME, KEYS) }));
 const first = await waitForReadyPod(kubectl, POD);
 
 test('kubectl delete pod: the preStop hook hands the keys back at once, with their slashing protection', async () => {

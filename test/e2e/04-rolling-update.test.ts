@@ -16,7 +16,7 @@ const NAME = 'lodestar-rolling';
 const REPLICAS = 3;
 const KEYS = 2;
 
-const objects = exampleValidator(cluster.dir, 'lodestar', NAME, KEYS);
+const objects = exampleValidator(cluster, 'lodestar', NAME, KEYS);
 const sts = objects.find((o) => o.kind === 'StatefulSet');
 sts.spec.replicas = REPLICAS;
 await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));

@@ -15,7 +15,7 @@ const NAME = 'lodestar-follow';
 const POD = `${NAME}-0`;
 const KEYS = 2;
 
-await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster.dir, 'lodestar', NAME, KEYS) }));
+await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster, 'lodestar', NAME, KEYS) }));
 const pod = await waitForReadyPod(kubectl, POD);
 
 test('the leader pod deleted: a new leader within seconds, the agent renews with it and never fences', async () => {

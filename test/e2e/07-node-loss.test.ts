@@ -18,7 +18,7 @@ const NAME = 'teku-nodeloss';
 const POD = `${NAME}-0`;
 const KEYS = 2;
 
-await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster.dir, 'teku-files', NAME, KEYS) }));
+await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: exampleValidator(cluster, 'teku-files', NAME, KEYS) }));
 const pod = await waitForReadyPod(kubectl, POD);
 
 function kubeletPid(): number {

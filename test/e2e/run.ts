@@ -29,10 +29,10 @@ const files = readdirSync(here)
   .map((name) => join(here, name));
 
 let started = performance.now();
-const { binaries, images, pauseImage } = prepareNodeCluster();
+const { binaries, images, image, pauseImage } = prepareNodeCluster();
 process.stdout.write(`binaries and images ready in ${seconds(started)} s\n`);
 started = performance.now();
-const cluster = await startNodeCluster(binaries, images, pauseImage);
+const cluster = await startNodeCluster(binaries, images, image, pauseImage);
 process.stdout.write(`cluster ready in ${seconds(started)} s (network namespace ${cluster.netns}, logs in ${cluster.dir})\n`);
 const stopCluster = () => cluster.stop();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void stopCluster().then(() => process.exit(130)));

@@ -68,12 +68,19 @@ async function deploy(cluster: NodeClusterConnection, kubectl: Kubectl): Promise
     ],
   }));
   const rendered = execFileSync('kubectl', ['kustomize', join(root, 'k8s/overlays/dev')], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean).map((object) => forKubernetes120(object, readFileSync(pki.caFile)));
+  const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean).map((object) => forThisNode(object, readFileSync(pki.caFile), cluster.image));
   await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
 }
 
-/** What a 1.20 API server needs changed in the rendered manifests. */
-function forKubernetes120(object: any, webhookCa: Buffer): any {
+/**
+ * What this node needs changed in the rendered manifests: the image as built here (what
+ * `kustomize edit set image` would do), PDBs in 1.20's API version, the webhook's caBundle.
+ */
+function forThisNode(object: any, webhookCa: Buffer, image: string): any {
+  for (const container of object.spec?.template?.spec?.containers ?? []) {
+    if (container.image === 'keylease:dev') container.image = image;
+    for (const env of container.env ?? []) if (env.name === 'KEYLEASE_AGENT_IMAGE') env.value = image;
+  }
   if (object.kind === 'PodDisruptionBudget' && object.apiVersion === 'policy/v1') return { ...object, apiVersion: 'policy/v1beta1' };
   if (object.kind === 'MutatingWebhookConfiguration') {
     // The caBundle step of k8s/README.md ("Without cert-manager").

@@ -46,6 +46,8 @@ export interface NodeClusterConnection {
   /** Where the kubelet keeps pod volumes, and the node's cgroup root (for reading pods' memory). */
   readonly kubeletRootDir: string;
   readonly cgroupRoot: string;
+  /** The project's image, loaded on the node (pods use imagePullPolicy: Never). */
+  readonly image: string;
   readonly pauseImage: string;
 }
 
@@ -59,8 +61,11 @@ export interface NodeCluster extends NodeClusterConnection {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CGROUP_FS = '/sys/fs/cgroup';
 
-/** `images`: OCI archives imported into containerd's k8s.io namespace; `pauseImage`: the sandbox image among them. */
-export async function startNodeCluster(binaries: NodeClusterBinaries, images: readonly string[], pauseImage: string): Promise<NodeCluster> {
+/**
+ * `images`: OCI archives imported into containerd's k8s.io namespace; `image`: the project's image among
+ * them (what the tests deploy); `pauseImage`: the sandbox image among them.
+ */
+export async function startNodeCluster(binaries: NodeClusterBinaries, images: readonly string[], image: string, pauseImage: string): Promise<NodeCluster> {
   const id = randomBytes(3).toString('hex');
   const netns = `keylease-e2e-${id}`;
   const cgroupRoot = `/keylease-e2e-${id}`;
@@ -93,6 +98,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
     relayServer?.close();
     await terminate(processes.get('kubelet'));
     await terminate(processes.get('kube-proxy'));
+    const podUids = containerPodUids(containerdSocket);
     killContainers(containerdSocket);
     for (const name of ['containerd', 'kube-scheduler', 'kube-controller-manager', 'netns-helper', 'kube-apiserver', 'etcd']) {
       await terminate(processes.get(name));
@@ -102,7 +108,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
     killCgroupProcesses(cgroupRoot);
     unmountUnder(dir);
     removeCgroups(cgroupRoot);
-    removePodLogs(kubeletRootDir);
+    removePodLogs(kubeletRootDir, podUids);
     run('ip', ['netns', 'delete', netns], true);
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     process.off('exit', killOnExit);
@@ -248,7 +254,7 @@ export async function startNodeCluster(binaries: NodeClusterBinaries, images: re
 
     const connection: NodeClusterConnection = {
       server, caFile: pki.caFile, adminToken: tokens.admin, kubeconfigFile, hostKubeconfigFile, netns, nodeName: NODE_NAME, dir,
-      containerdSocket, kubeletRootDir, cgroupRoot, pauseImage,
+      containerdSocket, kubeletRootDir, cgroupRoot, image, pauseImage,
     };
     writeFileSync(join(dir, 'connection.json'), JSON.stringify(connection), { mode: 0o600 });
     return {
@@ -391,10 +397,27 @@ function cgroupPids(cgroup: string): number[] {
   return [...own, ...children.flatMap((child) => cgroupPids(join(cgroup, child.name)))];
 }
 
-/** The kubelet writes container logs to /var/log/pods (fixed in 1.20) and links them from /var/log/containers. */
-function removePodLogs(kubeletRootDir: string): void {
+/** The pods whose containers this containerd still has (the CRI labels each with its pod's uid). */
+function containerPodUids(socket: string): string[] {
+  if (!existsSync(socket)) return [];
+  const ctr = (...args: string[]) => run('ctr', ['--address', socket, '-n', 'k8s.io', ...args], true);
+  return ctr('containers', 'ls', '-q').split('\n').filter(Boolean).flatMap((id) => {
+    try {
+      const uid = (JSON.parse(ctr('containers', 'info', id)) as { Labels?: Record<string, string> }).Labels?.['io.kubernetes.pod.uid'];
+      return uid ? [uid] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * The kubelet writes container logs to /var/log/pods (fixed in 1.20) and links them from
+ * /var/log/containers; the pods are those it still kept a directory for, or containerd containers.
+ */
+function removePodLogs(kubeletRootDir: string, containerPodUids: readonly string[]): void {
   const podsDir = join(kubeletRootDir, 'pods');
-  const uids = new Set(existsSync(podsDir) ? readdirSync(podsDir) : []);
+  const uids = new Set([...(existsSync(podsDir) ? readdirSync(podsDir) : []), ...containerPodUids]);
   if (existsSync('/var/log/pods')) {
     for (const entry of readdirSync('/var/log/pods')) {
       if (uids.has(entry.split('_').at(-1)!)) rmSync(join('/var/log/pods', entry), { recursive: true, force: true });

@@ -5,7 +5,9 @@
  * and timings go to stderr.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { linkSync, mkdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeClusterBinaries } from './node-cluster.js';
 
@@ -17,6 +19,8 @@ export interface Prepared {
   readonly binaries: NodeClusterBinaries;
   /** OCI archives to import into containerd's k8s.io namespace. */
   readonly images: readonly string[];
+  /** The project's image (its content-tagged name), one of `images`. */
+  readonly image: string;
   /** The pods' sandbox image, one of `images`. */
   readonly pauseImage: string;
 }
@@ -28,10 +32,19 @@ export function prepareNodeCluster(): Prepared {
   // build.sh ends by printing its images.env (NAME=value lines).
   const built = Object.fromEntries(lines(execFileSync('bash', [join(root, 'scripts/image/build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }))
     .filter((line) => /^KEYLEASE_[A-Z_]+=/.test(line)).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
-  const images = [built['KEYLEASE_CLUSTER_ARCHIVE'], built['KEYLEASE_PAUSE_ARCHIVE']];
-  const pauseImage = built['KEYLEASE_PAUSE_IMAGE'];
-  if (images.some((image) => !image) || !pauseImage) throw new Error(`scripts/image/build.sh did not name its archives: ${JSON.stringify(built)}`);
-  return { binaries: { apiserver, controllerManager, scheduler, kubelet, proxy }, images: images as string[], pauseImage };
+  const [image, imageArchive, pauseImage, pauseArchive] = ['KEYLEASE_IMAGE', 'KEYLEASE_IMAGE_ARCHIVE', 'KEYLEASE_PAUSE_IMAGE', 'KEYLEASE_PAUSE_ARCHIVE'].map((name) => built[name]);
+  if (!image || !imageArchive || !pauseImage || !pauseArchive) throw new Error(`scripts/image/build.sh did not name its images: ${JSON.stringify(built)}`);
+  // The image cache is shared with other checkouts' builds, which delete archives they supersede: hold
+  // this checkout's by a hard link until the cluster has imported it.
+  const held = join(cacheDir(), 'images');
+  mkdirSync(held, { recursive: true });
+  const images = [imageArchive, pauseArchive].map((archive) => {
+    const link = join(held, basename(archive));
+    rmSync(link, { force: true });
+    linkSync(archive, link);
+    return link;
+  });
+  return { binaries: { apiserver, controllerManager, scheduler, kubelet, proxy }, images, image, pauseImage };
 }
 
 function installPackages(packages: readonly string[]): void {
@@ -50,4 +63,9 @@ function installPackages(packages: readonly string[]): void {
 
 function lines(output: Buffer): string[] {
   return output.toString().trim().split('\n').filter(Boolean);
+}
+
+/** scripts/k8s/build-k8s.sh's cache. */
+function cacheDir(): string {
+  return process.env['KEYLEASE_K8S_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'keylease-k8s');
 }

@@ -64,7 +64,7 @@ export function signedBlocks(clusterDir: string, name: string): SignedBlock[] {
 }
 
 /** The examples' settings, ServiceAccount and governing Service, and one client's StatefulSet with the stand-in. */
-export function exampleValidator(clusterDir: string, client: 'lodestar' | 'lighthouse' | 'teku' | 'nimbus' | 'prysm' | 'teku-files', name: string, keys: number): any[] {
+export function exampleValidator(cluster: { readonly dir: string; readonly image: string }, client: 'lodestar' | 'lighthouse' | 'teku' | 'nimbus' | 'prysm' | 'teku-files', name: string, keys: number): any[] {
   const rendered = execFileSync('kubectl', ['kustomize', join(root, 'k8s/examples')], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON()).filter(Boolean);
   const shared = objects.filter((o) => o.kind !== 'StatefulSet');
@@ -76,11 +76,11 @@ export function exampleValidator(clusterDir: string, client: 'lodestar' | 'light
   template.metadata.labels['app.kubernetes.io/name'] = name;
   template.metadata.annotations['keylease.io/keys'] = String(keys);
   const container = template.spec.containers.find((c: { name: string }) => c.name === (template.metadata.annotations['keylease.io/container'] ?? c.name));
-  container.image = 'keylease:dev';
+  container.image = cluster.image;
   container.imagePullPolicy = 'Never';
   container.command = ['node', '--input-type=module', '-e', STAND_IN_CLIENT];
   delete container.args;
-  const signedDir = join(clusterDir, 'signed');
+  const signedDir = join(cluster.dir, 'signed');
   mkdirSync(signedDir, { recursive: true });
   chownSync(signedDir, 10001, 10001);
   container.env = [
