@@ -2,9 +2,20 @@
 # full checkout). It holds compiled JavaScript and production dependencies only: no TypeScript, no tsx.
 # glibc base: the native BLS binding ships as a glibc prebuilt in an optional npm package.
 # Pin the base by digest in release builds (node:20-bookworm-slim@sha256:…).
+#
+# The bases are build arguments so that a machine without Docker Hub can build on its own (`npm run
+# image:build` passes a Debian minbase + Node 20 image made by scripts/image/base.sh): NODE_IMAGE is the
+# runtime's base, NODE_BUILD_IMAGE the build stages' (it needs npm; the runtime does not).
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_BUILD_IMAGE=node:20-bookworm-slim
 
 # Compiles the TypeScript (every dependency: the compiler needs the packages' types).
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_BUILD_IMAGE} AS build
+# npm reads these from the environment when they are given (--build-arg NPM_CONFIG_REGISTRY=…, and a CA
+# file mounted into the build where the registry is reached through a TLS-inspecting proxy); unset,
+# npm's defaults apply. Only the build stages see them: the runtime image carries neither.
+ARG NPM_CONFIG_REGISTRY
+ARG NPM_CONFIG_CAFILE
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -17,14 +28,16 @@ COPY cli ./cli
 RUN npm run build
 
 # Production dependencies only, exactly as locked; optional ones stay (the BLS platform binary is one).
-# Declarations and source maps go: Node never loads them.
-FROM node:20-bookworm-slim AS deps
+# TypeScript files (declarations, and sources some packages ship) and source maps go: Node never loads them.
+FROM ${NODE_BUILD_IMAGE} AS deps
+ARG NPM_CONFIG_REGISTRY
+ARG NPM_CONFIG_CAFILE
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/image/prune-node-modules.sh ./
 RUN npm ci --omit=dev --no-audit --no-fund && sh prune-node-modules.sh node_modules
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

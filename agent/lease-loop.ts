@@ -320,14 +320,16 @@ export class LeaseLoop {
           // time to try the others before the fence deadline.
           const protection = this.options.holder.currentProtection?.() ?? '';
           const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), protection);
-          this.options.observer?.onRenewal('ok', (clock.monotonicMs() - sentAt) / 1000);
+          const answeredAt = clock.monotonicMs();
+          this.options.observer?.onRenewal('ok', (answeredAt - sentAt) / 1000, this.deadlineMs - answeredAt);
           // Only a renewal sent before the fence can extend the deadline.
           if (this.phase !== 'holding') return;
           this.setDeadline(sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {
-          this.options.observer?.onRenewal('failed', (clock.monotonicMs() - sentAt) / 1000);
+          const answeredAt = clock.monotonicMs();
+          this.options.observer?.onRenewal('failed', (answeredAt - sentAt) / 1000, this.deadlineMs - answeredAt);
           if (error instanceof CoordinatorCallError && error.refusalCode === 'LEASE_NOT_FOUND') {
             await this.fence('lease_unknown', 'the coordinator no longer knows the lease');
             return;

@@ -4,11 +4,13 @@
  */
 
 /** Why an agent took its keys away: a short, fixed label per cause, for alerts and dashboards. */
-export type FenceCause = 'deadline' | 'lease_unknown' | 'install_failed' | 'install_slow' | 'error';
+export const FENCE_CAUSES = ['deadline', 'lease_unknown', 'install_failed', 'install_slow', 'error'] as const;
+export type FenceCause = (typeof FENCE_CAUSES)[number];
 
 /** What the lease loop reports as it goes. */
 export interface LeaseLoopObserver {
   onClaim(outcome: 'granted' | 'refused' | 'failed'): void;
-  onRenewal(outcome: 'ok' | 'failed', seconds: number): void;
+  /** `msToFence`: what was left before the fence deadline when the answer came (before a renewal extends it). */
+  onRenewal(outcome: 'ok' | 'failed', seconds: number, msToFence: number): void;
   onFence(cause: FenceCause): void;
 }

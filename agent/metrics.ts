@@ -1,6 +1,6 @@
 import { TextMetrics, type Counter, type Histogram } from '../shared/metrics/text-exposition.js';
 import type { AgentPhase } from './lease-loop.js';
-import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
+import { FENCE_CAUSES, type FenceCause, type LeaseLoopObserver } from './lease-observer.js';
 
 const PHASES: readonly AgentPhase[] = ['claiming', 'holding', 'fenced', 'stopped', 'failed'];
 
@@ -14,12 +14,23 @@ export class AgentMetrics implements LeaseLoopObserver {
   private readonly renewals: Counter<'outcome'>;
   private readonly renewalSeconds: Histogram;
   private readonly fences: Counter<'cause'>;
+  private readonly deadlineAtRenewalSeconds: Histogram;
 
   constructor() {
     this.claims = this.registry.counter('keylease_agent_claims_total', 'Claims by outcome (granted, refused by the coordinator, failed to reach it).', ['outcome']);
     this.renewals = this.registry.counter('keylease_agent_renewals_total', 'Lease renewals by outcome.', ['outcome']);
     this.renewalSeconds = this.registry.histogram('keylease_agent_renewal_duration_seconds', 'Time for a renewal to be answered, successful or not.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
     this.fences = this.registry.counter('keylease_agent_fences_total', 'Times the agent took its keys away before its lease could lapse, by cause.', ['cause']);
+    this.deadlineAtRenewalSeconds = this.registry.histogram(
+      'keylease_agent_fence_deadline_at_renewal_seconds',
+      'Time that was left before the fence deadline when a renewal was confirmed: the low point of each renewal cycle, which a scraped gauge misses. Values near 0 are near-fences.',
+      [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120],
+    );
+    // Every outcome and cause from the start at 0, so that a rate or an alert over one that has not
+    // happened yet reads 0 rather than no data.
+    for (const outcome of ['granted', 'refused', 'failed'] as const) this.claims.inc({ outcome }, 0);
+    for (const outcome of ['ok', 'failed'] as const) this.renewals.inc({ outcome }, 0);
+    for (const cause of FENCE_CAUSES) this.fences.inc({ cause }, 0);
   }
 
   /** The gauges read the loop's state at scrape time. */
@@ -41,9 +52,10 @@ export class AgentMetrics implements LeaseLoopObserver {
     this.claims.inc({ outcome });
   }
 
-  onRenewal(outcome: 'ok' | 'failed', seconds: number): void {
+  onRenewal(outcome: 'ok' | 'failed', seconds: number, msToFence: number): void {
     this.renewals.inc({ outcome });
     this.renewalSeconds.observe(seconds);
+    if (outcome === 'ok') this.deadlineAtRenewalSeconds.observe(Math.max(0, msToFence) / 1000);
   }
 
   onFence(cause: FenceCause): void {

@@ -54,7 +54,9 @@ function runFile(file: string): Promise<FileResult> {
 }
 
 const files = findTests(join(root, 'test'))
-  // test/k8s needs a kube-apiserver built first: `npm run test:k8s` runs it (by naming it as a filter).
+  // test/k8s needs a kube-apiserver built first: `npm run test:k8s` runs it (by naming it as a filter);
+  // test/e2e runs only on its node cluster, through `npm run test:e2e`.
+  .filter((f) => !f.includes(`${join('test', 'e2e')}/`))
   .filter((f) => (filters.length === 0 ? !f.includes(`${join('test', 'k8s')}/`) : filters.some((s) => f.includes(s))))
   .sort();
 const results: FileResult[] = [];

@@ -217,7 +217,8 @@ export class AllocationService {
   }
 
   private requireLeader(): void {
-    if (!this.log.isLeader()) throw new NotLeaderError(null);
+    // The hint sends an agent that reached a follower (through the Service) on to the leader.
+    if (!this.log.isLeader()) throw new NotLeaderError(this.log.leaderHint());
   }
 
   private async withDerivationLock<T>(pool: string, work: () => Promise<T>): Promise<T> {

@@ -2,18 +2,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { depositCountsByPool, keyCountsByPool, type PodRef, type ReadonlyCoreState } from '../core/index.js';
 import type { AllocationObserver } from '../allocation/allocation-service.js';
 import type { DerivationObserver } from '../keys/derivation-pool.js';
+import { registerRaftMetrics, type RaftStatusView } from './raft-metrics.js';
 
 export type Operation = 'claim' | 'renew' | 'release' | 'report_removed';
-
-/** What the Raft gauges read at scrape time (RaftReplicatedLog.status). */
-export interface RaftStatusView {
-  readonly role: string;
-  readonly lead: string | null;
-  readonly term: number;
-  readonly commit: number;
-  readonly applied: number;
-  readonly confState: { readonly voters: readonly string[]; readonly learners: readonly string[] };
-}
 
 /** Prometheus metrics of one coordinator. Gauges are computed from the replicated state at scrape time. */
 export class CoordinatorMetrics implements AllocationObserver {
@@ -87,28 +78,9 @@ export class CoordinatorMetrics implements AllocationObserver {
 
   private isOrphaned: (pod: PodRef) => boolean = () => false;
 
-  /**
-   * This replica's view of the Raft group, on every replica (pool gauges come from the leader only):
-   * the alerts on a lost quorum or a replica falling behind read these.
-   */
+  /** This replica's view of the Raft group, on every replica (raft-metrics.ts). */
   reportRaft(status: () => RaftStatusView): void {
-    const registers = [this.registry];
-    const raftGauge = (name: string, help: string, value: (s: RaftStatusView) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(value(status()));
-        },
-      });
-    raftGauge('keylease_raft_is_leader', '1 on the replica that leads, 0 elsewhere.', (s) => (s.role === 'leader' ? 1 : 0));
-    raftGauge('keylease_raft_has_leader', '1 while this replica knows a leader; 0 means it cannot serve claims.', (s) => (s.lead === null ? 0 : 1));
-    raftGauge('keylease_raft_term', 'Current Raft term; a rising term without load means elections.', (s) => s.term);
-    raftGauge('keylease_raft_commit_index', 'Highest log index this replica knows to be committed.', (s) => s.commit);
-    raftGauge('keylease_raft_applied_index', 'Highest log index this replica has applied to its pool state.', (s) => s.applied);
-    raftGauge('keylease_raft_voters', 'Voting members in this replica\'s configuration.', (s) => s.confState.voters.length);
-    raftGauge('keylease_raft_learners', 'Learners (catching up, not voting) in this replica\'s configuration.', (s) => s.confState.learners.length);
+    registerRaftMetrics(this.registry, status);
   }
 
   /** With TLS on: when the certificate in use expires, so an alert fires if rotation stalls. */

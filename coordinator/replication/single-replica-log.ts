@@ -81,6 +81,11 @@ export class SingleReplicaLog implements ReplicatedLog {
     return !this.closed;
   }
 
+  /** A single replica is its own leader: there is nowhere else to send an agent. */
+  leaderHint(): string | null {
+    return null;
+  }
+
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     if (this.closed) throw new LogClosedError();
     const entry = await new Promise<AppliedEntry>((resolve, reject) => {

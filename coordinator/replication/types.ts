@@ -24,6 +24,8 @@ export interface ReplicatedLog {
   peek<T>(query: (state: ReadonlyCoreState) => T): T;
   /** Whether this replica may answer claims, renewals and expiries now. */
   isLeader(): boolean;
+  /** Where agents reach the leader (its advertised agent endpoint), or null while none is known. */
+  leaderHint(): string | null;
   onApplied(listener: (entry: AppliedEntry) => void): () => void;
   onLeadershipChange(listener: (isLeader: boolean) => void): () => void;
   /** Waits for in-flight proposals, then closes storage. Later calls fail with LogClosedError. */

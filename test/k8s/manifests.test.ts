@@ -4,7 +4,7 @@
  * escalation checks), with stand-in CRDs for cert-manager and the Prometheus Operator.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -146,6 +146,13 @@ test('webhook: only opted-in pods, never its own namespace, Fail with a reason, 
   const plainCoordinator = find(rendered.get('k8s/overlays/dev')!, 'StatefulSet', 'keylease-coordinator').spec.template.spec.containers[0];
   assert.is(envOf(plainCoordinator)['KEYLEASE_TLS_CERT_FILE'], undefined);
   assert.is(plainCoordinator.readinessProbe.httpGet.scheme, undefined, 'without TLS the probes stay HTTP');
+});
+
+test('production: the Grafana dashboard is a ConfigMap with the label Grafana\'s dashboard sidecar loads', () => {
+  const configMap = find(rendered.get('k8s/overlays/production')!, 'ConfigMap', 'keylease-grafana-dashboard');
+  assert.is((configMap.metadata as { labels?: Record<string, string> }).labels?.['grafana_dashboard'], '1');
+  assert.is(configMap.metadata.namespace, 'keylease');
+  assert.equal(JSON.parse(configMap['data']['keylease.json']), JSON.parse(readFileSync(join(root, 'k8s/components/monitoring/grafana-dashboard.json'), 'utf8')));
 });
 
 test('examples: a signer-mode StatefulSet per client (and one in files mode), each injectable as annotated with the webhook\'s lease TTL, on both sidecar forms, and granted by the pool policy', () => {

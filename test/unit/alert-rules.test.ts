@@ -50,7 +50,7 @@ async function promtool(args: string[]): Promise<{ ok: boolean; output: string }
 
 test('every keylease metric the alerts name is one the coordinator exports', async () => {
   const metrics = new CoordinatorMetrics(async () => null);
-  metrics.reportRaft(() => ({ role: 'leader', lead: 'r1', term: 1, commit: 1, applied: 1, confState: { voters: ['r1'], learners: [] } }));
+  metrics.reportRaft(() => ({ role: 'leader', lead: 'r1', term: 1, commit: 1, applied: 1, leaderChanges: 1, confState: { voters: ['r1'], learners: [] } }));
   metrics.reportCertificateExpiry(() => Date.now() + 86_400_000);
   const agent = new AgentMetrics();
   agent.describe({ currentPhase: 'holding', keysHeld: 1, msToFence: 1000, leaseId: 'lease-1' });

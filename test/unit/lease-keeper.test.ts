@@ -35,6 +35,7 @@ class SteeredLog {
       },
       peek: (query) => this.inner.peek(query),
       isLeader: () => this.leading,
+      leaderHint: () => null,
       onApplied: (listener) => this.inner.onApplied(listener),
       onLeadershipChange: (listener) => {
         this.leadershipListeners.add(listener);

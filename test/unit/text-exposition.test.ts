@@ -47,8 +47,8 @@ test("promtool parses the agent's metrics and finds nothing to lint", () => {
   const agent = new AgentMetrics();
   agent.describe({ currentPhase: 'holding', keysHeld: 3, msToFence: 4200, leaseId: 'lease-1' });
   agent.onClaim('granted');
-  agent.onRenewal('ok', 0.003);
-  agent.onRenewal('failed', 2);
+  agent.onRenewal('ok', 0.003, 3000);
+  agent.onRenewal('failed', 2, 1000);
   agent.onFence('deadline');
   const text = agent.registry.render();
   const checked = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
