@@ -45,6 +45,7 @@ export interface SimReport {
   readonly answered: number;
   /** What the linearizability check cost (an illegal or undecided history fails the seed instead). */
   readonly linearizabilityMs: number;
+  readonly linearizabilitySteps: number;
 }
 
 /** The defaults `run-sim.ts` and the test use: the seed alone decides size and intensity. */
@@ -119,7 +120,7 @@ export class SimCluster {
   readonly checker = new SafetyChecker<CoreStateMachine>(5, (id) => this.replicas.get(id)?.disk);
   private readonly workload: Workload;
   readonly history = new ClientHistory();
-  private linearizabilityMs = 0;
+  private linearizabilityCost = { ms: 0, steps: 0 };
   private readonly proposals = new Map<NodeId, Map<number, PendingProposal>>();
   /**
    * Commands whose outcome the client never learned (entry overwritten, replica crashed or retired);
@@ -236,7 +237,8 @@ export class SimCluster {
       membershipChanges: this.membershipChanges,
       operations: this.history.operations.length,
       answered: this.history.operations.filter((op) => op.return !== null).length,
-      linearizabilityMs: this.linearizabilityMs,
+      linearizabilityMs: this.linearizabilityCost.ms,
+      linearizabilitySteps: this.linearizabilityCost.steps,
     };
   }
 
@@ -563,7 +565,7 @@ export class SimCluster {
     const history = this.history.operations;
     const started = performance.now();
     const verdict = checkLinearizable(allocationModel, history, { timeoutMs: this.options.linearizabilityTimeoutMs ?? LINEARIZABILITY_TIMEOUT_MS });
-    this.linearizabilityMs = performance.now() - started;
+    this.linearizabilityCost = { ms: performance.now() - started, steps: verdict.steps };
     if (verdict.result === 'illegal') throw new SafetyViolation(`client history (${history.length} operations) is not linearizable: ${verdict.info}`);
     if (verdict.result === 'unknown') throw new LinearizabilityUndecided(`client history (${history.length} operations): ${verdict.info}`);
     const shared = checkNoSharedKeys(history)[0];

@@ -69,12 +69,14 @@ async function runMany(seeds: number[]): Promise<void> {
   let done = 0;
   let steps = 0;
   let checkMs = 0;
-  let maxCheck = { ms: 0, seed: 0 };
+  let slowestCheck = { ms: 0, seed: 0 };
+  let longestSearch = { steps: 0, seed: 0 };
   const record = (outcome: SeedOutcome) => {
     done++;
     steps += outcome.steps;
     checkMs += outcome.checkMs;
-    if (outcome.checkMs > maxCheck.ms) maxCheck = { ms: outcome.checkMs, seed: outcome.seed };
+    if (outcome.checkMs > slowestCheck.ms) slowestCheck = { ms: outcome.checkMs, seed: outcome.seed };
+    if (outcome.checkSteps > longestSearch.steps) longestSearch = { steps: outcome.checkSteps, seed: outcome.seed };
     if (outcome.failure !== undefined) {
       failures.push(outcome);
       if (failures.length <= FAILURES_SHOWN) process.stdout.write(`${outcome.failure.message}\n`);
@@ -88,7 +90,8 @@ async function runMany(seeds: number[]): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(
     `${done - failures.length}/${done} seeds passed in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} seeds/s, ${Math.round(steps / seconds)} steps/s, ${workers} workers)\n` +
-      `linearizability check: ${(checkMs / 1000).toFixed(1)} s in all, at most ${maxCheck.ms.toFixed(0)} ms (seed ${maxCheck.seed})\n`,
+      `linearizability check: ${(checkMs / 1000).toFixed(1)} s in all; at most ${slowestCheck.ms.toFixed(0)} ms (seed ${slowestCheck.seed}) ` +
+      `and ${longestSearch.steps} search steps (seed ${longestSearch.seed})\n`,
   );
   const undecided = failures.filter((f) => f.failure?.kind === 'linearizability undecided').map((f) => f.seed);
   if (undecided.length > 0) {

@@ -9,6 +9,7 @@ export interface SeedOutcome {
   readonly steps: number;
   /** Time the linearizability check took (0 when the seed failed before it). */
   readonly checkMs: number;
+  readonly checkSteps: number;
   readonly operations: number;
   /** Absent when the seed passed. */
   readonly failure?: { readonly kind: FailureKind; readonly message: string };
@@ -18,9 +19,9 @@ export interface SeedOutcome {
 export function runSeedOutcome(seed: number, overrides: SeedOverrides): SeedOutcome {
   try {
     const report = runSeed(optionsForSeed(seed, overrides));
-    return { seed, steps: report.steps, checkMs: report.linearizabilityMs, operations: report.operations };
+    return { seed, steps: report.steps, checkMs: report.linearizabilityMs, checkSteps: report.linearizabilitySteps, operations: report.operations };
   } catch (error) {
     if (!(error instanceof SimFailure)) throw error;
-    return { seed, steps: 0, checkMs: 0, operations: 0, failure: { kind: error.kind, message: error.message } };
+    return { seed, steps: 0, checkMs: 0, checkSteps: 0, operations: 0, failure: { kind: error.kind, message: error.message } };
   }
 }

@@ -48,7 +48,7 @@ const read = (clientId: string, call: number, returnedAt: number, value: number)
 
 test('register: reads concurrent with a write may see the old or the new value', () => {
   const history = [write('c0', 100, 0, 100), read('c1', 25, 75, 100), read('c2', 30, 60, 0), read('c1', 110, 120, 100)];
-  assert.equal(checkLinearizable(registerModel, history, LIMIT), { result: 'ok' });
+  assert.is(checkLinearizable(registerModel, history, LIMIT).result, 'ok');
   assert.is(checkLinearizable(registerModel, [write('c0', 1, 0, 10), read('c1', 10, 20, 0)], LIMIT).result, 'ok', 'ops that touch in time are concurrent');
 });
 
@@ -87,10 +87,10 @@ test('lost ops that change nothing are left out rather than tried in every combi
   assert.is(checkLinearizable(registerModel, history, { timeoutMs: 2_000 }).result, 'illegal');
 });
 
-/** The register with reads declared read-only: the checker places a legal read at once and never revisits it. */
-const registerWithReads: Model<number, RegisterInput, RegisterOutput> = { ...registerModel, readOnly: (input) => input.kind === 'read' };
+/** The register with reads declared settled (they never change the value): the checker places a legal read at once and never revisits it. */
+const registerWithReads: Model<number, RegisterInput, RegisterOutput> = { ...registerModel, settled: (_value, input) => input.kind === 'read' };
 
-test('read-only answers are placed at once: many concurrent reads decide quickly, and a stale one is still found', () => {
+test('settled answers (reads) are placed at once: many concurrent reads decide quickly, and a stale one is still found', () => {
   // 40 reads of 0 and 40 of 1 around one write: without placing reads at once, every subset of the 80 reads
   // linearized before the write is another (set, state) pair to explore.
   const reads = (value: number) => Array.from({ length: 40 }, (_, i) => read(`r${value}-${i}`, 1 + i, 500 + i, value));
@@ -98,11 +98,11 @@ test('read-only answers are placed at once: many concurrent reads decide quickly
   const started = performance.now();
   assert.is(checkLinearizable(registerWithReads, history, { timeoutMs: 2_000 }).result, 'ok');
   console.log(`  80 concurrent reads and a write: decided in ${(performance.now() - started).toFixed(0)} ms`);
-  assert.is(checkLinearizable(registerModel, history, { timeoutMs: 300 }).result, 'unknown', 'without read-only placement the same history is not decided');
+  assert.is(checkLinearizable(registerModel, history, { timeoutMs: 300 }).result, 'unknown', 'without settled placement the same history is not decided');
   // Soundness: placing reads at once must not hide a stale read that comes after the write returned.
   const stale = [write('w', 1, 0, 400), ...reads(0), read('late', 450, 460, 0)];
   assert.is(checkLinearizable(registerWithReads, stale, { timeoutMs: 2_000 }).result, 'illegal');
-  // Nor one that must come before a write the read-only placement would have let it follow.
+  // Nor one that must come before a write settled placement would have let it follow.
   const order = [write('w1', 1, 0, 10), read('r', 5, 30, 2), write('w2', 2, 20, 40), read('r2', 50, 60, 1)];
   assert.is(checkLinearizable(registerWithReads, order, LIMIT).result, 'illegal');
 });
