@@ -4,7 +4,7 @@
  *   npx tsx test/sim/run-sim.ts                        seeds 1..10000 (size and intensity follow the seed)
  *   npx tsx test/sim/run-sim.ts --seed 1234 --trace    replays one seed exactly, printing its events
  *   --seeds N (how many), --first N (start of the range), --replicas 3|5 and --intensity 0|1|2 override
- *   what the seed picks; --lin-timeout MS: budget of each seed's linearizability check (default 2000);
+ *   what the seed picks; --lin-steps N: budget of each seed's linearizability check in search steps (default 1000000);
  *   --workers N: worker processes (default: 2, or 1 on a single core).
  */
 import { availableParallelism } from 'node:os';
@@ -26,7 +26,7 @@ const { values } = parseArgs({
     replicas: { type: 'string' },
     intensity: { type: 'string' },
     trace: { type: 'boolean' },
-    'lin-timeout': { type: 'string' },
+    'lin-steps': { type: 'string' },
     workers: { type: 'string' },
   },
 });
@@ -40,7 +40,7 @@ if (values.intensity !== undefined) {
   if (!['0', '1', '2'].includes(values.intensity)) throw new Error('--intensity must be 0, 1 or 2');
   overrides.intensity = Number(values.intensity) as Intensity;
 }
-if (values['lin-timeout'] !== undefined) overrides.linearizabilityTimeoutMs = positiveInteger('--lin-timeout', values['lin-timeout']);
+if (values['lin-steps'] !== undefined) overrides.linearizabilityMaxSteps = positiveInteger('--lin-steps', values['lin-steps']);
 const workers = values.workers !== undefined ? positiveInteger('--workers', values.workers) : Math.min(2, availableParallelism());
 
 if (values.seed !== undefined) {
@@ -97,7 +97,7 @@ async function runMany(seeds: number[]): Promise<void> {
   if (undecided.length > 0) {
     process.stdout.write(
       `FAILED: the linearizability checker left ${undecided.length} seeds undecided: ${undecided.sort((a, b) => a - b).join(', ')}\n` +
-        `  rerun one with a longer budget: npx tsx test/sim/run-sim.ts --seed ${undecided[0]} --lin-timeout 60000\n`,
+        `  rerun one with a longer budget: npx tsx test/sim/run-sim.ts --seed ${undecided[0]} --lin-steps 100000000\n`,
     );
   }
   const others = failures.filter((f) => f.failure?.kind !== 'linearizability undecided').map((f) => f.seed);

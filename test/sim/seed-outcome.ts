@@ -1,7 +1,7 @@
 import { optionsForSeed, runSeed, SimFailure, type FailureKind, type SimOptions } from './cluster.js';
 
 /** What the simulation options a run may override (the seed decides the rest); plain data, so it crosses to a worker. */
-export type SeedOverrides = Partial<Pick<SimOptions, 'replicas' | 'intensity' | 'linearizabilityTimeoutMs'>>;
+export type SeedOverrides = Partial<Pick<SimOptions, 'replicas' | 'intensity' | 'linearizabilityMaxSteps'>>;
 
 /** One seed's result, as plain data a worker process can send back. */
 export interface SeedOutcome {
