@@ -151,6 +151,28 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
     limits.stepsLeft -= steps;
     return result;
   };
+  /**
+   * No choice so far lets `blocked` be linearized in time: undoes the last choice (and the settled
+   * placements above it, which were no choice) and goes on past it, or says the partition is illegal.
+   */
+  const backtrack = (blocked: Operation<I, O>): PartitionOutcome<S, I, O> | null => {
+    const depth = path?.depth ?? 0;
+    if (deepestFailure === null || depth > deepestFailure.depth) deepestFailure = { depth, path, blocked, state };
+    let undone: Frame<S, I, O> | null = null;
+    while (path !== null && (undone === null || undone.forced)) {
+      undone = path;
+      state = undone.stateBefore;
+      linearized.clear(undone.call.id);
+      unlift(undone.call);
+      if (undone.call.returnEntry !== null) unplaced++;
+      path = undone.below;
+    }
+    if (undone === null || undone.forced) {
+      return outcome({ kind: 'illegal', steps, prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state });
+    }
+    entry = undone.call.next;
+    return null;
+  };
   while (unplaced > 0) {
     if (++steps > limits.stepsLeft || (steps % DEADLINE_CHECK_EVERY === 0 && performance.now() > limits.deadline)) return outcome({ kind: 'out-of-budget', steps });
     // While an answered op is unplaced its return event lies ahead, so the scan never runs off the list.
@@ -165,11 +187,11 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
       // subset of such ops placed would be another (linearized set, state) pair to explore.
       const worthPlacing = afterHash !== null && !(op.return === null && afterHash === model.hash(state));
       if (worthPlacing) {
+        const forced = op.return !== null && op.output !== null && model.settled?.(state, op.input, op.output) === true;
         linearized.set(current.id);
         const key = `${linearized.key()}|${afterHash}`;
         if (!explored.has(key)) {
           explored.add(key);
-          const forced = op.return !== null && op.output !== null && model.settled?.(state, op.input, op.output) === true;
           const frame: Frame<S, I, O> = { call: current, stateBefore: state, below: path, depth: (path?.depth ?? 0) + 1, forced }; // typed, or TS narrows `path` to null
           path = frame;
           state = step.state;
@@ -178,31 +200,20 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
           entry = head.next;
           continue;
         }
-        // Same ops linearized, same state: everything from here was already tried and failed.
+        // Same ops linearized, same state: everything from there was already tried and failed. After a
+        // settled op that means nothing from here can succeed either (see Model.settled).
         linearized.clear(current.id);
+        if (forced) {
+          const illegal = backtrack(op);
+          if (illegal !== null) return illegal;
+          continue;
+        }
       }
       entry = current.next;
     } else {
-      // This op had to be linearized before anything later, and no choice so far lets it: undo the last one.
-      const depth = path?.depth ?? 0;
-      if (deepestFailure === null || depth > deepestFailure.depth) deepestFailure = { depth, path, blocked: current.op, state };
-      if (path === null) {
-        return outcome({ kind: 'illegal', steps, prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state });
-      }
-      // Undo forced placements (no alternative to them) down to the last real choice, and try past it.
-      let undone: Entry<I, O>;
-      let forced: boolean;
-      do {
-        undone = path.call;
-        forced = path.forced;
-        state = path.stateBefore;
-        linearized.clear(undone.id);
-        unlift(undone);
-        if (undone.returnEntry !== null) unplaced++;
-        path = path.below;
-      } while (forced && path !== null);
-      if (forced) return outcome({ kind: 'illegal', steps, prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state });
-      entry = undone.next;
+      // This op had to be linearized before anything later, and no choice so far lets it.
+      const illegal = backtrack(current.op);
+      if (illegal !== null) return illegal;
     }
   }
   return outcome({ kind: 'linearizable', steps });
