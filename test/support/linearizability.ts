@@ -237,7 +237,7 @@ function eventList<I, O>(ops: readonly Operation<I, O>[], unansweredKey: (input:
   events.sort((a, b) => a.time - b.time || Number(b.entry.isCall) - Number(a.entry.isCall));
   let last: Link<I, O> = head;
   const lastLostWithKey = new Map<string, number>();
-  for (const { entry } of events) {
+  for (const entry of answeredCallsFirst(events.map((event) => event.entry))) {
     entry.prev = last;
     last.next = entry;
     last = entry;
@@ -248,6 +248,32 @@ function eventList<I, O>(ops: readonly Operation<I, O>[], unansweredKey: (input:
     }
   }
   return { head, answered: events.length - ops.length };
+}
+
+/**
+ * The calls between two returns become candidates together (once every earlier return's op is
+ * linearized), so their order is only the order the search tries them in. Answered ops go first: a
+ * lost op is needed only where some answer shows its effect, and tried first it sends a correct
+ * history's search down every way of placing the lost ops before it finds the order that works.
+ * The lost calls keep their time order, which `twinBefore` relies on.
+ */
+function answeredCallsFirst<I, O>(entries: readonly Entry<I, O>[]): Entry<I, O>[] {
+  const ordered: Entry<I, O>[] = [];
+  let calls: Entry<I, O>[] = [];
+  const flushCalls = () => {
+    ordered.push(...calls.filter((call) => call.returnEntry !== null), ...calls.filter((call) => call.returnEntry === null));
+    calls = [];
+  };
+  for (const entry of entries) {
+    if (entry.isCall) {
+      calls.push(entry);
+    } else {
+      flushCalls();
+      ordered.push(entry);
+    }
+  }
+  flushCalls();
+  return ordered;
 }
 
 function lift<I, O>(call: Entry<I, O>): void {
