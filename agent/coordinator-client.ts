@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { keyleaseProto, type AllocationClient, type ClaimResponse__Output, type ReleaseResponse__Output } from '../shared/proto/load.js';
+import { newAllocationClient } from '../shared/proto/allocation-client.js';
+import type { AllocationClient, ClaimResponse__Output, ReleaseResponse__Output } from '../shared/proto/load.js';
 
 /** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
 const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
@@ -107,8 +108,7 @@ export class CoordinatorClient {
   private clientFor(endpoint: string): AllocationClient {
     let client = this.clients.get(endpoint);
     if (!client) {
-      const Allocation = keyleaseProto().keylease.v1.Allocation;
-      client = new Allocation(endpoint, this.credentials);
+      client = newAllocationClient(endpoint, this.credentials);
       this.clients.set(endpoint, client);
     }
     return client;

@@ -2,6 +2,7 @@ import { listenHttp } from '../shared/http/listen-http.js';
 import { createServer } from 'node:http';
 import type { AgentPhase } from './lease-loop.js';
 import type { AgentMetrics } from './metrics.js';
+import { TEXT_EXPOSITION_CONTENT_TYPE } from '../shared/metrics/text-exposition.js';
 
 /** What the health endpoints read and what /prestop triggers: the lease loop. */
 export interface HealthSource {
@@ -28,10 +29,7 @@ export async function startHealthServer(
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
-      );
+      response.writeHead(200, { 'content-type': TEXT_EXPOSITION_CONTENT_TYPE }).end(metrics.registry.render());
       return;
     }
     if (path === '/prestop') {

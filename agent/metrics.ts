@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TextMetrics, type Counter, type Histogram } from '../shared/metrics/text-exposition.js';
 import type { AgentPhase } from './lease-loop.js';
 import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
 
@@ -9,54 +9,34 @@ const PHASES: readonly AgentPhase[] = ['claiming', 'holding', 'fenced', 'stopped
  * operator sees which pods came close to fencing, and why they fenced.
  */
 export class AgentMetrics implements LeaseLoopObserver {
-  readonly registry = new Registry();
+  readonly registry = new TextMetrics();
   private readonly claims: Counter<'outcome'>;
   private readonly renewals: Counter<'outcome'>;
   private readonly renewalSeconds: Histogram;
   private readonly fences: Counter<'cause'>;
 
   constructor() {
-    const registers = [this.registry];
-    this.claims = new Counter({ name: 'keylease_agent_claims_total', help: 'Claims by outcome (granted, refused by the coordinator, failed to reach it).', labelNames: ['outcome'], registers });
-    this.renewals = new Counter({ name: 'keylease_agent_renewals_total', help: 'Lease renewals by outcome.', labelNames: ['outcome'], registers });
-    this.renewalSeconds = new Histogram({ name: 'keylease_agent_renewal_duration_seconds', help: 'Time for a renewal to be answered, successful or not.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
-    this.fences = new Counter({ name: 'keylease_agent_fences_total', help: 'Times the agent took its keys away before its lease could lapse, by cause.', labelNames: ['cause'], registers });
+    this.claims = this.registry.counter('keylease_agent_claims_total', 'Claims by outcome (granted, refused by the coordinator, failed to reach it).', ['outcome']);
+    this.renewals = this.registry.counter('keylease_agent_renewals_total', 'Lease renewals by outcome.', ['outcome']);
+    this.renewalSeconds = this.registry.histogram('keylease_agent_renewal_duration_seconds', 'Time for a renewal to be answered, successful or not.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+    this.fences = this.registry.counter('keylease_agent_fences_total', 'Times the agent took its keys away before its lease could lapse, by cause.', ['cause']);
   }
 
   /** The gauges read the loop's state at scrape time. */
   describe(view: { readonly currentPhase: AgentPhase; readonly keysHeld: number; readonly msToFence: number | null; readonly leaseId: string | null }): void {
-    const registers = [this.registry];
-    new Gauge({
-      name: 'keylease_agent_phase',
-      help: '1 for the phase the agent is in (claiming, holding, fenced, stopped, failed), 0 for the others.',
-      labelNames: ['phase'],
-      registers,
-      collect() {
-        const current = view.currentPhase;
-        for (const phase of PHASES) this.set({ phase }, phase === current ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'keylease_agent_keys_held',
-      help: 'Keys this pod holds under a live lease.',
-      registers,
-      collect() {
-        this.set(view.keysHeld);
-      },
-    });
-    new Gauge({
-      name: 'keylease_agent_fence_deadline_seconds',
-      help: 'Seconds until the agent fences unless a renewal is confirmed, by lease; absent without a lease. Small values mean renewals are late.',
-      labelNames: ['lease'],
-      registers,
-      collect() {
-        this.reset();
+    this.registry.gauge('keylease_agent_phase', '1 for the phase the agent is in (claiming, holding, fenced, stopped, failed), 0 for the others.', () =>
+      PHASES.map((phase) => [{ phase }, phase === view.currentPhase ? 1 : 0] as const),
+    );
+    this.registry.gauge('keylease_agent_keys_held', 'Keys this pod holds under a live lease.', () => [[{}, view.keysHeld]]);
+    this.registry.gauge(
+      'keylease_agent_fence_deadline_seconds',
+      'Seconds until the agent fences unless a renewal is confirmed, by lease; absent without a lease. Small values mean renewals are late.',
+      () => {
         const ms = view.msToFence;
-        if (ms !== null && view.leaseId !== null) this.set({ lease: view.leaseId }, Math.max(0, ms) / 1000);
+        return ms !== null && view.leaseId !== null ? [[{ lease: view.leaseId }, Math.max(0, ms) / 1000]] : [];
       },
-    });
+    );
   }
-
   onClaim(outcome: 'granted' | 'refused' | 'failed'): void {
     this.claims.inc({ outcome });
   }

@@ -4,7 +4,8 @@ import type { Logger } from '../../shared/log/logger.js';
 import { PodIdentityError } from '../identity/identity-error.js';
 import { PodIdentityVerifier } from './identity/pod-identity-verifier.js';
 import { PoolPolicy } from './identity/pool-policy.js';
-import { loadKubeConfig } from './kube-config.js';
+import type { KubeClient } from './api/kube-client.js';
+import { loadKubeClient } from './kube-config.js';
 import { watchFileSet, type FileSetWatch } from '../../shared/files/watch-file-set.js';
 import { PodWatch } from './watch/pod-watch.js';
 
@@ -26,6 +27,7 @@ export class KubernetesAgentIdentity implements AgentIdentity {
     private policy: PoolPolicy,
     private readonly watch: FileSetWatch,
     private readonly pods: PodWatch,
+    private readonly kube: KubeClient,
   ) {}
 
   static async start(options: KubernetesIdentityOptions): Promise<KubernetesAgentIdentity> {
@@ -41,11 +43,11 @@ export class KubernetesAgentIdentity implements AgentIdentity {
       { logger: options.logger },
     );
     const policy = PoolPolicy.parse(watch.initial.get(options.policyFile)!.toString('utf8'), options.policyFile);
-    const kubeConfig = loadKubeConfig(options.kubeconfigFile);
+    const kube = loadKubeClient(options.kubeconfigFile);
     // Pods of the namespaces the policy names at start; a policy that adds namespaces takes a restart.
-    const pods = await PodWatch.start({ kubeConfig, namespaces: policy.namespaces(), logger: options.logger.child({ component: 'pod-watch' }) });
-    const verifier = new PodIdentityVerifier({ kubeConfig, audience: options.audience, cachedPod: (namespace, podName) => pods.cached(namespace, podName) });
-    identity = new KubernetesAgentIdentity(verifier, policy, watch, pods);
+    const pods = await PodWatch.start({ kube, namespaces: policy.namespaces(), logger: options.logger.child({ component: 'pod-watch' }) });
+    const verifier = new PodIdentityVerifier({ kube, audience: options.audience, cachedPod: (namespace, podName) => pods.cached(namespace, podName) });
+    identity = new KubernetesAgentIdentity(verifier, policy, watch, pods, kube);
     return identity;
   }
 
@@ -73,5 +75,6 @@ export class KubernetesAgentIdentity implements AgentIdentity {
   async close(): Promise<void> {
     this.watch.close();
     await this.pods.stop();
+    this.kube.close();
   }
 }

@@ -1,14 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { keyleaseDescriptor, raftDescriptor } from './generated/descriptors.js';
 import type { ProtoGrpcType } from './generated/keylease.js';
 import type { ProtoGrpcType as RaftProtoGrpcType } from './generated/raft.js';
 
 /** The options the generated types were made with (generate.sh): keep the two in step. */
 const LOAD_OPTIONS: protoLoader.Options = { longs: String, enums: String, defaults: true, oneofs: true, keepCase: false };
 
-function load<T>(file: string): T {
-  return grpc.loadPackageDefinition(protoLoader.loadSync(fileURLToPath(new URL(file, import.meta.url)), LOAD_OPTIONS)) as unknown as T;
+/** From the descriptors generate.sh writes: no .proto text is parsed at start, and a bundle needs no files beside it. */
+function load<T>(descriptor: Parameters<typeof protoLoader.fromJSON>[0]): T {
+  return grpc.loadPackageDefinition(protoLoader.fromJSON(descriptor, LOAD_OPTIONS)) as unknown as T;
 }
 
 let keylease: ProtoGrpcType | undefined;
@@ -16,12 +17,12 @@ let raft: RaftProtoGrpcType | undefined;
 
 /** The keylease.v1 gRPC package (agents ↔ coordinators), loaded once. */
 export function keyleaseProto(): ProtoGrpcType {
-  return (keylease ??= load<ProtoGrpcType>('./keylease.proto'));
+  return (keylease ??= load<ProtoGrpcType>(keyleaseDescriptor));
 }
 
 /** The keylease.raft.v1 gRPC package (coordinator ↔ coordinator), loaded once. */
 export function raftProto(): RaftProtoGrpcType {
-  return (raft ??= load<RaftProtoGrpcType>('./raft.proto'));
+  return (raft ??= load<RaftProtoGrpcType>(raftDescriptor));
 }
 
 export type { ClaimRequest__Output } from './generated/keylease/v1/ClaimRequest.js';

@@ -9,9 +9,10 @@
  * and the image (or, with no Docker engine, the /app tree the image adds to its base). Sizes are disk
  * usage as du counts it.
  * Linux only (reads /proc). Usage:
- *   npm run bench:footprint [-- --seconds 60 --agent-keys 100 --pool-keys 10000 --app DIR]
+ *   npm run bench:footprint [-- --seconds 60 --agent-keys 100 --pool-keys 10000 --app DIR --agent-node-options '...']
  * --app DIR measures the keylease in DIR (its bin/keylease.js and node_modules) as it is, instead of
- * building and installing this checkout: an older version, say.
+ * building and installing this checkout: an older version, say. --agent-node-options replaces the Node options
+ * the webhook gives the agent, to weigh another setting.
  */
 import bls from '@chainsafe/bls';
 import { create as createKeystore } from '@chainsafe/bls-keystore';
@@ -30,6 +31,7 @@ const seconds = benchNumber('seconds', 60);
 const agentKeys = benchNumber('agent-keys', 100);
 const poolKeys = benchNumber('pool-keys', 10_000);
 const givenApp = benchOption('app', '');
+const agentNodeOptions = benchOption('agent-node-options', AGENT_NODE_OPTIONS);
 
 const MiB = 1024 * 1024;
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -183,8 +185,8 @@ try {
 
   console.log(`\nkeylease at ${givenApp || 'this checkout, built, with production dependencies only'}; node ${process.version}`);
   // The agent runs with the Node options the webhook injects into its container.
-  const agentEnv = { NODE_OPTIONS: AGENT_NODE_OPTIONS };
-  console.log(`agents run with NODE_OPTIONS=${AGENT_NODE_OPTIONS}, as the webhook injects them`);
+  const agentEnv = { NODE_OPTIONS: agentNodeOptions };
+  console.log(`agents run with NODE_OPTIONS=${agentNodeOptions}${agentNodeOptions === AGENT_NODE_OPTIONS ? ', as the webhook injects them' : ' (--agent-node-options; the webhook injects ' + AGENT_NODE_OPTIONS + ')'}`);
   row('', 'start', 'ready', 'steady RSS', '  (private)', 'peak RSS');
   const agentHelp = await measureHelp(app, work.path, 'agent', agentEnv);
   row('agent --help (median of 5)', secs(agentHelp.ms), '', '', '', mib(agentHelp.peak));

@@ -1,11 +1,11 @@
 /**
  * What the image runs: the CLI compiled by `npm run build` (scripts/build.ts), started through
  * bin/keylease.js with plain node and no TypeScript loader. A coordinator derives a key (in its worker
- * thread, compiled too) and an agent claims, writes and releases it, over the .proto contract the build
- * copies beside the compiled code. Any TypeScript file loaded on the way would fail the process.
+ * thread, compiled too) and an agent (one bundle) claims, writes and releases it. Any TypeScript file
+ * loaded on the way would fail the process.
  */
 import { spawn } from 'node:child_process';
-import { cp, symlink } from 'node:fs/promises';
+import { cp, readdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -36,6 +36,18 @@ test('the compiled CLI, without tsx: coordinator derives a key, agent claims, wr
     await cp(join(root, 'bin'), join(app, 'bin'), { recursive: true });
     await symlink(join(root, 'node_modules'), join(app, 'node_modules'));
     const entry = [join(app, 'bin/keylease.js')];
+
+    // The agent is one bundle (and its chunks): esbuild marks where each module's code begins.
+    const bundled = new Set<string>();
+    const agentDir = join(app, 'dist/agent');
+    for (const file of await readdir(agentDir, { recursive: true })) {
+      if (!file.endsWith('.js')) continue;
+      for (const [, from] of (await readFile(join(agentDir, file), 'utf8')).matchAll(/^\/\/ ((?:node_modules\/(?:@[^/]+\/)?[^/]+)|[a-z-]+)\//gm)) bundled.add(from!);
+    }
+    assert.ok(bundled.has('node_modules/@grpc/grpc-js') && bundled.has('agent'), `the bundle holds the agent and grpc-js (${[...bundled].join(', ')})`);
+    for (const unwanted of ['coordinator', 'cli', 'node_modules/hardhat', 'node_modules/ethers', 'node_modules/@kubernetes/client-node', 'node_modules/classic-level', 'node_modules/protobufjs', 'node_modules/@grpc/proto-loader', 'node_modules/prom-client', 'node_modules/yaml']) {
+      assert.not.ok(bundled.has(unwanted), `the agent bundle leaves out ${unwanted}`);
+    }
 
     const help = await runKeylease(['agent', '--help'], {}, entry);
     assert.is(help.code, 0, help.output);

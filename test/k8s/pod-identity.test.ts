@@ -12,7 +12,7 @@ import { PoolPolicy } from '../../coordinator/k8s/identity/pool-policy.js';
 import { useCluster } from './support/cluster.js';
 import { coordinatorCredentials } from './support/coordinator-rbac.js';
 import { createServiceAccount, createTestNamespace, requestToken, validatorPod } from './support/kube-objects.js';
-import { adminKubeConfig, tokenKubeConfig, type ClusterConnection } from './support/local-cluster.js';
+import { adminKubeConfig, kubeClientOf, tokenKubeConfig, type ClusterConnection } from './support/local-cluster.js';
 import { reported } from './support/reported.js';
 
 let cluster: { connection: ClusterConnection; release(): Promise<void> };
@@ -56,16 +56,16 @@ test.after(async () => {
 test('a pod-bound projected token proves the pod: name, uid, namespace and service account from the review', async () => {
   const uid = await createPod('validator-0');
   const token = await podToken('validator-0', uid);
-  const identity = await new PodIdentityVerifier({ kubeConfig: coordinator }).verify(token);
+  const identity = await new PodIdentityVerifier({ kube: kubeClientOf(coordinator) }).verify(token);
   assert.equal(identity, { podName: 'validator-0', podUid: uid, namespace, serviceAccount: 'validator', terminating: false });
-  assert.equal(await new PodIdentityVerifier({ kubeConfig: coordinator }).verify(`  ${token}\n`, { podName: 'validator-0', namespace }), identity);
+  assert.equal(await new PodIdentityVerifier({ kube: kubeClientOf(coordinator) }).verify(`  ${token}\n`, { podName: 'validator-0', namespace }), identity);
 });
 
 test('a token used for another pod is refused', async () => {
   const uidA = await createPod('pod-a');
   await createPod('pod-b');
   const tokenA = await podToken('pod-a', uidA);
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   const error = await refusal(verifier.verify(tokenA, { podName: 'pod-b' }));
   assert.is(error.code, 'TOKEN_FOR_ANOTHER_POD');
   assert.is(error.kind, 'unauthenticated');
@@ -75,7 +75,7 @@ test('a token used for another pod is refused', async () => {
 
 test('a token for another audience is refused, whether a pod\'s or the API server\'s', async () => {
   const uid = await createPod('wrong-audience');
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   for (const audience of ['vault', 'https://kubernetes.default.svc.cluster.local']) {
     const token = await podToken('wrong-audience', uid, 'validator', audience);
     const error = await refusal(verifier.verify(token));
@@ -88,7 +88,7 @@ test('a token for another audience is refused, whether a pod\'s or the API serve
 
 test('a service account token not bound to a pod is refused', async () => {
   const token = await requestToken(admin, namespace, 'validator', { audience: 'keylease' });
-  const error = await refusal(new PodIdentityVerifier({ kubeConfig: coordinator }).verify(token));
+  const error = await refusal(new PodIdentityVerifier({ kube: kubeClientOf(coordinator) }).verify(token));
   assert.is(error.code, 'TOKEN_NOT_POD_BOUND');
   assert.match(error.message, new RegExp(`service account ${namespace}/validator is not bound to a pod`));
 });
@@ -96,21 +96,21 @@ test('a service account token not bound to a pod is refused', async () => {
 test('the token of a deleted pod is refused at once, though the API server still accepts it for a while', async () => {
   const uid = await createPod('short-lived');
   const token = await podToken('short-lived', uid);
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   await verifier.verify(token);
   await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'short-lived', namespace, gracePeriodSeconds: 0 });
   const cached = await refusal(verifier.verify(token));
   assert.is(cached.code, 'POD_GONE');
   assert.match(cached.message, new RegExp(`pod ${namespace}/short-lived no longer exists`));
   // A verifier without our cache: the API server's own cache may still vouch for the token; the pod read refuses it.
-  const fresh = await refusal(new PodIdentityVerifier({ kubeConfig: coordinator }).verify(token));
+  const fresh = await refusal(new PodIdentityVerifier({ kube: kubeClientOf(coordinator) }).verify(token));
   assert.ok(['POD_GONE', 'TOKEN_REJECTED'].includes(fresh.code), fresh.code);
 });
 
 test('the token of a pod since replaced under the same name (a StatefulSet restart) is refused', async () => {
   const oldUid = await createPod('validator-1');
   const token = await podToken('validator-1', oldUid);
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   await verifier.verify(token);
   await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'validator-1', namespace, gracePeriodSeconds: 0 });
   const newUid = await createPod('validator-1');
@@ -126,7 +126,7 @@ test('with the pod watch\'s cache: a pod it holds with the token\'s uid is not r
   const token = await podToken('cached-0', uid);
   const asked: string[] = [];
   let cache: { uid: string | undefined; terminating: boolean } | null = { uid, terminating: false };
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator, cachedPod: (ns, name) => (asked.push(`${ns}/${name}`), cache) });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator), cachedPod: (ns, name) => (asked.push(`${ns}/${name}`), cache) });
   assert.is((await verifier.verify(token)).podUid, uid);
   assert.equal(asked, [`${namespace}/cached-0`]);
   // The cache is trusted when it holds the pod with the token's uid: nothing more is read (shown by deleting
@@ -146,12 +146,12 @@ test('a terminating pod is still recognised (it must release), and says so', asy
   const uid = await createPod('terminating', 'validator', { finalizers: ['keylease.io/test-hold'] });
   const token = await podToken('terminating', uid);
   await admin.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'terminating', namespace });
-  const identity = await new PodIdentityVerifier({ kubeConfig: coordinator }).verify(token);
+  const identity = await new PodIdentityVerifier({ kube: kubeClientOf(coordinator) }).verify(token);
   assert.is(identity.terminating, true);
 });
 
 test('a missing, oversized or forged token is refused with a clear message', async () => {
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   const missing = await refusal(verifier.verify('   '));
   assert.is(missing.code, 'TOKEN_MISSING');
   assert.match(missing.message, /authorization: Bearer <token>/);
@@ -164,7 +164,7 @@ test('a missing, oversized or forged token is refused with a clear message', asy
 
 test('an unreachable API server is "unavailable" (retry), not a refusal of the pod', async () => {
   const unreachable = tokenKubeConfig({ ...cluster.connection, server: 'https://127.0.0.1:1' }, 'irrelevant');
-  const error = await refusal(new PodIdentityVerifier({ kubeConfig: unreachable }).verify('some-token'));
+  const error = await refusal(new PodIdentityVerifier({ kube: kubeClientOf(unreachable) }).verify('some-token'));
   assert.is(error.kind, 'unavailable');
   assert.is(error.code, 'TOKEN_REVIEW_FAILED');
   assert.not.ok(error.message.includes('some-token'));
@@ -173,7 +173,7 @@ test('an unreachable API server is "unavailable" (retry), not a refusal of the p
 test('the pool policy decides, from the verified identity, which pool a pod may claim from', async () => {
   const uid = await createPod('policy-0');
   const otherUid = await createPod('policy-1', 'other');
-  const verifier = new PodIdentityVerifier({ kubeConfig: coordinator });
+  const verifier = new PodIdentityVerifier({ kube: kubeClientOf(coordinator) });
   const allowed = await verifier.verify(await podToken('policy-0', uid));
   const other = await verifier.verify(await podToken('policy-1', otherUid, 'other'));
   const policy = PoolPolicy.parse(`pools:\n  mainnet:\n    - namespace: ${namespace}\n      serviceAccounts: [validator]\n`, 'policy.yaml');

@@ -12,7 +12,7 @@ import { LinkProxy } from '../support/tcp-proxy.js';
 import { useCluster } from './support/cluster.js';
 import { coordinatorCredentials } from './support/coordinator-rbac.js';
 import { createServiceAccount, createTestNamespace, eventually, validatorPod } from './support/kube-objects.js';
-import { adminKubeConfig, tokenKubeConfig, type ClusterConnection } from './support/local-cluster.js';
+import { adminKubeConfig, kubeClientOf, tokenKubeConfig, type ClusterConnection } from './support/local-cluster.js';
 import { reported } from './support/reported.js';
 
 let cluster: { connection: ClusterConnection; release(): Promise<void> };
@@ -41,7 +41,7 @@ test.after(async () => {
 test('pods are known after the first list; a deletion is seen and reported', async () => {
   const uid = await createPod('listed-before-start');
   const deleted: PodRef[] = [];
-  const watch = await PodWatch.start({ kubeConfig: coordinator, namespaces: [namespace], logger, onDeleted: (p) => deleted.push(p) });
+  const watch = await PodWatch.start({ kube: kubeClientOf(coordinator), namespaces: [namespace], logger, onDeleted: (p) => deleted.push(p) });
   try {
     assert.ok(watch.synced);
     assert.is(watch.isOrphaned(namespace, 'listed-before-start'), false);
@@ -64,7 +64,7 @@ test('pods are known after the first list; a deletion is seen and reported', asy
 
 test('a pod recreated under the same name is a different pod when the uid is given', async () => {
   const oldUid = await createPod('validator-1');
-  const watch = await PodWatch.start({ kubeConfig: coordinator, namespaces: [namespace], logger });
+  const watch = await PodWatch.start({ kube: kubeClientOf(coordinator), namespaces: [namespace], logger });
   try {
     await deletePod('validator-1');
     const newUid = await createPod('validator-1');
@@ -77,12 +77,12 @@ test('a pod recreated under the same name is a different pod when the uid is giv
 });
 
 test('a namespace not watched, or a watch never in sync, calls nothing orphaned', async () => {
-  const watch = await PodWatch.start({ kubeConfig: coordinator, namespaces: [namespace], logger });
+  const watch = await PodWatch.start({ kube: kubeClientOf(coordinator), namespaces: [namespace], logger });
   assert.is(watch.isOrphaned('some-other-namespace', 'anything'), false);
   await watch.stop();
 
   const unreachable = tokenKubeConfig({ ...cluster.connection, server: 'https://127.0.0.1:1' }, 'irrelevant');
-  const blind = await PodWatch.start({ kubeConfig: unreachable, namespaces: [namespace], logger, restartDelayMs: 100 });
+  const blind = await PodWatch.start({ kube: kubeClientOf(unreachable), namespaces: [namespace], logger, restartDelayMs: 100 });
   try {
     assert.is(blind.synced, false);
     assert.is(blind.isOrphaned(namespace, 'never-existed'), false);
@@ -95,7 +95,7 @@ test('after its connection is cut the watch is out of sync, then restarts and ca
   const port = Number(new URL(cluster.connection.server).port);
   const proxy = await LinkProxy.start(port);
   const throughProxy = tokenKubeConfig({ ...cluster.connection, server: `https://127.0.0.1:${proxy.port}` }, coordinator.getCurrentUser()!.token!);
-  const watch = await PodWatch.start({ kubeConfig: throughProxy, namespaces: [namespace], logger, restartDelayMs: 200 });
+  const watch = await PodWatch.start({ kube: kubeClientOf(throughProxy), namespaces: [namespace], logger, restartDelayMs: 200 });
   try {
     assert.ok(watch.synced);
     proxy.setCut(true);
@@ -115,7 +115,7 @@ test('after its connection is cut the watch is out of sync, then restarts and ca
 
 test('stopping reports no error (client-node signals its own abort as one)', async () => {
   const before = logLines.length;
-  const watch = await PodWatch.start({ kubeConfig: coordinator, namespaces: [namespace], logger });
+  const watch = await PodWatch.start({ kube: kubeClientOf(coordinator), namespaces: [namespace], logger });
   await watch.stop();
   await new Promise((r) => setTimeout(r, 300));
   assert.not.ok(logLines.slice(before).some((l) => l.includes('"level":"warn"')), logLines.slice(before).join('\n'));

@@ -20,7 +20,7 @@ import { tempDir } from '../support/temp-dir.js';
 import { applyJsonPatch } from './support/apply-json-patch.js';
 import { useCluster } from './support/cluster.js';
 import { createServiceAccount, createTestNamespace, eventually } from './support/kube-objects.js';
-import { adminKubeConfig, type ClusterConnection } from './support/local-cluster.js';
+import { adminKubeConfig, kubeClientOf, type ClusterConnection } from './support/local-cluster.js';
 import { RawApi } from './support/raw-api.js';
 import { reported } from './support/reported.js';
 
@@ -80,7 +80,7 @@ test.before(reported(async () => {
   const kubeConfig = adminKubeConfig(cluster.connection);
   namespace = await createTestNamespace(kubeConfig, 'inject');
   await createServiceAccount(kubeConfig, namespace, 'validator');
-  serverVersion = await fetchServerVersion(kubeConfig);
+  serverVersion = await fetchServerVersion(kubeClientOf(kubeConfig));
 
   const dir = await tempDir('webhook-k8s');
   cleanupDir = dir.cleanup;

@@ -1,7 +1,18 @@
-import { ApiException, AuthenticationV1Api, CoreV1Api, type KubeConfig, type V1TokenReview } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../../shared/clock/clock.js';
 import { PodIdentityError } from '../../identity/identity-error.js';
+import { KubeApiError } from '../api/errors.js';
+import type { KubeClient } from '../api/kube-client.js';
 import { ReviewCache, tokenKey } from './review-cache.js';
+
+/** The parts of a TokenReview (authentication.k8s.io/v1) read here. */
+interface TokenReview {
+  readonly status?: {
+    readonly authenticated?: boolean;
+    readonly error?: string;
+    readonly audiences?: string[];
+    readonly user?: { readonly username?: string; readonly extra?: Record<string, string[] | undefined> };
+  };
+}
 
 /** Who presented a token: taken from the API server's review of it, never from the request. */
 export interface PodIdentity {
@@ -19,7 +30,7 @@ type ReviewedToken = Omit<PodIdentity, 'terminating'>;
 export type CachedPodLookup = (namespace: string, podName: string) => { readonly uid: string | undefined; readonly terminating: boolean } | null;
 
 export interface PodIdentityVerifierOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   /** The audience the projected token was made for. */
   readonly audience?: string;
   readonly reviewCacheMs?: number;
@@ -53,15 +64,13 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
  * cache when it holds it, else from the API server, so renewals cost the API server nothing.
  */
 export class PodIdentityVerifier {
-  readonly #authentication: AuthenticationV1Api;
-  readonly #core: CoreV1Api;
+  readonly #kube: KubeClient;
   readonly #audience: string;
   readonly #reviews: ReviewCache<ReviewedToken>;
   readonly #cachedPod: CachedPodLookup | null;
 
   constructor(options: PodIdentityVerifierOptions) {
-    this.#authentication = options.kubeConfig.makeApiClient(AuthenticationV1Api);
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#kube = options.kube;
     this.#audience = options.audience ?? 'keylease';
     this.#reviews = new ReviewCache(options.reviewCacheMs ?? DEFAULT_REVIEW_CACHE_MS, options.clock ?? systemClock);
     this.#cachedPod = options.cachedPod ?? null;
@@ -94,9 +103,9 @@ export class PodIdentityVerifier {
     const cached = this.#reviews.get(key);
     if (cached) return cached;
 
-    let review: V1TokenReview;
+    let review: TokenReview;
     try {
-      review = await this.#authentication.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [this.#audience] } } });
+      review = await this.#kube.post<TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [this.#audience] } });
     } catch (cause) {
       throw new PodIdentityError('unavailable', 'TOKEN_REVIEW_FAILED', `could not ask the Kubernetes API to review the token (${describeApiError(cause)}); try again`, { cause });
     }
@@ -105,7 +114,7 @@ export class PodIdentityVerifier {
     return reviewed;
   }
 
-  #readReview(review: V1TokenReview): ReviewedToken {
+  #readReview(review: TokenReview): ReviewedToken {
     const status = review.status;
     if (!status?.authenticated) {
       throw new PodIdentityError('unauthenticated', 'TOKEN_REJECTED', `Kubernetes did not accept the token${status?.error ? ` (${status.error})` : ''}: send the pod's projected ServiceAccount token made for audience ${this.#audience}`);
@@ -131,10 +140,10 @@ export class PodIdentityVerifier {
     const cached = this.#cachedPod?.(reviewed.namespace, reviewed.podName) ?? null;
     if (cached !== null && cached.uid === reviewed.podUid) return cached;
     try {
-      const pod = await this.#core.readNamespacedPod({ name: reviewed.podName, namespace: reviewed.namespace });
+      const pod = await this.#kube.get<{ metadata?: { uid?: string; deletionTimestamp?: string } }>(`/api/v1/namespaces/${encodeURIComponent(reviewed.namespace)}/pods/${encodeURIComponent(reviewed.podName)}`);
       return { uid: pod.metadata?.uid, terminating: pod.metadata?.deletionTimestamp !== undefined };
     } catch (cause) {
-      if (cause instanceof ApiException && cause.code === 404) return null;
+      if (cause instanceof KubeApiError && cause.status === 404) return null;
       throw new PodIdentityError('unavailable', 'POD_LOOKUP_FAILED', `could not read pod ${reviewed.namespace}/${reviewed.podName} from the Kubernetes API (${describeApiError(cause)}); try again`, { cause });
     }
   }
@@ -142,6 +151,6 @@ export class PodIdentityVerifier {
 
 /** A short description of a failed API call: the HTTP status, or the network error. Never a request body. */
 function describeApiError(error: unknown): string {
-  if (error instanceof ApiException) return `HTTP ${error.code}`;
+  if (error instanceof KubeApiError) return `HTTP ${error.status}`;
   return error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'unknown error';
 }

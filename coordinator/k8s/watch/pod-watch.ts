@@ -1,5 +1,6 @@
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../../shared/log/logger.js';
+import type { KubeClient } from '../api/kube-client.js';
+import { PodInformer } from '../api/pod-informer.js';
 
 export interface PodRef {
   readonly namespace: string;
@@ -9,7 +10,7 @@ export interface PodRef {
 }
 
 export interface PodWatchOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   /** One informer each; the coordinator's RBAC grants pod list/watch in exactly these. */
   readonly namespaces: readonly string[];
   readonly logger: Logger;
@@ -23,7 +24,7 @@ export interface PodWatchOptions {
 const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
 
 interface NamespaceInformer {
-  readonly informer: Informer<V1Pod> & ObjectCache<V1Pod>;
+  readonly informer: PodInformer;
   /** True from a successful list + watch until the next error: only then is "not in the cache" news. */
   synced: boolean;
 }
@@ -44,13 +45,16 @@ export class PodWatch {
   /** Starts one informer per namespace and resolves once each has listed its pods (or failed to, and will retry). */
   static async start(options: PodWatchOptions): Promise<PodWatch> {
     const watch = new PodWatch(options);
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
     await Promise.all(
       [...new Set(options.namespaces)].map((namespace) => {
-        const informer = makeInformer<V1Pod>(options.kubeConfig, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, () => core.listNamespacedPod({ namespace }));
-        const entry: NamespaceInformer = { informer, synced: false };
+        const entry: NamespaceInformer = {
+          informer: new PodInformer(options.kube, namespace, {
+            onDeleted: (pod) => options.onDeleted?.({ namespace, podName: pod.name, ...(pod.uid ? { podUid: pod.uid } : {}) }),
+            onError: (error) => watch.#restartLater(namespace, entry, error),
+          }),
+          synced: false,
+        };
         watch.#informers.set(namespace, entry);
-        watch.#wire(namespace, entry);
         return watch.#run(namespace, entry);
       }),
     );
@@ -61,19 +65,19 @@ export class PodWatch {
   isOrphaned(namespace: string, podName: string, podUid?: string): boolean {
     const entry = this.#informers.get(namespace);
     if (!entry?.synced) return false;
-    const pod = entry.informer.get(podName, namespace);
+    const pod = entry.informer.get(podName);
     if (!pod) return true;
-    if (podUid !== undefined && pod.metadata?.uid !== podUid) return true;
-    return TERMINAL_PHASES.has(pod.status?.phase ?? '');
+    if (podUid !== undefined && pod.uid !== podUid) return true;
+    return TERMINAL_PHASES.has(pod.phase);
   }
 
   /** The pod as the informer holds it; null when it cannot say (namespace not watched, not in sync, or no such pod). */
   cached(namespace: string, podName: string): { uid: string | undefined; terminating: boolean } | null {
     const entry = this.#informers.get(namespace);
     if (!entry?.synced) return null;
-    const pod = entry.informer.get(podName, namespace);
+    const pod = entry.informer.get(podName);
     if (!pod) return null;
-    return { uid: pod.metadata?.uid, terminating: pod.metadata?.deletionTimestamp !== undefined };
+    return { uid: pod.uid, terminating: pod.terminating };
   }
 
   /** Those of `pods` that are orphaned. */
@@ -88,18 +92,7 @@ export class PodWatch {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    await Promise.all([...this.#informers.values()].map((e) => e.informer.stop()));
-  }
-
-  #wire(namespace: string, entry: NamespaceInformer): void {
-    const { onDeleted } = this.options;
-    entry.informer.on('delete', (pod) => {
-      const podName = pod.metadata?.name;
-      if (podName) onDeleted?.({ namespace, podName, ...(pod.metadata?.uid ? { podUid: pod.metadata.uid } : {}) });
-    });
-    // client-node stops an informer on any error (and stop() itself reports an AbortError): restart it
-    // unless we are the ones stopping, and treat its cache as stale until the restart has listed again.
-    entry.informer.on('error', (error: unknown) => this.#restartLater(namespace, entry, error));
+    for (const entry of this.#informers.values()) entry.informer.stop();
   }
 
   #restartLater(namespace: string, entry: NamespaceInformer, error: unknown): void {
@@ -109,27 +102,17 @@ export class PodWatch {
     setTimeout(() => void this.#run(namespace, entry), this.options.restartDelayMs ?? 5000).unref();
   }
 
-  /**
-   * informer.start() resolves whether or not its list and watch succeeded (a failure is reported through
-   * 'error' before it resolves), so success is "no error while starting". A start that throws
-   * reports nothing, so it is restarted here.
-   */
+  /** Lists (the cache is in sync from then on) and watches; a failed list is retried after the delay. */
   async #run(namespace: string, entry: NamespaceInformer): Promise<void> {
     if (this.#stopped) return;
-    let failed = false;
-    const onError = () => (failed = true);
-    entry.informer.on('error', onError);
     try {
       await entry.informer.start();
     } catch (error) {
-      failed = true;
       this.#restartLater(namespace, entry, error);
-    } finally {
-      entry.informer.off('error', onError);
+      return;
     }
-    if (!failed && !this.#stopped) {
-      entry.synced = true;
-      this.options.logger.debug('pod watch in sync', { namespace, pods: entry.informer.list(namespace).length });
-    }
+    if (this.#stopped) return;
+    entry.synced = true;
+    this.options.logger.debug('pod watch in sync', { namespace, pods: entry.informer.size });
   }
 }

@@ -1,7 +1,7 @@
 import { runCommand, shutdownSignal } from '../../../shared/cli/run-command.js';
 import { LOG_LEVEL_FLAGS, logLevelOf, parseListenAddress, type CommandSpec, type FlagValues } from '../../../shared/cli/flags.js';
 import { createLogger } from '../../../shared/log/logger.js';
-import { loadKubeConfig } from '../kube-config.js';
+import { loadKubeClient } from '../kube-config.js';
 import { trackServerVersion } from './server-version-tracker.js';
 import { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { injectionOptions, type InjectionOptions } from './injection-options.js';
@@ -47,7 +47,7 @@ export function webhookMain(argv: string[]): Promise<void> {
     const listen = parseListenAddress(values['listen'] as string, 'listen');
     const certFile = values['tls-cert-file'] as string;
     const keyFile = values['tls-key-file'] as string;
-    const serverVersion = await trackServerVersion(loadKubeConfig((values['kubeconfig'] as string | undefined) ?? null), logger);
+    const serverVersion = await trackServerVersion(loadKubeClient((values['kubeconfig'] as string | undefined) ?? null), logger);
     // cert-manager renews the Secret in place: checked first, then served to new connections.
     const certificate = await ReloadingTls.watch({ caFile: null, certFile, keyFile }, { logger });
     const server = await listenOn(listen, 'listen', () =>

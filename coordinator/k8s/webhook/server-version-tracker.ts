@@ -1,10 +1,10 @@
-import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
+import type { KubeClient } from '../api/kube-client.js';
 import { formatServerVersion, parseServerVersion, type ServerVersion } from './server-version.js';
 
-export async function fetchServerVersion(kubeConfig: KubeConfig): Promise<ServerVersion> {
-  const info = await kubeConfig.makeApiClient(VersionApi).getCode();
+export async function fetchServerVersion(kube: KubeClient): Promise<ServerVersion> {
+  const info = await kube.get<{ major?: string; minor?: string }>('/version');
   const version = parseServerVersion(info);
   if (!version) throw new Error(`the API server reported an unreadable version (major ${JSON.stringify(info.major)}, minor ${JSON.stringify(info.minor)})`);
   return version;
@@ -15,16 +15,16 @@ export async function fetchServerVersion(kubeConfig: KubeConfig): Promise<Server
  * every `refreshMs`, since a control-plane upgrade happens under a running webhook. A failed refresh keeps
  * the last version known.
  */
-export async function trackServerVersion(kubeConfig: KubeConfig, logger: Logger, refreshMs = 10 * 60_000): Promise<{ current(): ServerVersion; stop(): void }> {
+export async function trackServerVersion(kube: KubeClient, logger: Logger, refreshMs = 10 * 60_000): Promise<{ current(): ServerVersion; stop(): void }> {
   let version: ServerVersion;
   try {
-    version = await fetchServerVersion(kubeConfig);
+    version = await fetchServerVersion(kube);
   } catch (cause) {
-    throw new ConfigError(`cannot read the Kubernetes API server's version from ${kubeConfig.getCurrentCluster()!.server}: check connectivity and credentials`, { cause });
+    throw new ConfigError(`cannot read the Kubernetes API server's version from ${kube.connection.server}: check connectivity and credentials`, { cause });
   }
   logger.info('kubernetes API server version', { version: formatServerVersion(version) });
   const timer = setInterval(() => {
-    fetchServerVersion(kubeConfig).then(
+    fetchServerVersion(kube).then(
       (next) => {
         if (next.major !== version.major || next.minor !== version.minor) logger.info('kubernetes API server version changed', { from: formatServerVersion(version), to: formatServerVersion(next) });
         version = next;

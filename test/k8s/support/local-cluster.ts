@@ -4,6 +4,8 @@
  * keys, and the admission plugins the webhook needs. No kubelet: pods stay Pending, which is all the
  * webhook, token and watch code needs.
  */
+import { KubeClient } from '../../../coordinator/k8s/api/kube-client.js';
+import { kubeconfigConnection } from '../../../coordinator/k8s/api/kube-connection.js';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -98,6 +100,11 @@ export async function startLocalCluster(): Promise<LocalCluster> {
 /** An admin client configuration for a cluster. */
 export function adminKubeConfig(connection: ClusterConnection): KubeConfig {
   return tokenKubeConfig(connection, connection.adminToken);
+}
+
+/** keylease's own client of the API, with the same cluster and credentials as a client-node configuration. */
+export function kubeClientOf(kubeConfig: KubeConfig): KubeClient {
+  return new KubeClient(kubeconfigConnection(kubeConfig.exportConfig(), 'the test kubeconfig'));
 }
 
 /** A client configuration that authenticates with `token` (e.g. a ServiceAccount's). */
