@@ -106,8 +106,10 @@ export class RaftNode {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingTermCommit: string[] = [];
   private readonly snapshotAssembler = new SnapshotAssembler();
-  /** Everything through here was handed to the driver for application (and acknowledged by advance). */
+  /** Everything through here was applied by the driver (acknowledged by advance, or taken by takeCommittedEntries). */
   private applied: number;
+  /** Everything through here was handed to the driver to apply, in a Ready or by takeCommittedEntries. */
+  private handedOut: number;
   private messages: Message[] = [];
   private messagesAfterPersist: Message[] = [];
   private readStates: ReadState[] = [];
@@ -127,6 +129,7 @@ export class RaftNode {
     this.vote = hardState.vote;
     // The driver rebuilt its state machine from the snapshot; committed entries after it are replayed.
     this.applied = snapshotIndex;
+    this.handedOut = snapshotIndex;
     this.lastHardState = hardState;
     this.lastSoftState = this.softState();
     const fresh = hardState.term === 0 && snapshot === null && entries.length === 0;
@@ -215,11 +218,21 @@ export class RaftNode {
 
   /** Appends `data` as a new entry if this node is the leader; the entry may still be lost. */
   propose(data: string): ProposeResult {
+    return this.proposeBatch([data]);
+  }
+
+  /**
+   * Appends one entry per element of `data`, at consecutive indices from the returned `index`, and
+   * sends them to the followers together (one append each rather than one per entry).
+   */
+  proposeBatch(data: readonly string[]): ProposeResult {
     const refusal = this.proposalRefusal();
     if (refusal) return { ok: false, refusal };
-    const entry = this.appendEntry('normal', data);
+    if (data.length === 0) throw new RaftInvariantError('proposeBatch() needs at least one entry');
+    const first = this.log.lastIndex() + 1;
+    this.log.append(data.map((d, k) => ({ index: first + k, term: this.term, type: 'normal', data: d })));
     this.broadcastAppend();
-    return { ok: true, index: entry.index, term: entry.term };
+    return { ok: true, index: first, term: this.term };
   }
 
   /** Proposes a single-server membership change. */
@@ -293,7 +306,7 @@ export class RaftNode {
       !sameHardState(this.hardState(), this.lastHardState) ||
       this.log.lastStableIndex() < this.log.lastIndex() ||
       this.log.pendingSnapshot() !== null ||
-      this.log.committed > this.applied ||
+      this.log.committed > this.handedOut ||
       this.messages.length > 0 ||
       this.messagesAfterPersist.length > 0 ||
       this.readStates.length > 0
@@ -306,7 +319,7 @@ export class RaftNode {
     const softState = this.softState();
     const hardState = this.hardState();
     const snapshot = this.log.pendingSnapshot();
-    const applyFrom = snapshot?.meta.index ?? this.applied;
+    const applyFrom = snapshot?.meta.index ?? this.handedOut;
     const ready: Ready = {
       softState: sameSoftState(softState, this.lastSoftState) ? null : softState,
       hardState: sameHardState(hardState, this.lastHardState) ? null : hardState,
@@ -319,6 +332,7 @@ export class RaftNode {
     };
     this.lastSoftState = softState;
     this.lastHardState = hardState;
+    this.handedOut = Math.max(this.handedOut, this.log.committed);
     this.messages = [];
     this.messagesAfterPersist = [];
     this.readStates = [];
@@ -337,6 +351,24 @@ export class RaftNode {
     return messages;
   }
 
+  /**
+   * Committed entries not handed out yet, for a driver that applies as soon as it learns of a commit
+   * instead of with the next Ready (which may wait behind a disk write). They are durable on a quorum,
+   * though perhaps not yet here: the driver may compact only through what its own disk holds. A driver
+   * that calls this must apply every Ready's committedEntries as soon as it receives the Ready, so that
+   * entries are applied in the order they are handed out; they count as applied at once. Nothing is
+   * handed out while a received snapshot is not yet installed.
+   */
+  takeCommittedEntries(): Entry[] {
+    if (this.log.pendingSnapshot() !== null) return [];
+    const through = this.log.committed;
+    if (through <= this.handedOut) return [];
+    const entries = this.log.entriesBetween(this.handedOut, through);
+    this.handedOut = through;
+    this.applied = Math.max(this.applied, through);
+    return entries;
+  }
+
   /** The driver persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     if (ready !== this.outstandingReady) throw new RaftInvariantError('advance() with a Ready that is not the outstanding one');
@@ -349,10 +381,9 @@ export class RaftNode {
     }
     const lastApplied = ready.committedEntries.at(-1);
     if (lastApplied !== undefined) this.applied = Math.max(this.applied, lastApplied.index);
-    // The leader's own entries count toward a quorum only now that they are durable.
-    if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) {
-      this.broadcastAppend();
-    }
+    // The leader's own entries count toward a quorum only now that they are durable. Followers learn
+    // the new commit index with the next append or heartbeat (see handleAppendResponse).
+    if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex())) this.maybeCommit();
   }
 
   status(): RaftStatus {
@@ -705,8 +736,10 @@ export class RaftNode {
     } else {
       pr.freeInflightThrough(m.index);
     }
-    if (this.maybeCommit()) this.broadcastAppend();
-    else if (wasPaused) this.sendAppend(m.from);
+    // No append goes out just to announce the new commit index (etcd broadcasts one): followers learn
+    // it with the next append or heartbeat, and under load that halves the messages per entry.
+    this.maybeCommit();
+    if (wasPaused) this.sendAppend(m.from);
     while (this.sendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term });

@@ -176,7 +176,9 @@ export type Message =
  *     suffix is truncated), then `hardState`.
  *  3. Only when 2 is durable, send `messagesAfterPersist`.
  *  4. Install `snapshot` into the state machine, then apply `committedEntries` in order; serve each
- *     `readStates` request once the state machine has applied its index.
+ *     `readStates` request once the state machine has applied its index. This step may also come
+ *     first, before 2 completes: committed entries are durable on a quorum whatever this node's disk
+ *     does (etcd's leader applies in parallel with its own write too).
  *  5. Call advance(ready).
  */
 export interface Ready {

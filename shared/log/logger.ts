@@ -36,8 +36,31 @@ function redact(fields: LogFields): LogFields {
 export type LogSink = (line: string) => void;
 
 export function createLogger(options: { level: LogLevel; component: string; sink?: LogSink }): Logger {
-  const sink: LogSink = options.sink ?? ((line) => process.stderr.write(line + '\n'));
-  return build(options.level, { component: options.component }, sink);
+  return build(options.level, { component: options.component }, options.sink ?? stderrSink());
+}
+
+let sharedStderrSink: LogSink | null = null;
+
+/**
+ * Lines written in one turn of the event loop go to stderr in one write: on a pipe every write is a
+ * blocking system call, and a busy replica logs a line per claim. Whatever is pending is written when
+ * the process exits, whatever the cause (short of SIGKILL).
+ */
+function stderrSink(): LogSink {
+  if (sharedStderrSink) return sharedStderrSink;
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    process.stderr.write(text);
+  };
+  process.on('exit', flush);
+  sharedStderrSink = (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(line + '\n');
+  };
+  return sharedStderrSink;
 }
 
 function build(level: LogLevel, base: LogFields, sink: LogSink): Logger {

@@ -141,6 +141,7 @@ test('ReadIndex before the leader committed in its term waits for the no-op, the
   lab.elect('n1');
   lab.act('n1', (n) => n.propose('a'));
   lab.deliverAll();
+  lab.heartbeatRounds(1); // tells the followers that 'a' committed
   // n2 wins term 2, but no acknowledgement of its no-op gets back to it.
   const noAcks: Interference = (m) => (m.to === 'n2' && m.type === 'appendResponse' ? null : m);
   lab.elect('n2', noAcks);

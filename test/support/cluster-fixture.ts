@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { eventually } from './coordinator-fixture.js';
 import { freePorts } from './ports.js';
-import { KeyleaseProcess } from './processes.js';
+import { KeyleaseProcess, TSX_ENTRY } from './processes.js';
 import { requestJson } from '../../shared/http/json-request.js';
 
 export interface ReplicaSpec {
@@ -33,6 +33,9 @@ export class TestCluster {
 
   /** With TLS the replicas serve HTTPS: set this to the CA that signed them (it may change in a test). */
   httpsCaPem: Buffer | null;
+
+  /** Node options put before the CLI for every replica started from now on (a benchmark's --cpu-prof). */
+  nodeArgs: readonly string[] = [];
 
   private constructor(
     readonly replicas: readonly ReplicaSpec[],
@@ -82,7 +85,7 @@ export class TestCluster {
       ...(options.join ? ['--join'] : []),
       ...this.extra,
       ...(options.extra ?? []),
-    ]);
+    ], {}, [...this.nodeArgs, ...TSX_ENTRY]);
     this.processes.set(id, proc);
     await proc.waitForMessage('coordinator ready', 30_000);
     return proc;

@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../cli/keylease.ts', import.meta.url));
 
+/** The node arguments that start the CLI from its TypeScript, through tsx. */
+export const TSX_ENTRY: readonly string[] = ['--import', 'tsx', CLI];
+
 export interface LogRecord {
   readonly msg?: string;
   readonly level?: string;
@@ -20,7 +23,7 @@ export class KeyleaseProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   /** `entry`: the node arguments that start the CLI; the TypeScript through tsx unless given. */
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, entry: readonly string[] = ['--import', 'tsx', CLI]) {
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, entry: readonly string[] = TSX_ENTRY) {
     this.child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.onLine(line));

@@ -20,16 +20,19 @@ export interface PeerTransportOptions {
   readonly logger: Logger;
 }
 
+/** Per-call statistics for channelz cost a little on every message, and nothing reads them here. */
+const PEER_CHANNEL_OPTIONS = { 'grpc.enable_channelz': 0 } as const;
+
 /** Writes gRPC may buffer for a slow peer; beyond this the stream is dropped and Raft's retries take over. */
 const MAX_BACKLOG_PER_PEER = 4096;
 
 /**
  * Raft messages over gRPC: one client stream per peer, opened on first use and reopened after a
- * failure. Loss is fine (Raft retransmits), so a broken stream drops what was in flight rather than
+ * failure; the messages for a peer from one turn of the event loop go in one envelope. Loss is fine (Raft retransmits), so a broken stream drops what was in flight rather than
  * holding it: a stale append delivered late is harmless but useless.
  */
 export class PeerTransport {
-  private readonly server = new grpc.Server();
+  private readonly server = new grpc.Server(PEER_CHANNEL_OPTIONS);
   private readonly clients = new Map<NodeId, RaftPeerClient>();
   /** Raft addresses: configured ones, and those of members added later, learned from their messages. */
   private readonly addresses: Map<NodeId, string>;
@@ -37,6 +40,9 @@ export class PeerTransport {
   private readonly streams = new Map<NodeId, grpc.ClientWritableStream<RaftEnvelope>>();
   /** Writes made since the peer's stream last drained. */
   private readonly backlog = new Map<NodeId, number>();
+  /** Messages (JSON) queued in this turn of the event loop, by recipient. */
+  private outbox = new Map<NodeId, Buffer[]>();
+  private flushScheduled = false;
   /** One for every peer client: each new connection takes the CA and certificate current at that moment. */
   private readonly channelCredentials: grpc.ChannelCredentials;
   private closed = false;
@@ -75,22 +81,40 @@ export class PeerTransport {
     );
   }
 
+  /** Queues `message`; everything queued for a peer in this turn of the event loop leaves in one write. */
   send(message: Message): void {
     if (this.closed) return;
-    const stream = this.streamTo(message.to);
-    if (!stream) return;
-    const envelope: RaftEnvelope = {
-      from: this.options.replicaId,
-      to: message.to,
-      message: Buffer.from(JSON.stringify(message)),
-      fromRaftAddress: this.options.advertisedRaftAddress,
-      fromAgentEndpoint: this.options.advertisedAgentEndpoint,
-    };
-    if (!stream.write(envelope)) {
-      // gRPC keeps the write buffered; a peer that stays this far behind gets a fresh stream instead.
-      const backlog = (this.backlog.get(message.to) ?? 0) + 1;
-      this.backlog.set(message.to, backlog);
-      if (backlog > MAX_BACKLOG_PER_PEER) this.resetStream(message.to);
+    const queue = this.outbox.get(message.to);
+    if (queue) queue.push(Buffer.from(JSON.stringify(message)));
+    else this.outbox.set(message.to, [Buffer.from(JSON.stringify(message))]);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    if (this.closed) return;
+    for (const [to, messages] of outbox) {
+      const stream = this.streamTo(to);
+      if (!stream) continue;
+      const envelope: RaftEnvelope = {
+        from: this.options.replicaId,
+        to,
+        message: messages[0]!,
+        moreMessages: messages.slice(1),
+        fromRaftAddress: this.options.advertisedRaftAddress,
+        fromAgentEndpoint: this.options.advertisedAgentEndpoint,
+      };
+      if (!stream.write(envelope)) {
+        // gRPC keeps the write buffered; a peer that stays this far behind gets a fresh stream instead.
+        const backlog = (this.backlog.get(to) ?? 0) + 1;
+        this.backlog.set(to, backlog);
+        if (backlog > MAX_BACKLOG_PER_PEER) this.resetStream(to);
+      }
     }
   }
 
@@ -108,24 +132,30 @@ export class PeerTransport {
   }
 
   private receive(envelope: RaftEnvelope__Output): void {
-    let message: Message;
-    try {
-      message = JSON.parse(Buffer.from(envelope.message).toString('utf8')) as Message;
-    } catch {
-      this.options.logger.warn('dropping an undecodable Raft message', { from: envelope.from });
+    if (envelope.to !== this.options.replicaId || envelope.from === this.options.replicaId) {
+      this.options.logger.warn('dropping Raft messages not meant for this replica', { from: envelope.from, to: envelope.to });
       return;
     }
-    if (message.to !== this.options.replicaId || message.from !== envelope.from || message.from === this.options.replicaId) {
-      this.options.logger.warn('dropping a Raft message not meant for this replica', { from: envelope.from, to: message.to });
-      return;
-    }
-    if (envelope.fromAgentEndpoint) this.agentEndpoints.set(message.from, envelope.fromAgentEndpoint);
+    if (envelope.fromAgentEndpoint) this.agentEndpoints.set(envelope.from, envelope.fromAgentEndpoint);
     // Configured addresses win; a member added at run time is answered where it says it listens.
-    if (envelope.fromRaftAddress && !this.options.peers.has(message.from) && this.addresses.get(message.from) !== envelope.fromRaftAddress) {
-      this.addresses.set(message.from, envelope.fromRaftAddress);
-      this.forget(message.from);
+    if (envelope.fromRaftAddress && !this.options.peers.has(envelope.from) && this.addresses.get(envelope.from) !== envelope.fromRaftAddress) {
+      this.addresses.set(envelope.from, envelope.fromRaftAddress);
+      this.forget(envelope.from);
     }
-    this.options.onMessage(message);
+    for (const bytes of [envelope.message, ...envelope.moreMessages]) {
+      let message: Message;
+      try {
+        message = JSON.parse(bytes.toString('utf8')) as Message;
+      } catch {
+        this.options.logger.warn('dropping an undecodable Raft message', { from: envelope.from });
+        continue;
+      }
+      if (message.to !== envelope.to || message.from !== envelope.from) {
+        this.options.logger.warn('dropping a Raft message whose sender or recipient differs from its envelope', { from: envelope.from, to: envelope.to });
+        continue;
+      }
+      this.options.onMessage(message);
+    }
   }
 
   private streamTo(peer: NodeId): grpc.ClientWritableStream<RaftEnvelope> | null {
@@ -152,6 +182,9 @@ export class PeerTransport {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.keepalive_time_ms': 10_000,
+      ...PEER_CHANNEL_OPTIONS,
+      // A Raft stream is never retried (Raft resends what was lost), so gRPC need not buffer its writes.
+      'grpc.enable_retries': 0,
     });
     this.clients.set(peer, client);
     return client;

@@ -1,6 +1,6 @@
 import { accept, applyCommand, createEmptyState, restoreSnapshot, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
 import { RaftNode } from '../../raft/node.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
 import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
 import { LogClosedError, NotLeaderError } from '../errors.js';
@@ -38,7 +38,15 @@ interface PendingProposal {
   readonly term: number;
   readonly resolve: (result: Result<unknown>) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Swept by the ticker (one timer for all, rather than one per entry). */
+  readonly deadline: number;
+}
+
+/** A command waiting for the end of this event-loop turn, to be proposed with the others that arrived. */
+interface QueuedProposal {
+  readonly data: string;
+  readonly resolve: (result: Result<unknown>) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 interface PendingRead {
@@ -85,7 +93,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private snapshotIndex: number;
   private role: Role = 'follower';
   private lead: NodeId | null = null;
+  /** By index, in the order proposed (so deadlines ascend). */
   private readonly pending = new Map<number, PendingProposal>();
+  private queuedProposals: QueuedProposal[] = [];
   private readonly queuedReads: PendingRead[] = [];
   private readonly readRounds: ReadRound[] = [];
   private readSequence = 0;
@@ -213,24 +223,64 @@ export class RaftReplicatedLog implements ReplicatedLog {
     };
   }
 
+  /**
+   * Commands proposed in one turn of the event loop become entries together: one append to each
+   * follower and one disk write for all of them.
+   */
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     this.checkOpen();
-    const proposed = this.node.propose(JSON.stringify(command));
-    if (!proposed.ok) throw new NotLeaderError(this.leaderHint());
-    return (await this.outcomeOf(proposed.index, proposed.term)) as Result<CommandOutcomes[C['type']]>;
+    if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
+    return new Promise<Result<unknown>>((resolve, reject) => {
+      if (this.queuedProposals.length === 0) setImmediate(() => this.proposeQueued());
+      this.queuedProposals.push({ data: JSON.stringify(command), resolve, reject });
+    }) as Promise<Result<CommandOutcomes[C['type']]>>;
+  }
+
+  private proposeQueued(): void {
+    const queued = this.queuedProposals;
+    this.queuedProposals = [];
+    if (queued.length === 0) return;
+    if (this.failure || this.closed) {
+      for (const q of queued) q.reject(this.failure ? new ReplicaStoppedError() : new LogClosedError());
+      return;
+    }
+    const proposed = this.node.proposeBatch(queued.map((q) => q.data));
+    if (!proposed.ok) {
+      for (const q of queued) q.reject(new NotLeaderError(this.leaderHint()));
+      return;
+    }
+    const deadline = performance.now() + this.options.proposalTimeoutMs;
+    queued.forEach((q, k) => this.track(proposed.index + k, { term: proposed.term, resolve: q.resolve, reject: q.reject, deadline }));
+    this.kick();
+  }
+
+  private track(index: number, proposal: PendingProposal): void {
+    // A proposal of an earlier term at this index lost its entry to ours: its caller may retry.
+    const overwritten = this.pending.get(index);
+    if (overwritten) {
+      this.pending.delete(index);
+      overwritten.reject(new NotLeaderError(this.leaderHint()));
+    }
+    this.pending.set(index, proposal);
   }
 
   /** Waits until the entry proposed at `index` in `term` is applied here, or is known to be lost. */
   private outcomeOf(index: number, term: number): Promise<Result<unknown>> {
     const outcome = new Promise<Result<unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(index);
-        reject(new ProposalTimeoutError(this.options.proposalTimeoutMs));
-      }, this.options.proposalTimeoutMs);
-      this.pending.set(index, { term, resolve, reject, timer });
+      this.track(index, { term, resolve, reject, deadline: performance.now() + this.options.proposalTimeoutMs });
     });
     this.kick();
     return outcome;
+  }
+
+  /** Fails the proposals whose deadline passed; the oldest come first, so the sweep stops at the first live one. */
+  private expireProposals(): void {
+    const now = performance.now();
+    for (const [index, pending] of this.pending) {
+      if (pending.deadline > now) break;
+      this.pending.delete(index);
+      pending.reject(new ProposalTimeoutError(this.options.proposalTimeoutMs));
+    }
   }
 
   /** Linearizable: runs `query` once this replica has applied everything committed before the call. */
@@ -354,6 +404,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private tick(): void {
     if (this.closed || this.failure) return;
     this.node.tick();
+    this.expireProposals();
     this.kick();
   }
 
@@ -373,6 +424,12 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private kick(): void {
     if (this.closed || this.failure) return;
     for (const message of this.node.takeMessages()) this.transport.send(message);
+    // A commit learned while a write is in flight is applied now, not after that write.
+    const committed = this.node.takeCommittedEntries();
+    if (committed.length > 0) {
+      for (const entry of committed) this.apply(entry);
+      this.serveReads();
+    }
     if (this.draining) return;
     this.draining = this.drain()
       .catch((error: unknown) => this.fail(error))
@@ -387,16 +444,19 @@ export class RaftReplicatedLog implements ReplicatedLog {
       const ready = this.node.ready();
       // Replication traffic claims nothing about our disk and may leave before the write completes.
       for (const message of ready.messages) this.transport.send(message);
-      await this.storage.persist(ready);
-      for (const message of ready.messagesAfterPersist) this.transport.send(message);
+      // Committed entries are durable on a quorum already, and the state machine is rebuilt from the log
+      // on restart: they are applied now rather than after this replica's own write (and must be, in
+      // order with what takeCommittedEntries hands out).
       if (ready.snapshot) this.installSnapshot(ready.snapshot);
       for (const entry of ready.committedEntries) this.apply(entry);
+      await this.storage.persist(ready);
+      for (const message of ready.messagesAfterPersist) this.transport.send(message);
       if (ready.softState) this.setRole(ready.softState);
       this.readIndexesConfirmed(ready.readStates);
       this.node.advance(ready);
       this.serveReads();
       this.startReadRound();
-      await this.maybeCompact(ready);
+      await this.maybeCompact();
     }
   }
 
@@ -415,7 +475,6 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const pending = this.pending.get(entry.index);
     if (!pending) return;
     this.pending.delete(entry.index);
-    clearTimeout(pending.timer);
     // Another leader's entry took this index: ours was never committed, and the caller may retry.
     if (pending.term === entry.term) pending.resolve(result);
     else pending.reject(new NotLeaderError(this.leaderHint()));
@@ -428,15 +487,16 @@ export class RaftReplicatedLog implements ReplicatedLog {
     for (const [index, pending] of this.pending) {
       if (index > snapshot.meta.index) continue;
       this.pending.delete(index);
-      clearTimeout(pending.timer);
       // The snapshot may or may not contain our entry: the caller cannot know, and must retry.
       pending.reject(new OutcomeUnknownError());
     }
     this.options.logger.info('installed a snapshot from the leader', { index: snapshot.meta.index, term: snapshot.meta.term });
   }
 
-  private async maybeCompact(ready: Ready): Promise<void> {
-    if (ready.committedEntries.length === 0 || this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+  private async maybeCompact(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+    // Entries applied before this replica's own write finished are compacted once they are durable here.
+    if (this.appliedIndex > this.storage.durableLastIndex) return;
     const index = this.appliedIndex;
     const data = JSON.stringify(takeSnapshot(this.state));
     const meta = this.node.compact(index, data);
@@ -521,11 +581,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   private failAll(error: Error): void {
-    for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
+    for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
+    for (const queued of this.queuedProposals.splice(0)) queued.reject(error);
     for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(error);
     for (const read of this.queuedReads.splice(0)) read.reject(error);
   }

@@ -23,9 +23,9 @@ interface Meta {
 /**
  * A replica's durable Raft state in classic-level: hard state, snapshot and log entries, each record
  * checksummed. Every Ready is written as one atomic batch, so a crash leaves either all of it or none,
- * and synced whenever it holds something a promise depends on: entries, a snapshot, a new term or vote.
- * A batch that only moves the commit index is not synced (as in etcd): a lost commit index is learned
- * again from the leader, and the state machine is rebuilt from the log on restart anyway.
+ * and synced: it holds something a promise depends on (entries, a snapshot, a new term or vote). A hard
+ * state that only moves the commit index is not written on its own (etcd does not sync it either): a
+ * lost commit index is learned again from the leader, and the state machine is rebuilt from the log.
  */
 export class RaftStorage {
   private durableTerm = 0;
@@ -37,6 +37,11 @@ export class RaftStorage {
     private firstIndex: number,
     private lastIndex: number,
   ) {}
+
+  /** The last entry the durable log holds. */
+  get durableLastIndex(): number {
+    return this.lastIndex;
+  }
 
   /** Opens (or creates) the store and reads back what survived; refuses damaged or foreign data. */
   static async open(directory: string, replicaId: string, logger: Logger): Promise<{ storage: RaftStorage; recovered: RecoveredState }> {
@@ -82,10 +87,12 @@ export class RaftStorage {
       last = ready.entries[ready.entries.length - 1]!.index;
     }
     const hardState = ready.hardState;
-    if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(hardState) });
-    if (ops.length === 0) return;
     const mustSync = ready.snapshot !== null || ready.entries.length > 0 || (hardState !== null && (hardState.term !== this.durableTerm || hardState.vote !== this.durableVote));
-    await this.write(ops, mustSync);
+    // A hard state that only moves the commit index waits for the next synced write: the commit index
+    // is learned again from the leader, and a write of its own would cost a disk round trip per commit.
+    if (!mustSync) return;
+    if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(hardState) });
+    await this.write(ops, true);
     this.firstIndex = first;
     this.lastIndex = last;
     if (hardState) {

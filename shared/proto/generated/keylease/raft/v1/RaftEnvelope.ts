@@ -7,6 +7,7 @@ export interface RaftEnvelope {
   'message'?: (Buffer | Uint8Array | string);
   'fromRaftAddress'?: (string);
   'fromAgentEndpoint'?: (string);
+  'moreMessages'?: (Buffer | Uint8Array | string)[];
 }
 
 export interface RaftEnvelope__Output {
@@ -15,4 +16,5 @@ export interface RaftEnvelope__Output {
   'message': (Buffer);
   'fromRaftAddress': (string);
   'fromAgentEndpoint': (string);
+  'moreMessages': (Buffer)[];
 }

@@ -1,0 +1,85 @@
+/**
+ * PeerTransport over real gRPC on loopback: the messages queued for a peer in one turn of the event
+ * loop travel in one envelope, and every one of them arrives, in order, as sent.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PeerTransport } from '../../coordinator/replication/raft/peer-transport.js';
+import type { AppendMessage, Message } from '../../coordinator/raft/types.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { eventually } from '../support/coordinator-fixture.js';
+import { freePorts } from '../support/ports.js';
+
+function transport(id: string, port: number, peers: Map<string, string>, received: Message[]): PeerTransport {
+  return new PeerTransport({
+    replicaId: id,
+    listenHost: '127.0.0.1',
+    listenPort: port,
+    peers,
+    advertisedRaftAddress: `127.0.0.1:${port}`,
+    advertisedAgentEndpoint: `127.0.0.1:1`,
+    tls: null,
+    onMessage: (m) => received.push(m),
+    logger: silentLogger,
+  });
+}
+
+const append = (n: number): AppendMessage => ({
+  type: 'append',
+  from: 'a',
+  to: 'b',
+  term: 1,
+  index: n,
+  logTerm: 1,
+  entries: [{ index: n + 1, term: 1, type: 'normal', data: JSON.stringify({ n }) }],
+  commit: 0,
+});
+
+test('messages sent in one turn arrive together, all of them, in order; later turns keep the order', async () => {
+  const [portA, portB] = (await freePorts(2)) as [number, number];
+  const atA: Message[] = [];
+  const atB: Message[] = [];
+  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), atA);
+  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
+  try {
+    await a.start();
+    await b.start();
+    for (let n = 0; n < 50; n++) a.send(append(n));
+    await eventually(async () => (atB.length === 50 ? true : undefined), 10_000, 'the first 50 messages at b');
+    for (let n = 50; n < 60; n++) a.send(append(n));
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let n = 60; n < 70; n++) a.send(append(n));
+    await eventually(async () => (atB.length === 70 ? true : undefined), 10_000, 'all 70 messages at b');
+    assert.equal(atB.map((m) => (m as AppendMessage).index), Array.from({ length: 70 }, (_, n) => n));
+    assert.equal(atB[7], append(7), 'a message arrives exactly as sent');
+    assert.is(b.agentEndpointOf('a'), '127.0.0.1:1', 'the envelope still names the sender');
+    assert.equal(atA, []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a message whose sender differs from its envelope is dropped; the rest of the envelope arrives', async () => {
+  const [portA, portB] = (await freePorts(2)) as [number, number];
+  const atB: Message[] = [];
+  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), []);
+  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
+  try {
+    await a.start();
+    await b.start();
+    a.send(append(1));
+    a.send({ ...append(2), from: 'c' });
+    a.send(append(3));
+    await new Promise((resolve) => setImmediate(resolve));
+    // The stream keeps order: once this later message is in, the envelope before it was handled.
+    a.send(append(4));
+    await eventually(async () => (atB.some((m) => (m as AppendMessage).index === 4) ? true : undefined), 10_000, 'the last message at b');
+    assert.equal(atB.map((m) => (m as AppendMessage).index), [1, 3, 4]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test.run();
