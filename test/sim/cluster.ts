@@ -90,7 +90,7 @@ const GENEROUS_LINEARIZABILITY_STEPS = 100_000_000;
 const ELECTION_TICKS = 10;
 /**
  * Default budget of the client history's linearizability check. The costliest correct history of seeds
- * 1..10,000 takes under 8,000 steps (a few ms); illegal ones, which a search must exhaust, can take far
+ * 1..10,000 takes under 3,000 steps (a few ms); illegal ones, which a search must exhaust, can take far
  * longer, and an undecided seed fails as an illegal one would.
  */
 const LINEARIZABILITY_MAX_STEPS = 1_000_000;
