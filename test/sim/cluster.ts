@@ -21,8 +21,12 @@ export interface SimOptions {
   /** Virtual ms of faults and client load, followed by a heal phase of at most `healMs`. */
   readonly chaosMs: number;
   readonly healMs: number;
-  /** Budget of the client history's linearizability check (default 2,000 ms); past it the verdict is 'unknown'. */
-  readonly linearizabilityTimeoutMs?: number;
+  /**
+   * Budget of the client history's linearizability check in search steps (default 1,000,000); past it
+   * the seed fails as undecided. Counted in steps, not time, so that a seed's verdict is the same on a
+   * busy machine as on an idle one.
+   */
+  readonly linearizabilityMaxSteps?: number;
   /** Receives one line per notable event, to debug a replayed seed. */
   readonly trace?: (line: string) => void;
 }
@@ -43,9 +47,9 @@ export interface SimReport {
   /** Client operations in the history (Claim, Release, ExpireLease proposals), and how many were answered. */
   readonly operations: number;
   readonly answered: number;
-  /** The linearizability check's verdict ('unknown': not decided in time; 'illegal' fails the seed) and its cost. */
-  readonly linearizability: 'ok' | 'unknown';
+  /** What the linearizability check cost (an illegal or undecided history fails the seed instead). */
   readonly linearizabilityMs: number;
+  readonly linearizabilitySteps: number;
 }
 
 /** The defaults `run-sim.ts` and the test use: the seed alone decides size and intensity. */
@@ -57,14 +61,39 @@ export function replayCommand(options: SimOptions): string {
   return `npx tsx test/sim/run-sim.ts --seed ${options.seed} --replicas ${options.replicas} --intensity ${options.intensity}`;
 }
 
+export type FailureKind = 'safety violation' | 'linearizability undecided' | 'failure' | 'crash';
+
 /** A failed seed: the message says what broke and how to replay it. */
 export class SimFailure extends Error {
   override readonly name = 'SimFailure';
+
+  constructor(
+    message: string,
+    readonly kind: FailureKind = 'failure',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
+/**
+ * The checker found no verdict within its budget. That fails the seed like a violation would: an
+ * undecided history is one nobody checked, and the illegal ones are the likeliest to run long.
+ */
+export class LinearizabilityUndecided extends Error {
+  override readonly name = 'LinearizabilityUndecided';
+}
+
+/** A hundred times the default budget, to rerun an undecided seed with. */
+const GENEROUS_LINEARIZABILITY_STEPS = 100_000_000;
+
 const ELECTION_TICKS = 10;
-/** Default budget of the client history's linearizability check; correct histories take a few ms. */
-const LINEARIZABILITY_TIMEOUT_MS = 2000;
+/**
+ * Default budget of the client history's linearizability check. The costliest correct history of seeds
+ * 1..10,000 takes under 3,000 steps (a few ms); illegal ones, which a search must exhaust, can take far
+ * longer, and an undecided seed fails as an illegal one would.
+ */
+const LINEARIZABILITY_MAX_STEPS = 1_000_000;
 const BASE_TICK_MS = 10;
 
 interface PendingProposal {
@@ -99,7 +128,7 @@ export class SimCluster {
   readonly checker = new SafetyChecker<CoreStateMachine>(5, (id) => this.replicas.get(id)?.disk);
   private readonly workload: Workload;
   readonly history = new ClientHistory();
-  private linearizability: { readonly result: 'ok' | 'unknown'; readonly ms: number } = { result: 'ok', ms: 0 };
+  private linearizabilityCost = { ms: 0, steps: 0 };
   private readonly proposals = new Map<NodeId, Map<number, PendingProposal>>();
   /**
    * Commands whose outcome the client never learned (entry overwritten, replica crashed or retired);
@@ -186,10 +215,19 @@ export class SimCluster {
       this.converge();
     } catch (error) {
       const what = error instanceof Error ? error.message : String(error);
-      const kind = error instanceof SafetyViolation ? 'safety violation' : error instanceof SimFailure ? 'failure' : 'crash';
+      const kind: FailureKind =
+        error instanceof SafetyViolation
+          ? 'safety violation'
+          : error instanceof LinearizabilityUndecided
+            ? 'linearizability undecided'
+            : error instanceof SimFailure
+              ? 'failure'
+              : 'crash';
+      const replay =
+        kind === 'linearizability undecided' ? `${replayCommand(this.options)} --lin-steps ${GENEROUS_LINEARIZABILITY_STEPS}` : `${replayCommand(this.options)} --trace`;
       throw new SimFailure(
-        `seed ${this.options.seed} (${this.options.replicas} replicas, intensity ${this.options.intensity}): ${kind} at t=${this.scheduler.now}: ${what}\n` +
-          `  replay: ${replayCommand(this.options)} --trace`,
+        `seed ${this.options.seed} (${this.options.replicas} replicas, intensity ${this.options.intensity}): ${kind} at t=${this.scheduler.now}: ${what}\n  replay: ${replay}`,
+        kind,
         { cause: error },
       );
     }
@@ -207,8 +245,8 @@ export class SimCluster {
       membershipChanges: this.membershipChanges,
       operations: this.history.operations.length,
       answered: this.history.operations.filter((op) => op.return !== null).length,
-      linearizability: this.linearizability.result,
-      linearizabilityMs: this.linearizability.ms,
+      linearizabilityMs: this.linearizabilityCost.ms,
+      linearizabilitySteps: this.linearizabilityCost.steps,
     };
   }
 
@@ -529,15 +567,15 @@ export class SimCluster {
   /**
    * What the clients saw must be linearizable against the allocation model (per pod), and no key may
    * be held by two pods at once as far as the answers show. A history not decided within the budget
-   * is reported as 'unknown' in the SimReport, not failed here: the caller judges how often that happens.
+   * fails the seed too.
    */
   private checkClientHistory(): void {
     const history = this.history.operations;
     const started = performance.now();
-    const verdict = checkLinearizable(allocationModel, history, { timeoutMs: this.options.linearizabilityTimeoutMs ?? LINEARIZABILITY_TIMEOUT_MS });
-    this.linearizability = { result: verdict.result === 'unknown' ? 'unknown' : 'ok', ms: performance.now() - started };
-    if (verdict.result === 'illegal') throw new SafetyViolation(`client history (${history.length} operations) is not linearizable: ${verdict.info}`);
-    if (verdict.result === 'unknown') this.trace(`linearizability unknown: ${verdict.info}`);
+    const verdict = checkLinearizable(allocationModel, history, { maxSteps: this.options.linearizabilityMaxSteps ?? LINEARIZABILITY_MAX_STEPS });
+    this.linearizabilityCost = { ms: performance.now() - started, steps: verdict.steps };
+    if (verdict.result === 'illegal') throw new SafetyViolation(`client history (${history.length} operations) is not linearizable (found in ${verdict.steps} search steps): ${verdict.info}`);
+    if (verdict.result === 'unknown') throw new LinearizabilityUndecided(`client history (${history.length} operations): ${verdict.info}`);
     const shared = checkNoSharedKeys(history)[0];
     if (shared !== undefined) {
       const [a, b] = shared.holdings;

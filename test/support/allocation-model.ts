@@ -67,13 +67,28 @@ export const allocationModel: Model<PodState, AllocationInput, AllocationOutput>
     return [...byPod.values()];
   },
 
+  // Without its answer, a claim's count makes no difference (see claim), nor whether a lease ended by
+  // release without a request id or by expiry (see end).
+  unansweredKey(input) {
+    if (input.kind === 'claim') return `claim ${input.podName}`;
+    const requestId = input.kind === 'release' ? input.requestId : undefined;
+    return `end ${input.podName} ${input.leaseId}${requestId === undefined ? '' : ` request ${requestId}`}`;
+  },
+
   hash({ held, ended, acceptedReleases }) {
     const holding = held === null ? '-' : held === 'unknown' ? '?' : `${held.leaseId}:${held.pubKeys.join(',')}`;
     return `${holding}|${ended.join(',')}|${acceptedReleases.join(',')}`;
   },
 
-  // A refusal changes nothing wherever it may come (see claim and end below).
-  readOnly: (_input, output) => !output.ok,
+  settled(pod, input, output) {
+    // A refusal changes nothing wherever it may come (see claim and end below).
+    if (!output.ok) return true;
+    // A holder gets its own lease back. The pod holds it until it ends, and an ended lease is never
+    // handed out again: in no later state may this answer change anything.
+    if (input.kind === 'claim') return pod.held !== null && pod.held !== 'unknown';
+    // A retry of an accepted release: its request id stays remembered.
+    return input.kind === 'release' && input.requestId !== undefined && pod.acceptedReleases.includes(input.requestId);
+  },
 
   describe(op) {
     const { input } = op;

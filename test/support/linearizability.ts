@@ -32,12 +32,20 @@ export interface Model<S, I, O> {
   /** Equal hashes must mean equal states: the search skips a (linearized ops, state) pair it already explored. */
   hash(state: S): string;
   /**
-   * True when this answer leaves the state unchanged in every state that allows it (a refusal, a read).
-   * Such an op, once legal, is linearized at once and never tried later: moving it to the first point
-   * where it is legal changes no state and relaxes every real-time constraint, so nothing is lost, and
-   * the search no longer tries every order of many concurrent no-ops.
+   * True when this answered op, legal in `state`, changes nothing there and, in every state reachable
+   * from `state`, is either not allowed or changes nothing (a refusal, a read, a repeat of something
+   * that stays done). Such an op is linearized at once and never tried later: it must come somewhere
+   * ahead, and wherever it can come it changes nothing, so moving it to now leaves every later state
+   * as it was and only relaxes real-time constraints. The search then no longer tries every order of
+   * many concurrent ops that change nothing — for an illegal history, every subset of them.
    */
-  readOnly?(input: I, output: O): boolean;
+  settled?(state: S, input: I, output: O): boolean;
+  /**
+   * Unanswered ops whose inputs have equal keys are interchangeable: `step(s, a, null)` and
+   * `step(s, b, null)` agree in every state `s` (a retry, or requests that differ only in what the
+   * lost answer would have said). Default: the input's JSON.
+   */
+  unansweredKey?(input: I): string;
   describe?(op: Operation<I, O>): string;
 }
 
@@ -45,6 +53,18 @@ export interface CheckResult {
   result: 'ok' | 'illegal' | 'unknown';
   /** For 'illegal': the longest linearizable prefix found and the op that could not follow it. */
   info?: string;
+  /** Search steps taken over all partitions: what the verdict cost, independent of the machine's load. */
+  steps: number;
+}
+
+/**
+ * How long the search may go on before the verdict is 'unknown'. A step budget gives the same verdict
+ * on any machine under any load; a time budget bounds the wait when that matters more.
+ */
+export interface CheckBudget {
+  timeoutMs?: number;
+  /** Search steps over all partitions (a step considers one call or return event). */
+  maxSteps?: number;
 }
 
 /** Reading the clock on every step would cost more than the step. */
@@ -52,27 +72,35 @@ const DEADLINE_CHECK_EVERY = 1024;
 /** How much of the longest prefix an 'illegal' report lists: the ops just before the failure matter most. */
 const PREFIX_OPS_SHOWN = 20;
 
-export function checkLinearizable<S, I, O>(
-  model: Model<S, I, O>,
-  history: readonly Operation<I, O>[],
-  { timeoutMs }: { timeoutMs: number },
-): CheckResult {
-  const deadline = performance.now() + timeoutMs;
+export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], budget: CheckBudget): CheckResult {
+  const { timeoutMs, maxSteps } = budget;
+  if (timeoutMs === undefined && maxSteps === undefined) throw new Error('checkLinearizable needs a budget: give timeoutMs, maxSteps or both');
+  const limits: SearchLimits = { deadline: timeoutMs === undefined ? Infinity : performance.now() + timeoutMs, stepsLeft: maxSteps ?? Infinity };
   const partitions = model.partition?.(history) ?? [[...history]];
+  let steps = 0;
   for (const [index, ops] of partitions.entries()) {
-    const outcome = searchPartition(model, ops, deadline);
-    if (outcome.kind === 'timed-out') {
-      return { result: 'unknown', info: `not decided within ${timeoutMs} ms (partition ${index + 1} of ${partitions.length}, ${ops.length} ops)` };
+    const outcome = searchPartition(model, ops, limits);
+    steps += outcome.steps;
+    if (outcome.kind === 'out-of-budget') {
+      const spent = limits.stepsLeft <= 0 ? `${maxSteps} steps` : `${timeoutMs} ms`;
+      return { result: 'unknown', info: `not decided within ${spent} (partition ${index + 1} of ${partitions.length}, ${ops.length} ops)`, steps };
     }
-    if (outcome.kind === 'illegal') return { result: 'illegal', info: explain(model, outcome) };
+    if (outcome.kind === 'illegal') return { result: 'illegal', info: explain(model, outcome), steps };
   }
-  return { result: 'ok' };
+  return { result: 'ok', steps };
 }
 
-type PartitionOutcome<S, I, O> =
+/** What is left of the budget, shared by the partitions in turn. */
+interface SearchLimits {
+  readonly deadline: number;
+  stepsLeft: number;
+}
+
+type PartitionOutcome<S, I, O> = { steps: number } & (
   | { kind: 'linearizable' }
-  | { kind: 'timed-out' }
-  | { kind: 'illegal'; prefix: Operation<I, O>[]; blocked: Operation<I, O>; stateAfterPrefix: S };
+  | { kind: 'out-of-budget' }
+  | { kind: 'illegal'; prefix: Operation<I, O>[]; blocked: Operation<I, O>; stateAfterPrefix: S }
+);
 
 /** The list's start, and what every entry links back to. */
 interface Link<I, O> {
@@ -89,10 +117,10 @@ interface Entry<I, O> extends Link<I, O> {
   /** On a call: its op's return event, or null if the op never returned (it has none). */
   readonly returnEntry: Entry<I, O> | null;
   /**
-   * For an op that never returned: the id of the last earlier-called such op with the same input (a
-   * retry of the same request), or null. Two such ops are interchangeable (same input, no answer, and
-   * the earlier one can go wherever the later one can), so the later is placed only after the earlier:
-   * otherwise every subset of a request's lost retries would be searched as a different choice.
+   * For an op that never returned: the id of the last earlier-called such op with the same
+   * `unansweredKey` (a retry of the same request, say), or null. Two such ops are interchangeable
+   * (same effect, no answer, and the earlier one can go wherever the later one can), so the later is
+   * placed only after the earlier: otherwise every subset of them would be searched as another choice.
    */
   twinBefore: number | null;
 }
@@ -103,12 +131,12 @@ interface Frame<S, I, O> {
   readonly stateBefore: S;
   readonly below: Frame<S, I, O> | null;
   readonly depth: number;
-  /** Placed because it was read-only and legal: never a choice to revisit. */
+  /** Placed because it was settled (see Model.settled): never a choice to revisit. */
   readonly forced: boolean;
 }
 
-function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], deadline: number): PartitionOutcome<S, I, O> {
-  const { head, answered } = eventList(ops);
+function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], limits: SearchLimits): PartitionOutcome<S, I, O> {
+  const { head, answered } = eventList(ops, model.unansweredKey?.bind(model) ?? ((input: I) => JSON.stringify(input)));
   // An op that never returned sits at +∞: it may be linearized anywhere after its call or never, so the
   // search is done once every answered op is linearized; the rest are left out.
   let unplaced = answered;
@@ -118,8 +146,35 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
   const explored = new Set<string>();
   let deepestFailure: { depth: number; path: Frame<S, I, O> | null; blocked: Operation<I, O>; state: S } | null = null;
   let entry = head.next;
-  for (let steps = 1; unplaced > 0; steps++) {
-    if (steps % DEADLINE_CHECK_EVERY === 0 && performance.now() > deadline) return { kind: 'timed-out' };
+  let steps = 0;
+  const outcome = (result: PartitionOutcome<S, I, O>): PartitionOutcome<S, I, O> => {
+    limits.stepsLeft -= steps;
+    return result;
+  };
+  /**
+   * No choice so far lets `blocked` be linearized in time: undoes the last choice (and the settled
+   * placements above it, which were no choice) and goes on past it, or says the partition is illegal.
+   */
+  const backtrack = (blocked: Operation<I, O>): PartitionOutcome<S, I, O> | null => {
+    const depth = path?.depth ?? 0;
+    if (deepestFailure === null || depth > deepestFailure.depth) deepestFailure = { depth, path, blocked, state };
+    let undone: Frame<S, I, O> | null = null;
+    while (path !== null && (undone === null || undone.forced)) {
+      undone = path;
+      state = undone.stateBefore;
+      linearized.clear(undone.call.id);
+      unlift(undone.call);
+      if (undone.call.returnEntry !== null) unplaced++;
+      path = undone.below;
+    }
+    if (undone === null || undone.forced) {
+      return outcome({ kind: 'illegal', steps, prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state });
+    }
+    entry = undone.call.next;
+    return null;
+  };
+  while (unplaced > 0) {
+    if (++steps > limits.stepsLeft || (steps % DEADLINE_CHECK_EVERY === 0 && performance.now() > limits.deadline)) return outcome({ kind: 'out-of-budget', steps });
     // While an answered op is unplaced its return event lies ahead, so the scan never runs off the list.
     const current = entry!;
     if (current.isCall && current.twinBefore !== null && !linearized.has(current.twinBefore)) {
@@ -132,11 +187,11 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
       // subset of such ops placed would be another (linearized set, state) pair to explore.
       const worthPlacing = afterHash !== null && !(op.return === null && afterHash === model.hash(state));
       if (worthPlacing) {
+        const forced = op.return !== null && op.output !== null && model.settled?.(state, op.input, op.output) === true;
         linearized.set(current.id);
         const key = `${linearized.key()}|${afterHash}`;
         if (!explored.has(key)) {
           explored.add(key);
-          const forced = op.return !== null && op.output !== null && model.readOnly?.(op.input, op.output) === true;
           const frame: Frame<S, I, O> = { call: current, stateBefore: state, below: path, depth: (path?.depth ?? 0) + 1, forced }; // typed, or TS narrows `path` to null
           path = frame;
           state = step.state;
@@ -145,38 +200,27 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
           entry = head.next;
           continue;
         }
-        // Same ops linearized, same state: everything from here was already tried and failed.
+        // Same ops linearized, same state: everything from there was already tried and failed. After a
+        // settled op that means nothing from here can succeed either (see Model.settled).
         linearized.clear(current.id);
+        if (forced) {
+          const illegal = backtrack(op);
+          if (illegal !== null) return illegal;
+          continue;
+        }
       }
       entry = current.next;
     } else {
-      // This op had to be linearized before anything later, and no choice so far lets it: undo the last one.
-      const depth = path?.depth ?? 0;
-      if (deepestFailure === null || depth > deepestFailure.depth) deepestFailure = { depth, path, blocked: current.op, state };
-      if (path === null) {
-        return { kind: 'illegal', prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state };
-      }
-      // Undo forced placements (no alternative to them) down to the last real choice, and try past it.
-      let undone: Entry<I, O>;
-      let forced: boolean;
-      do {
-        undone = path.call;
-        forced = path.forced;
-        state = path.stateBefore;
-        linearized.clear(undone.id);
-        unlift(undone);
-        if (undone.returnEntry !== null) unplaced++;
-        path = path.below;
-      } while (forced && path !== null);
-      if (forced) return { kind: 'illegal', prefix: opsOf(deepestFailure.path), blocked: deepestFailure.blocked, stateAfterPrefix: deepestFailure.state };
-      entry = undone.next;
+      // This op had to be linearized before anything later, and no choice so far lets it.
+      const illegal = backtrack(current.op);
+      if (illegal !== null) return illegal;
     }
   }
-  return { kind: 'linearizable' };
+  return outcome({ kind: 'linearizable', steps });
 }
 
 /** The ops' call and return events in time order, as a linked list, and how many ops were answered. */
-function eventList<I, O>(ops: readonly Operation<I, O>[]): { head: Link<I, O>; answered: number } {
+function eventList<I, O>(ops: readonly Operation<I, O>[], unansweredKey: (input: I) => string): { head: Link<I, O>; answered: number } {
   const head: Link<I, O> = { next: null };
   const events: { time: number; entry: Entry<I, O> }[] = [];
   ops.forEach((op, id) => {
@@ -192,18 +236,44 @@ function eventList<I, O>(ops: readonly Operation<I, O>[]): { head: Link<I, O>; a
   // At equal times calls go first: ops that merely touch count as concurrent, the lenient reading of coarse clocks.
   events.sort((a, b) => a.time - b.time || Number(b.entry.isCall) - Number(a.entry.isCall));
   let last: Link<I, O> = head;
-  const lastLostWithInput = new Map<string, number>();
-  for (const { entry } of events) {
+  const lastLostWithKey = new Map<string, number>();
+  for (const entry of answeredCallsFirst(events.map((event) => event.entry))) {
     entry.prev = last;
     last.next = entry;
     last = entry;
     if (entry.isCall && entry.op.return === null) {
-      const input = JSON.stringify(entry.op.input);
-      entry.twinBefore = lastLostWithInput.get(input) ?? null;
-      lastLostWithInput.set(input, entry.id);
+      const key = unansweredKey(entry.op.input);
+      entry.twinBefore = lastLostWithKey.get(key) ?? null;
+      lastLostWithKey.set(key, entry.id);
     }
   }
   return { head, answered: events.length - ops.length };
+}
+
+/**
+ * The calls between two returns become candidates together (once every earlier return's op is
+ * linearized), so their order is only the order the search tries them in. Answered ops go first: a
+ * lost op is needed only where some answer shows its effect, and tried first it sends a correct
+ * history's search down every way of placing the lost ops before it finds the order that works.
+ * The lost calls keep their time order, which `twinBefore` relies on.
+ */
+function answeredCallsFirst<I, O>(entries: readonly Entry<I, O>[]): Entry<I, O>[] {
+  const ordered: Entry<I, O>[] = [];
+  let calls: Entry<I, O>[] = [];
+  const flushCalls = () => {
+    ordered.push(...calls.filter((call) => call.returnEntry !== null), ...calls.filter((call) => call.returnEntry === null));
+    calls = [];
+  };
+  for (const entry of entries) {
+    if (entry.isCall) {
+      calls.push(entry);
+    } else {
+      flushCalls();
+      ordered.push(entry);
+    }
+  }
+  flushCalls();
+  return ordered;
 }
 
 function lift<I, O>(call: Entry<I, O>): void {

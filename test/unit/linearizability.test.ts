@@ -7,6 +7,7 @@ import {
   type AllocationOperation,
   type AllocationOutput,
   type ClaimOutput,
+  type PodState,
 } from '../support/allocation-model.js';
 import { checkLinearizable, type Model, type Operation } from '../support/linearizability.js';
 import { intBetween, pick, seededRandom } from '../support/prng.js';
@@ -48,7 +49,7 @@ const read = (clientId: string, call: number, returnedAt: number, value: number)
 
 test('register: reads concurrent with a write may see the old or the new value', () => {
   const history = [write('c0', 100, 0, 100), read('c1', 25, 75, 100), read('c2', 30, 60, 0), read('c1', 110, 120, 100)];
-  assert.equal(checkLinearizable(registerModel, history, LIMIT), { result: 'ok' });
+  assert.is(checkLinearizable(registerModel, history, LIMIT).result, 'ok');
   assert.is(checkLinearizable(registerModel, [write('c0', 1, 0, 10), read('c1', 10, 20, 0)], LIMIT).result, 'ok', 'ops that touch in time are concurrent');
 });
 
@@ -87,10 +88,10 @@ test('lost ops that change nothing are left out rather than tried in every combi
   assert.is(checkLinearizable(registerModel, history, { timeoutMs: 2_000 }).result, 'illegal');
 });
 
-/** The register with reads declared read-only: the checker places a legal read at once and never revisits it. */
-const registerWithReads: Model<number, RegisterInput, RegisterOutput> = { ...registerModel, readOnly: (input) => input.kind === 'read' };
+/** The register with reads declared settled (they never change the value): the checker places a legal read at once and never revisits it. */
+const registerWithReads: Model<number, RegisterInput, RegisterOutput> = { ...registerModel, settled: (_value, input) => input.kind === 'read' };
 
-test('read-only answers are placed at once: many concurrent reads decide quickly, and a stale one is still found', () => {
+test('settled answers (reads) are placed at once: many concurrent reads decide quickly, and a stale one is still found', () => {
   // 40 reads of 0 and 40 of 1 around one write: without placing reads at once, every subset of the 80 reads
   // linearized before the write is another (set, state) pair to explore.
   const reads = (value: number) => Array.from({ length: 40 }, (_, i) => read(`r${value}-${i}`, 1 + i, 500 + i, value));
@@ -98,11 +99,11 @@ test('read-only answers are placed at once: many concurrent reads decide quickly
   const started = performance.now();
   assert.is(checkLinearizable(registerWithReads, history, { timeoutMs: 2_000 }).result, 'ok');
   console.log(`  80 concurrent reads and a write: decided in ${(performance.now() - started).toFixed(0)} ms`);
-  assert.is(checkLinearizable(registerModel, history, { timeoutMs: 300 }).result, 'unknown', 'without read-only placement the same history is not decided');
+  assert.is(checkLinearizable(registerModel, history, { timeoutMs: 300 }).result, 'unknown', 'without settled placement the same history is not decided');
   // Soundness: placing reads at once must not hide a stale read that comes after the write returned.
   const stale = [write('w', 1, 0, 400), ...reads(0), read('late', 450, 460, 0)];
   assert.is(checkLinearizable(registerWithReads, stale, { timeoutMs: 2_000 }).result, 'illegal');
-  // Nor one that must come before a write the read-only placement would have let it follow.
+  // Nor one that must come before a write settled placement would have let it follow.
   const order = [write('w1', 1, 0, 10), read('r', 5, 30, 2), write('w2', 2, 20, 40), read('r2', 50, 60, 1)];
   assert.is(checkLinearizable(registerWithReads, order, LIMIT).result, 'illegal');
 });
@@ -186,6 +187,107 @@ test('allocation: a lease that ended is never handed out again, and a holder is 
   assert.is(checkAllocations([claimed, claim('a', 'validator-0', 3, 2, 3, refused('LEASE_CONFLICT'))]).result, 'ok', 'another key count conflicts');
   const exhaustedFirst = [claim('a', 'validator-0', 2, 0, 1, refused('POOL_EXHAUSTED')), claim('a', 'validator-0', 2, 2, 3, granted('lease-1', 'k1', 'k2'))];
   assert.is(checkAllocations(exhaustedFirst).result, 'ok', 'a refusal changes nothing');
+});
+
+test("allocation: a holder's claims answered with its own lease are settled, so an illegal history with twenty of them decides at once", () => {
+  // Twenty concurrent claims all answered with lease-1, a release of it, then lease-1 handed out again.
+  // The search must show that no order works; without settled placement it tries every subset of the
+  // twenty claims (millions of steps), with it they are placed as soon as the pod holds lease-1.
+  const lease1 = granted('lease-1', 'k1');
+  const history = (last: ClaimOutput) => [
+    ...Array.from({ length: 20 }, (_, i) => claim(`c${i}`, 'validator-0', 1, i, 100 + i, lease1)),
+    release('r', 'validator-0', 'lease-1', 0, 300, OK),
+    claim('x', 'validator-0', 1, 310, 320, last),
+  ];
+  const illegal = checkLinearizable(allocationModel, history(lease1), { maxSteps: 100_000 });
+  console.log(`  20 concurrent claims of a held lease, then the ended lease again: ${illegal.result} in ${illegal.steps} steps`);
+  assert.is(illegal.result, 'illegal');
+  assert.is(checkLinearizable(allocationModel, history(granted('lease-2', 'k2')), { maxSteps: 100_000 }).result, 'ok', 'control: a new lease after the release');
+  const unsettled: Model<PodState, AllocationInput, AllocationOutput> = { ...allocationModel, settled: undefined };
+  assert.is(checkLinearizable(unsettled, history(lease1), { maxSteps: 100_000 }).result, 'unknown', 'without settled placement the same budget does not decide it');
+});
+
+test("allocation: settled placement stays sound: a holder's claim may still precede a concurrent release, and an ended lease is still caught", () => {
+  const claimed = claim('a', 'validator-0', 1, 0, 1, granted('lease-1', 'k1'));
+  const slowClaim = claim('b', 'validator-0', 1, 2, 100, granted('lease-1', 'k1'));
+  assert.is(checkAllocations([claimed, slowClaim, release('a', 'validator-0', 'lease-1', 3, 4, OK)]).result, 'ok');
+  assert.is(checkAllocations([claimed, release('a', 'validator-0', 'lease-1', 3, 4, OK), claim('b', 'validator-0', 1, 5, 100, granted('lease-1', 'k1'))]).result, 'illegal');
+  // A retried release answered ok is settled once its request id is remembered; a different id is not a retry.
+  const released = release('a', 'validator-0', 'lease-1', 3, 4, OK, 'request-1');
+  const retries = Array.from({ length: 20 }, (_, i) => release(`r${i}`, 'validator-0', 'lease-1', 5 + i, 200, OK, 'request-1'));
+  assert.is(checkLinearizable(allocationModel, [claimed, released, ...retries], { maxSteps: 10_000 }).result, 'ok');
+  const notARetry = release('z', 'validator-0', 'lease-1', 5, 200, OK, 'request-2');
+  assert.is(checkLinearizable(allocationModel, [claimed, released, ...retries, notARetry], { maxSteps: 100_000 }).result, 'illegal');
+});
+
+test('allocation: lost claims of any count are interchangeable, yet every one of them may still take effect', () => {
+  // Fifteen lost claims (counts 1 to 3), each lease they created then released by an answer that
+  // names it; finally one of those ended leases handed out again. Treated as three kinds of request
+  // (by count) the search tries which kind created which lease; as one kind, only call order.
+  const history = (last: ClaimOutput) => [
+    ...Array.from({ length: 15 }, (_, i) => claim(`lost${i}`, 'validator-0', 1 + (i % 3), 0, null, null)),
+    ...Array.from({ length: 15 }, (_, i) => release('r', 'validator-0', `lease-${i}`, 10 + 10 * i, 15 + 10 * i, OK)),
+    claim('x', 'validator-0', 1, 1000, 1001, last),
+  ];
+  const keyed = checkLinearizable(allocationModel, history(granted('lease-0', 'k1')), { maxSteps: 100_000 });
+  const byInput = checkLinearizable({ ...allocationModel, unansweredKey: undefined }, history(granted('lease-0', 'k1')), { maxSteps: 100_000 });
+  console.log(`  15 lost claims, 15 leases nobody saw, an ended one again: ${keyed.result} in ${keyed.steps} steps (${byInput.steps} with claims told apart by count)`);
+  assert.is(keyed.result, 'illegal');
+  assert.is(byInput.result, 'illegal');
+  assert.ok(keyed.steps * 5 < byInput.steps, `${keyed.steps} steps, not well below ${byInput.steps}`);
+  assert.is(checkLinearizable(allocationModel, history(granted('lease-new', 'k1')), { maxSteps: 100_000 }).result, 'ok', 'control: every lost claim took effect');
+  // Two leases nobody saw need two lost claims: placing them in call order must not stop the second.
+  const twoLost = [claim('a', 'validator-0', 1, 0, null, null), claim('b', 'validator-0', 3, 0, null, null)];
+  const twoLeases = [release('a', 'validator-0', 'lease-7', 10, 11, OK), release('b', 'validator-0', 'lease-8', 20, 21, OK)];
+  assert.is(checkAllocations([...twoLost, ...twoLeases]).result, 'ok');
+  assert.is(checkAllocations([twoLost[0]!, ...twoLeases]).result, 'illegal', 'control: one lost claim cannot create two leases');
+});
+
+/**
+ * Seed 1036's pod-0, reduced: a stale leader's lost expiries, releases (with and without request id)
+ * and a claim of lease-1, then the real leader's expiry of it, concurrent with many LEASE_NOT_FOUND
+ * answers, a new lease and LEASE_CONFLICT refusals. Before refusals were placed at once (commit
+ * 4c6e464), the checker left the seed undecided after 60 s, and this history after 10 s either way.
+ */
+function staleLeaderHistory(lateNotFound: boolean): AllocationOperation[] {
+  const history: AllocationOperation[] = [claim('n1', 'pod-0', 3, 413, 587, granted('lease-1', 'k0', 'k1', 'k2')), claim('n1', 'pod-0', 1, 420, 587, refused('LEASE_CONFLICT'))];
+  const lost = [1031, 1047, 1114, 1139, 1193].map((call) => expire('pod-0', 'lease-1', call, null, null));
+  lost.push(claim('n3', 'pod-0', 1, 1076, null, null), release('n3', 'pod-0', 'lease-1', 1101, null, null, 'release-1'));
+  lost.push(release('n3', 'pod-0', 'lease-1', 1170, null, null), release('n3', 'pod-0', 'lease-1', 1209, null, null, 'release-3'));
+  history.push(...lost);
+  history.push(expire('pod-0', 'lease-1', 2040, 3050, OK), claim('n1', 'pod-0', 1, 2083, 3050, granted('lease-5', 'k8')));
+  for (let i = 0; i < 16; i++) {
+    const call = 2058 + 40 * i;
+    const end = i % 3 === 0 ? release('n1', 'pod-0', 'lease-1', call, 3050 + 8 * i, NOT_FOUND, `release-${i}`) : expire('pod-0', 'lease-1', call, 3050 + 8 * i, NOT_FOUND);
+    history.push(end);
+  }
+  for (const call of [2531, 2839]) history.push(claim('n1', 'pod-0', 2, call, call + 600, refused('LEASE_CONFLICT')));
+  history.push(claim('n1', 'pod-0', 1, 2627, 3127, granted('lease-5', 'k8')));
+  // Returned before the expiry was even called, while the pod still held lease-1: only a lost end could
+  // explain it, and that end would leave nothing for the answered expiry to end.
+  if (lateNotFound) history.push(expire('pod-0', 'lease-1', 1500, 1600, NOT_FOUND));
+  return history;
+}
+
+test("allocation: a stale leader's lost ends beside the real leader's answers (seed 1036) decide either way", () => {
+  const ok = checkLinearizable(allocationModel, staleLeaderHistory(false), { maxSteps: 100_000 });
+  const illegal = checkLinearizable(allocationModel, staleLeaderHistory(true), { maxSteps: 100_000 });
+  console.log(`  stale leader's lost ends: ${ok.result} in ${ok.steps} steps; with a LEASE_NOT_FOUND too early: ${illegal.result} in ${illegal.steps} steps`);
+  assert.is(ok.result, 'ok', ok.info);
+  // Answered ops are tried before lost ones, so the correct history decides in about one pass.
+  assert.ok(ok.steps < 5 * staleLeaderHistory(false).length, `${ok.steps} steps`);
+  assert.is(illegal.result, 'illegal');
+  assert.match(illegal.info ?? '', /cannot linearize/);
+});
+
+test('budget: a step budget gives the same verdict on any machine, and a check without a budget is refused', () => {
+  const history = [...Array.from({ length: 24 }, (_, i) => write(`c${i}`, i + 1, 0, 100)), read('reader', 200, 201, 999)];
+  const first = checkLinearizable(registerModel, history, { maxSteps: 20_000 });
+  assert.equal(first, checkLinearizable(registerModel, history, { maxSteps: 20_000 }));
+  assert.is(first.result, 'unknown');
+  assert.match(first.info ?? '', /not decided within 20000 steps \(partition 1 of 1, 25 ops\)/);
+  assert.ok(first.steps > 20_000 && first.steps <= 20_001, `${first.steps} steps`);
+  assert.throws(() => checkLinearizable(registerModel, history, {}), /needs a budget: give timeoutMs, maxSteps or both/);
 });
 
 // ---- the cross-pod safety property ----
