@@ -41,7 +41,8 @@ export const TOKEN_EXPIRATION_SECONDS = 600;
 export const AGENT_HEALTH_PORT = 7410;
 /**
  * Node options of the agent: a 1 MiB young generation (V8's default grows to 16 MiB) keeps an idle
- * agent's memory flat (npm run bench:footprint, 100 keys: 60 MiB steady, 64 MiB peak, instead of 61-74 and 77).
+ * agent's memory flat (measured when introduced, npm run bench:footprint, 100 keys: 60 MiB steady, 64 MiB peak,
+ * instead of 61-74 and 77).
  */
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';
 /** How long the validator client waits for its keys before the agent is restarted. */
