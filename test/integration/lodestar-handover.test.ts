@@ -420,9 +420,10 @@ if (!lodestarBinary()) {
       // The premise: the client goes on signing with what it loaded, with nobody to stop it, and the chain takes it.
       const attestedWhileQuarantined: SignedDuty[] = [];
       for (const v of validators) attestedWhileQuarantined.push(await signedDuty(clientA, v, 2 * EPOCH_MS + SLOT_MS, { kind: 'attestation', afterMs: expiredAt }));
+      // An attestation may be included up to an epoch after its slot (a missed or slow proposer delays it).
       await chain.waitFor(
         (c) => (attestedWhileQuarantined.every((d) => c.attestations.some((a) => a.validatorIndex === d.validatorIndex && a.slot === d.slot)) ? true : undefined),
-        4 * SLOT_MS,
+        EPOCH_MS + 2 * SLOT_MS,
         'the attestations A\'s client signed while its keys were quarantined, on chain',
       );
 
