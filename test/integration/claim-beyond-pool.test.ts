@@ -1,42 +1,24 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { status } from '@grpc/grpc-js';
-import { join } from 'node:path';
-import { CoordinatorClient } from '../../agent/coordinator-client.js';
-import { COORDINATOR_COMMAND, coordinatorConfig } from '../../coordinator/config.js';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
-import { parseFlags } from '../../shared/cli/flags.js';
-import { silentLogger } from '../../shared/log/logger.js';
-import { fetchAssignments, writeSecrets } from '../support/coordinator-fixture.js';
+import type { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { fetchAssignments } from '../support/coordinator-fixture.js';
+import { startInProcessCoordinator, type InProcessCoordinator } from '../support/in-process-coordinator.js';
 import { callRefusal } from '../support/call-refusal.js';
 import { claimAsSigner } from '../support/proven-release.js';
-import { tempDir } from '../support/temp-dir.js';
 
 const POOL_MAX_KEYS = 3;
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let coordinator: RunningCoordinator;
+let fixture: InProcessCoordinator;
 let client: CoordinatorClient;
 let httpBase: string;
 
 test.before(async () => {
-  dir = await tempDir('claim-beyond-pool');
-  const secrets = await writeSecrets(dir.path);
-  const values = parseFlags(
-    COORDINATOR_COMMAND,
-    ['--data-dir', join(dir.path, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--pool-max-keys', String(POOL_MAX_KEYS), '--max-keys-per-claim', '10'],
-    {},
-  );
-  coordinator = await startCoordinator(coordinatorConfig(values), silentLogger);
-  client = new CoordinatorClient([`127.0.0.1:${coordinator.grpcPort}`]);
-  httpBase = `http://127.0.0.1:${coordinator.httpPort}`;
+  fixture = await startInProcessCoordinator('claim-beyond-pool', ['--pool-max-keys', String(POOL_MAX_KEYS), '--max-keys-per-claim', '10'], { withMnemonic: true });
+  ({ client, httpBase } = fixture);
 });
 
-test.after(async () => {
-  client.close();
-  await coordinator.close();
-  await dir.cleanup();
-});
+test.after(() => fixture.close());
 
 const derivedSoFar = async () => {
   const metrics = await (await fetch(`${httpBase}/metrics`)).text();

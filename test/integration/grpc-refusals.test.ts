@@ -1,37 +1,22 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { status } from '@grpc/grpc-js';
-import { join } from 'node:path';
-import { CoordinatorClient } from '../../agent/coordinator-client.js';
-import { COORDINATOR_COMMAND, coordinatorConfig } from '../../coordinator/config.js';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
-import { parseFlags } from '../../shared/cli/flags.js';
-import { silentLogger } from '../../shared/log/logger.js';
-import { fetchAssignments, writeSecrets } from '../support/coordinator-fixture.js';
+import type { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { fetchAssignments } from '../support/coordinator-fixture.js';
+import { startInProcessCoordinator, type InProcessCoordinator } from '../support/in-process-coordinator.js';
 import { callRefusal } from '../support/call-refusal.js';
-import { tempDir } from '../support/temp-dir.js';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let coordinator: RunningCoordinator;
+let fixture: InProcessCoordinator;
 let client: CoordinatorClient;
 let httpBase: string;
 
 test.before(async () => {
-  dir = await tempDir('grpc');
-  const secrets = await writeSecrets(dir.path);
   // No mnemonic: the pool serves only what it has, so exhaustion is reachable.
-  const values = parseFlags(COORDINATOR_COMMAND, ['--data-dir', join(dir.path, 'data'), '--kek-file', secrets.kekFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--max-keys-per-claim', '4'], {});
-  coordinator = await startCoordinator(coordinatorConfig(values), silentLogger);
-  client = new CoordinatorClient([`127.0.0.1:${coordinator.grpcPort}`]);
-  httpBase = `http://127.0.0.1:${coordinator.httpPort}`;
+  fixture = await startInProcessCoordinator('grpc', ['--max-keys-per-claim', '4'], { withMnemonic: false });
+  ({ client, httpBase } = fixture);
 });
 
-test.after(async () => {
-  client.close();
-  await coordinator.close();
-  await dir.cleanup();
-});
-
+test.after(() => fixture.close());
 
 test('a malformed pod name is INVALID_ARGUMENT, naming the rule', async () => {
   const error = await callRefusal(client.claim('Bad_Pod', 'default', 1, 2000));
