@@ -2,6 +2,7 @@ import { RaftLog } from './log.js';
 import { EMPTY_CONF_STATE, encodeConfChange, MembershipHistory, type Membership } from './membership.js';
 import { Progress } from './progress.js';
 import { ReadOnlyQueue } from './read-only.js';
+import type { SnapshotData } from './snapshot-data.js';
 import { SnapshotAssembler, snapshotChunk } from './snapshot-transfer.js';
 import {
   RaftInvariantError,
@@ -289,7 +290,7 @@ export class RaftNode {
    * through `index` may be dropped, and followers that need them get `data` instead. Returns the
    * snapshot's metadata, which the driver persists with `data`.
    */
-  compact(index: number, data: string): SnapshotMeta {
+  compact(index: number, data: SnapshotData): SnapshotMeta {
     if (index > this.applied) throw new RaftInvariantError(`cannot compact to ${index}: only ${this.applied} is applied`);
     if (index < this.log.firstIndex()) throw new RaftInvariantError(`cannot compact to ${index}: the log already starts after ${this.log.firstIndex() - 1}`);
     const meta: SnapshotMeta = { index, term: this.log.term(index)!, confState: this.membership.at(index) };

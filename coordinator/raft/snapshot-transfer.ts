@@ -1,3 +1,4 @@
+import { PartedText } from './snapshot-data.js';
 import type { Snapshot, SnapshotChunkMessage, SnapshotMeta } from './types.js';
 
 /** The chunk of `snapshot` that starts at `offset`; the last chunk is marked done (an empty snapshot has one, empty, chunk). */
@@ -29,7 +30,8 @@ export class SnapshotAssembler {
     this.parts.push(chunk.data);
     this.received += chunk.data.length;
     if (!chunk.done) return { received: this.received, snapshot: null };
-    const snapshot: Snapshot = { meta: chunk.meta, data: this.parts.join('') };
+    // Kept in the parts received: a large snapshot is never joined into one string.
+    const snapshot: Snapshot = { meta: chunk.meta, data: new PartedText(this.parts) };
     this.meta = null;
     this.parts = [];
     this.received = 0;

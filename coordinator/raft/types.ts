@@ -2,6 +2,9 @@
  * The data a Raft node exchanges with its driver: entries, durable state, messages and the Ready batch.
  * Everything is plain data, so a driver can serialise it as it likes and a simulator can copy it.
  */
+import type { SnapshotData } from './snapshot-data.js';
+
+export type { SnapshotData };
 
 export type NodeId = string;
 
@@ -40,7 +43,7 @@ export interface SnapshotMeta {
 export interface Snapshot {
   readonly meta: SnapshotMeta;
   /** The application's state machine at `meta.index`, opaque to Raft. */
-  readonly data: string;
+  readonly data: SnapshotData;
 }
 
 /** What a replica found on its disk at start. A fresh replica passes an empty log and term 0. */

@@ -1,4 +1,4 @@
-import type { Entry, HardState, Ready, RecoveredState, Snapshot, SnapshotMeta } from '../../coordinator/raft/types.js';
+import type { Entry, HardState, Ready, RecoveredState, Snapshot, SnapshotData, SnapshotMeta } from '../../coordinator/raft/types.js';
 
 /**
  * A replica's disk. `durable` is what survives a crash. A Ready's batch is written atomically (one
@@ -52,7 +52,7 @@ export class SimDisk {
   }
 
   /** The application's snapshot at meta.index, written on its own; entries it covers are dropped. */
-  saveSnapshot(meta: SnapshotMeta, data: string): void {
+  saveSnapshot(meta: SnapshotMeta, data: SnapshotData): void {
     this.entries = this.entries.slice(meta.index - this.snapshotIndex());
     this.snapshot = { meta, data };
   }

@@ -1,22 +1,23 @@
 import {
   applyCommand,
   createEmptyState,
-  restoreSnapshot,
+  restoreSnapshotText,
+  snapshotText,
   stateHash,
   takeSnapshot,
   type Command,
   type CommandResult,
-  type CoreSnapshot,
   type CoreState,
 } from '../../coordinator/core/index.js';
+import { PartedText, partsOf, type SnapshotData } from '../../coordinator/raft/snapshot-data.js';
 import type { Entry } from '../../coordinator/raft/types.js';
 
 /** What a simulated replica applies committed entries to. */
 export interface ReplicatedStateMachine {
   /** Applies a committed entry; returns what a client would be answered. */
   apply(entry: Entry): unknown;
-  snapshot(): string;
-  restore(data: string): void;
+  snapshot(): SnapshotData;
+  restore(data: SnapshotData): void;
   hash(): string;
 }
 
@@ -29,12 +30,13 @@ export class CoreStateMachine implements ReplicatedStateMachine {
     return applyCommand(this.state, JSON.parse(entry.data) as Command);
   }
 
-  snapshot(): string {
-    return JSON.stringify(takeSnapshot(this.state));
+  /** In small parts, as the coordinator writes large ones: transfers and restores cross part boundaries. */
+  snapshot(): SnapshotData {
+    return new PartedText([...snapshotText(takeSnapshot(this.state), 256)]);
   }
 
-  restore(data: string): void {
-    this.state = restoreSnapshot(JSON.parse(data) as CoreSnapshot);
+  restore(data: SnapshotData): void {
+    this.state = restoreSnapshotText(partsOf(data));
   }
 
   hash(): string {
@@ -79,8 +81,8 @@ export class EntryListStateMachine implements ReplicatedStateMachine {
     return JSON.stringify(this.applied);
   }
 
-  restore(data: string): void {
-    this.applied = JSON.parse(data) as string[];
+  restore(data: SnapshotData): void {
+    this.applied = JSON.parse(partsOf(data).join('')) as string[];
   }
 
   hash(): string {

@@ -4,6 +4,7 @@ import { ClassicLevel } from 'classic-level';
 import { RaftStorage } from '../../coordinator/replication/raft/raft-storage.js';
 import { StorageError } from '../../coordinator/replication/errors.js';
 import type { Entry, Snapshot } from '../../coordinator/raft/types.js';
+import { partsOf } from '../../coordinator/raft/snapshot-data.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -42,12 +43,16 @@ test('hard state, entries (with a truncated conflicting suffix) and snapshots su
     assert.equal(recovered.hardState, { term: 2, vote: 'r2', commit: 2 });
     assert.equal(recovered.entries, [entry(1, 1), entry(2, 1), entry(3, 2, 'new-3'), entry(4, 2)]);
 
-    const snapshot: Snapshot = { meta: { index: 3, term: 2, confState: { voters: ['r1', 'r2', 'r3'], learners: [] } }, data: '{"state":1}' };
-    await storage.compact(snapshot);
+    // A snapshot is stored in parts, switched to once they are all written; the text comes back in the same parts.
+    const parts = ['{"state":', '1', '}'];
+    const meta = { index: 3, term: 2, confState: { voters: ['r1', 'r2', 'r3'], learners: [] } };
+    await storage.writeSnapshotParts(3, parts);
+    await storage.compact(meta, parts.length);
     await storage.persist({ ...noReady, entries: [entry(5, 2)] });
     await storage.close();
     ({ storage, recovered } = await RaftStorage.open(dir.path, 'r1', silentLogger));
-    assert.equal(recovered.snapshot, snapshot);
+    assert.equal(recovered.snapshot?.meta, meta);
+    assert.equal(partsOf(recovered.snapshot!.data), parts);
     assert.equal(recovered.entries, [entry(4, 2), entry(5, 2)], 'entries covered by the snapshot are dropped');
 
     // A snapshot received from a leader replaces the whole log.
@@ -55,7 +60,8 @@ test('hard state, entries (with a truncated conflicting suffix) and snapshots su
     await storage.persist({ snapshot: received, entries: [entry(11, 3)], hardState: { term: 3, vote: null, commit: 11 } });
     await storage.close();
     ({ storage, recovered } = await RaftStorage.open(dir.path, 'r1', silentLogger));
-    assert.equal(recovered.snapshot, received);
+    assert.equal(recovered.snapshot?.meta, received.meta);
+    assert.is(partsOf(recovered.snapshot!.data).join(''), received.data, 'the received snapshot, with the parts of the one before gone');
     assert.equal(recovered.entries, [entry(11, 3)]);
     await storage.close();
   } finally {

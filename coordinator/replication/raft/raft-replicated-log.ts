@@ -1,5 +1,6 @@
-import { accept, applyCommand, createEmptyState, restoreSnapshot, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
+import { accept, applyCommand, createEmptyState, restoreSnapshotText, snapshotText, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
 import { RaftNode } from '../../raft/node.js';
+import { PartedText, partsOf } from '../../raft/snapshot-data.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
 import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
@@ -107,6 +108,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private readonly leadershipListeners: Listeners<boolean>;
   private ticker: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
+  /** A snapshot being written out in the background (compaction), and one written and waiting to be switched to. */
+  private snapshotting: Promise<void> | null = null;
+  private writtenSnapshot: { readonly index: number; readonly data: PartedText } | null = null;
   private closed = false;
   private failure: Error | null = null;
 
@@ -120,7 +124,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   ) {
     this.appliedListeners = new Listeners('applied-entry', options.logger);
     this.leadershipListeners = new Listeners('leadership', options.logger);
-    this.state = recoveredSnapshot ? restoreSnapshot(JSON.parse(recoveredSnapshot.data)) : createEmptyState();
+    this.state = recoveredSnapshot ? restoreSnapshotText(partsOf(recoveredSnapshot.data)) : createEmptyState();
     this.appliedIndex = recoveredSnapshot?.meta.index ?? 0;
     this.snapshotIndex = this.appliedIndex;
   }
@@ -396,6 +400,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     while (this.draining) await this.draining;
+    await this.snapshotting;
     this.failAll(new LogClosedError());
     this.setRole({ lead: null, role: 'follower' });
     await this.transport.close();
@@ -438,12 +443,14 @@ export class RaftReplicatedLog implements ReplicatedLog {
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
         this.draining = null;
-        if (!this.closed && !this.failure && this.node.hasReady()) this.kick();
+        if (!this.closed && !this.failure && (this.node.hasReady() || this.writtenSnapshot)) this.kick();
       });
   }
 
   private async drain(): Promise<void> {
-    while (this.node.hasReady()) {
+    for (;;) {
+      if (this.writtenSnapshot) await this.switchToSnapshot(this.writtenSnapshot);
+      if (!this.node.hasReady()) return;
       const ready = this.node.ready();
       // Replication traffic claims nothing about our disk and may leave before the write completes.
       for (const message of ready.messages) this.transport.send(message);
@@ -459,7 +466,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       this.node.advance(ready);
       this.serveReads();
       this.startReadRound();
-      await this.maybeCompact();
+      this.maybeCompact();
     }
   }
 
@@ -484,7 +491,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   private installSnapshot(snapshot: Snapshot): void {
-    this.state = restoreSnapshot(JSON.parse(snapshot.data));
+    this.state = restoreSnapshotText(partsOf(snapshot.data));
     this.appliedIndex = snapshot.meta.index;
     this.snapshotIndex = snapshot.meta.index;
     for (const [index, pending] of this.pending) {
@@ -496,16 +503,50 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.options.logger.info('installed a snapshot from the leader', { index: snapshot.meta.index, term: snapshot.meta.term });
   }
 
-  private async maybeCompact(): Promise<void> {
+  /**
+   * Starts a snapshot once enough entries were applied since the last. Only the copy of the state is
+   * made at once (it must be of one instant); the copy is then serialised in parts and written out in
+   * the background, yielding to the event loop between parts, so heartbeats, appends and renewals go on
+   * meanwhile. A whole-state string built and stored in one turn blocked the loop for seconds at
+   * 100,000 keys, long enough for followers to call an election, and cost four times its size in memory.
+   */
+  private maybeCompact(): void {
+    if (this.snapshotting || this.writtenSnapshot) return;
     if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
     // Entries applied before this replica's own write finished are compacted once they are durable here.
     if (this.appliedIndex > this.storage.durableLastIndex) return;
     const index = this.appliedIndex;
-    const data = JSON.stringify(takeSnapshot(this.state));
-    const meta = this.node.compact(index, data);
-    await this.storage.compact({ meta, data });
-    this.snapshotIndex = index;
-    this.options.logger.debug('log compacted', { index });
+    const copy = takeSnapshot(this.state, false);
+    this.snapshotting = this.writeSnapshot(index, snapshotText(copy))
+      .then((data) => {
+        this.writtenSnapshot = { index, data };
+      })
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.snapshotting = null;
+        this.kick();
+      });
+  }
+
+  private async writeSnapshot(index: number, text: Iterable<string>): Promise<PartedText> {
+    const parts: string[] = [];
+    for (const part of text) {
+      parts.push(part);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed) break;
+    }
+    await this.storage.writeSnapshotParts(index, parts);
+    return new PartedText(parts);
+  }
+
+  /** Makes the written snapshot the node's and the store's, unless a newer one was installed meanwhile. */
+  private async switchToSnapshot(written: { readonly index: number; readonly data: PartedText }): Promise<void> {
+    this.writtenSnapshot = null;
+    if (written.index <= this.snapshotIndex || this.closed) return;
+    const meta = this.node.compact(written.index, written.data);
+    await this.storage.compact(meta, written.data.parts.length);
+    this.snapshotIndex = written.index;
+    this.options.logger.debug('log compacted', { index: written.index, parts: written.data.parts.length });
   }
 
   private setRole(softState: SoftState): void {

@@ -1,8 +1,9 @@
 import { ClassicLevel } from 'classic-level';
-import type { Entry, HardState, Ready, RecoveredState, Snapshot } from '../../raft/types.js';
+import { PartedText, partsOf } from '../../raft/snapshot-data.js';
+import type { Entry, HardState, Ready, RecoveredState, Snapshot, SnapshotMeta } from '../../raft/types.js';
 import type { Logger } from '../../../shared/log/logger.js';
 import { StorageError } from '../errors.js';
-import { decodeRecord, encodeRecord } from '../record-codec.js';
+import { decodeRecord, decodeText, encodeRecord, encodeText } from '../record-codec.js';
 
 export const RAFT_STORAGE_FORMAT = 'keylease-raft-v1';
 
@@ -12,6 +13,23 @@ const SNAPSHOT_KEY = 'snapshot';
 const ENTRY_PREFIX = 'entry:';
 const entryKey = (index: number) => ENTRY_PREFIX + String(index).padStart(16, '0');
 const ENTRY_RANGE = { gt: ENTRY_PREFIX, lt: ENTRY_PREFIX + '~' } as const;
+/**
+ * A snapshot is stored as its parts, each a record of its own, and a small record naming how many there
+ * are: a large state is never one value (nor one string in memory). Parts are keyed by the snapshot's
+ * index, so a new snapshot's parts are written beside the old one's before the switch.
+ */
+const PART_PREFIX = 'snapshot-part:';
+const partPrefix = (index: number) => `${PART_PREFIX}${String(index).padStart(16, '0')}:`;
+const partKey = (index: number, k: number) => partPrefix(index) + String(k).padStart(8, '0');
+/** Parts are written in synced batches of about this many characters. */
+const PART_BATCH_CHARS = 8 << 20;
+
+/** The stored snapshot record: its parts are under partPrefix(meta.index). Older stores hold `data` inline. */
+interface StoredSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly parts?: number;
+  readonly data?: string;
+}
 
 type Operation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
@@ -30,6 +48,8 @@ interface Meta {
 export class RaftStorage {
   private durableTerm = 0;
   private durableVote: string | null = null;
+  /** The stored snapshot's parts, deleted when a newer snapshot takes its place. */
+  private storedParts: { index: number; count: number } | null = null;
 
   private constructor(
     private readonly db: ClassicLevel<string, string>,
@@ -59,6 +79,7 @@ export class RaftStorage {
       const storage = new RaftStorage(db, first, last);
       storage.durableTerm = recovered.hardState.term;
       storage.durableVote = recovered.hardState.vote;
+      storage.storedParts = recovered.snapshot ? { index: recovered.snapshot.meta.index, count: partsOf(recovered.snapshot.data).length } : null;
       return { storage, recovered };
     } catch (error) {
       await db.close();
@@ -74,7 +95,9 @@ export class RaftStorage {
     if (ready.snapshot) {
       // A received snapshot replaces the whole log.
       for (let i = first; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
-      ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord(ready.snapshot) });
+      const parts = partsOf(ready.snapshot.data);
+      await this.writeSnapshotParts(ready.snapshot.meta.index, parts);
+      ops.push(...this.snapshotSwitch(ready.snapshot.meta, parts.length));
       first = ready.snapshot.meta.index + 1;
       last = ready.snapshot.meta.index;
     }
@@ -93,6 +116,7 @@ export class RaftStorage {
     if (!mustSync) return;
     if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(hardState) });
     await this.write(ops, true);
+    if (ready.snapshot) this.storedParts = { index: ready.snapshot.meta.index, count: partsOf(ready.snapshot.data).length };
     this.firstIndex = first;
     this.lastIndex = last;
     if (hardState) {
@@ -101,14 +125,44 @@ export class RaftStorage {
     }
   }
 
-  /** Stores the application's snapshot at `snapshot.meta.index` and drops the entries it covers. */
-  async compact(snapshot: Snapshot): Promise<void> {
-    const upTo = Math.min(snapshot.meta.index, this.lastIndex);
-    const ops: Operation[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord(snapshot) }];
+  /**
+   * Writes the parts of a snapshot at `index` (synced, in several batches: nothing refers to them until
+   * compact or persist switches to the snapshot). May run while other writes go on.
+   */
+  async writeSnapshotParts(index: number, parts: readonly string[]): Promise<void> {
+    let ops: Operation[] = [];
+    let chars = 0;
+    for (const [k, part] of parts.entries()) {
+      ops.push({ type: 'put', key: partKey(index, k), value: encodeText(part) });
+      chars += part.length;
+      if (chars >= PART_BATCH_CHARS || k === parts.length - 1) {
+        await this.write(ops, true);
+        ops = [];
+        chars = 0;
+      }
+    }
+  }
+
+  /**
+   * Switches to the application's snapshot at `meta.index`, whose parts writeSnapshotParts wrote, and
+   * drops the entries it covers and the previous snapshot's parts.
+   */
+  async compact(meta: SnapshotMeta, partCount: number): Promise<void> {
+    const upTo = Math.min(meta.index, this.lastIndex);
+    const ops = this.snapshotSwitch(meta, partCount);
     for (let i = this.firstIndex; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
     await this.write(ops, true);
-    this.firstIndex = Math.max(this.firstIndex, snapshot.meta.index + 1);
-    this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
+    this.storedParts = { index: meta.index, count: partCount };
+    this.firstIndex = Math.max(this.firstIndex, meta.index + 1);
+    this.lastIndex = Math.max(this.lastIndex, meta.index);
+  }
+
+  /** The record that makes the snapshot at `meta.index` the stored one, and the deletion of the one before. */
+  private snapshotSwitch(meta: SnapshotMeta, partCount: number): Operation[] {
+    const ops: Operation[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeRecord({ meta, parts: partCount } satisfies StoredSnapshot) }];
+    const previous = this.storedParts;
+    if (previous && previous.index !== meta.index) for (let k = 0; k < previous.count; k++) ops.push({ type: 'del', key: partKey(previous.index, k) });
+    return ops;
   }
 
   close(): Promise<void> {
@@ -150,7 +204,10 @@ async function recover(db: ClassicLevel<string, string>, logger: Logger): Promis
   const hardStateStored = await db.get(HARD_STATE_KEY);
   let hardState: HardState = hardStateStored === undefined ? { term: 0, vote: null, commit: 0 } : decodeRecord<HardState>(hardStateStored, HARD_STATE_KEY);
   const snapshotStored = await db.get(SNAPSHOT_KEY);
-  const snapshot = snapshotStored === undefined ? null : decodeRecord<Snapshot>(snapshotStored, SNAPSHOT_KEY);
+  const snapshot = snapshotStored === undefined ? null : await readSnapshot(db, decodeRecord<StoredSnapshot>(snapshotStored, SNAPSHOT_KEY));
+  // Parts of a snapshot that was being written when the replica stopped were never referred to.
+  const keptParts = snapshot ? partPrefix(snapshot.meta.index) : null;
+  for await (const key of db.keys({ gte: PART_PREFIX, lt: PART_PREFIX + '~' })) if (keptParts === null || !key.startsWith(keptParts)) await db.del(key);
   const after = snapshot?.meta.index ?? 0;
 
   const stored: Array<[string, string]> = [];
@@ -179,4 +236,18 @@ async function recover(db: ClassicLevel<string, string>, logger: Logger): Promis
     hardState = { ...hardState, commit: lastIndex };
   }
   return { hardState, snapshot, entries };
+}
+
+async function readSnapshot(db: ClassicLevel<string, string>, stored: StoredSnapshot): Promise<Snapshot> {
+  if (stored.parts === undefined) return { meta: stored.meta, data: stored.data ?? '' };
+  const parts: string[] = [];
+  const prefix = partPrefix(stored.meta.index);
+  for await (const [key, value] of db.iterator({ gte: prefix, lt: prefix + '~' })) {
+    if (key !== partKey(stored.meta.index, parts.length)) break;
+    parts.push(decodeText(value, key));
+  }
+  if (parts.length !== stored.parts) {
+    throw new StorageError('STORAGE_CORRUPT', `the snapshot at ${stored.meta.index} has ${parts.length} of its ${stored.parts} parts: restore this replica's data directory or replace the replica`);
+  }
+  return { meta: stored.meta, data: new PartedText(parts) };
 }
