@@ -7,24 +7,83 @@ export class ClaimsBusyError extends KeyleaseError {
   }
 }
 
+interface Waiter {
+  readonly admit: () => void;
+  readonly refuse: () => void;
+  /** On performance.now(); waiters join in order with the same wait, so deadlines ascend. */
+  readonly deadline: number;
+}
+
+/** How often the waiters whose time is up are refused (one timer for all of them). */
+const SWEEP_MS = 50;
+
 /**
- * Bounds the claims a leader works on at once. Past the bound a claim is refused at once, unstarted,
- * rather than queued: a fleet starting together would otherwise queue claims past their lease's
- * deadline (agents then fence what they were just given and claim again), and the queue would take
- * the CPU that renewals need. The bound is asked afresh each time, so CPU pressure can lower it.
+ * Bounds the claims a leader works on at once. Past the bound a claim waits for a place, first come
+ * first served, for at most `maxWaitMs` (a share of the lease TTL, so an answer never comes so late
+ * that the agent's first renewal is due at once); then it is refused, unstarted, and the agent retries
+ * later. Waiting costs no CPU, where each refusal and retry costs a request: when ten thousand pods start
+ * together, refusing at once turned the claims into a storm of retries that took the CPU renewals and
+ * heartbeats need. The bounds are asked afresh each time, so CPU pressure can lower them.
  */
 export class ClaimAdmission {
   private inFlight = 0;
+  private readonly waiting: Waiter[] = [];
+  private head = 0;
+  private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(private readonly limit: () => number) {}
+  constructor(
+    private readonly limit: () => number,
+    private readonly maxWaitMs: () => number = () => 0,
+    /** Claims that may wait at once; more are refused at once. */
+    private readonly maxWaiting = 10_000,
+  ) {}
 
   async run<T>(claim: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= this.limit()) throw new ClaimsBusyError(this.inFlight);
-    this.inFlight++;
+    // A waiter is counted in flight by admitNext, when its place is given.
+    if (this.inFlight >= this.limit()) await this.waitForPlace();
+    else this.inFlight++;
     try {
       return await claim();
     } finally {
       this.inFlight--;
+      this.admitNext();
+    }
+  }
+
+  private waitForPlace(): Promise<void> {
+    const waitMs = this.maxWaitMs();
+    if (!(waitMs > 0) || this.waiting.length - this.head >= this.maxWaiting) return Promise.reject(new ClaimsBusyError(this.inFlight));
+    return new Promise<void>((admit, reject) => {
+      this.waiting.push({ admit, refuse: () => reject(new ClaimsBusyError(this.inFlight)), deadline: performance.now() + waitMs });
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
+    });
+  }
+
+  private admitNext(): void {
+    while (this.inFlight < this.limit() && this.head < this.waiting.length) {
+      const waiter = this.waiting[this.head++]!;
+      this.inFlight++;
+      waiter.admit();
+    }
+    this.compact();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    while (this.head < this.waiting.length && this.waiting[this.head]!.deadline <= now) this.waiting[this.head++]!.refuse();
+    this.compact();
+  }
+
+  /** Drops the waiters already admitted or refused; stops the sweep when none wait. */
+  private compact(): void {
+    if (this.head === this.waiting.length) {
+      this.waiting.length = 0;
+      this.head = 0;
+      if (this.sweeper) clearInterval(this.sweeper);
+      this.sweeper = null;
+    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
     }
   }
 }

@@ -34,4 +34,38 @@ test('past its bound a claim is refused unstarted; a finished claim makes room; 
   assert.equal(await Promise.all([second, fourth]), [2, 4]);
 });
 
+test('past its bound a claim waits for a place, first come first served, and is refused once its wait is over', async () => {
+  const admission = new ClaimAdmission(() => 1, () => 200, 2);
+  const finish: Array<() => void> = [];
+  const started: number[] = [];
+  const claim = (n: number) => admission.run(() => new Promise<number>((resolve) => (started.push(n), finish.push(() => resolve(n)))));
+  const first = claim(1);
+  const second = claim(2);
+  const third = claim(3);
+  await assert_refused(claim(4), 'a claim past the waiting room is refused at once');
+  assert.equal(started, [1], 'the others wait unstarted');
+  finish.shift()!();
+  assert.is(await first, 1);
+  await waitFor(() => started.length === 2);
+  assert.equal(started, [1, 2], 'the first in line got the place');
+  // Nothing finishes now: the third waits out its time and is refused, never started.
+  await assert_refused(third, 'a claim that waited its time is refused');
+  assert.equal(started, [1, 2]);
+  finish.shift()!();
+  assert.is(await second, 2);
+});
+
+async function assert_refused(claim: Promise<unknown>, what: string): Promise<void> {
+  try {
+    await claim;
+    assert.unreachable(what);
+  } catch (error) {
+    assert.instance(error, ClaimsBusyError, what);
+  }
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 test.run();
