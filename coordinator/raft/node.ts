@@ -771,6 +771,9 @@ export class RaftNode {
   }
 
   private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    // A transfer goes on with the newest snapshot: the driver need keep only that one readable (a large
+    // one is read from its disk as it is sent, and the parts of older ones are deleted).
+    if (this.snapshot !== null && pr.snapshot !== this.snapshot) pr.becomeSnapshot(this.snapshot);
     const snapshot = pr.snapshot!;
     const { data, done } = snapshotChunk(snapshot, pr.snapshotOffset, this.opts.snapshotChunkSize);
     this.send({ type: 'snapshotChunk', from: this.id, to, term: this.term, meta: snapshot.meta, offset: pr.snapshotOffset, data, done });

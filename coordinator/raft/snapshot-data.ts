@@ -1,40 +1,43 @@
 /**
  * Snapshot data as Raft handles it: something it can measure and cut chunks from, opaque otherwise. A
- * string is one; a large state machine's snapshot is a PartedText instead, so that no single string of
+ * string is one; a large state machine's snapshot is parted text instead, so that no single string of
  * the whole state is ever built (at 100,000 keys that string, and the copies escaping it made, cost
- * hundreds of megabytes and seconds of a blocked event loop).
+ * hundreds of megabytes and seconds of a blocked event loop), and it need not even stay in memory.
  */
 export interface SnapshotData {
   readonly length: number;
   slice(start: number, end: number): string;
 }
 
-/** Text kept as the parts it was made in; `slice` works across part boundaries. */
-export class PartedText implements SnapshotData {
+/** Text in parts of known lengths, each fetched when needed; `slice` works across part boundaries. */
+export abstract class PartedData implements SnapshotData {
   readonly length: number;
-  /** starts[k] is where parts[k] begins in the whole text. */
-  private readonly starts: number[];
+  /** starts[k] is where part k begins in the whole text. */
+  private readonly starts: number[] = [];
 
-  constructor(readonly parts: readonly string[]) {
-    this.starts = [];
+  constructor(readonly partLengths: readonly number[]) {
     let at = 0;
-    for (const part of parts) {
+    for (const length of partLengths) {
       this.starts.push(at);
-      at += part.length;
+      at += length;
     }
     this.length = at;
   }
 
+  get partCount(): number {
+    return this.partLengths.length;
+  }
+
+  abstract part(k: number): string;
+
   slice(start: number, end: number): string {
     const from = Math.max(0, Math.min(start, this.length));
     const to = Math.max(from, Math.min(end, this.length));
-    if (from === to) return '';
-    let k = this.partAt(from);
     const pieces: string[] = [];
-    for (let at = from; at < to; k++) {
-      const part = this.parts[k]!;
+    for (let k = this.partAt(from), at = from; at < to; k++) {
+      if (this.partLengths[k] === 0) continue;
       const offset = at - this.starts[k]!;
-      const piece = part.slice(offset, Math.min(part.length, offset + (to - at)));
+      const piece = this.part(k).slice(offset, Math.min(this.partLengths[k]!, offset + (to - at)));
       pieces.push(piece);
       at += piece.length;
     }
@@ -44,21 +47,30 @@ export class PartedText implements SnapshotData {
   /** The last part starting at or before `offset` (binary search over the starts). */
   private partAt(offset: number): number {
     let low = 0;
-    let high = this.parts.length - 1;
+    let high = this.partLengths.length - 1;
     while (low < high) {
       const mid = (low + high + 1) >> 1;
       if (this.starts[mid]! <= offset) low = mid;
       else high = mid - 1;
     }
-    // Skip empty parts that start at the same offset.
-    while (low < this.parts.length - 1 && this.parts[low]!.length === 0) low++;
     return low;
   }
 }
 
-/** The data's text in parts, without joining it: a string is one part. */
-export function partsOf(data: SnapshotData): readonly string[] {
-  if (typeof data === 'string') return [data];
-  if (data instanceof PartedText) return data.parts;
-  return [data.slice(0, data.length)];
+/** Parted text held in memory. */
+export class PartedText extends PartedData {
+  constructor(readonly parts: readonly string[]) {
+    super(parts.map((part) => part.length));
+  }
+
+  part(k: number): string {
+    return this.parts[k]!;
+  }
+}
+
+/** The data's text part by part, fetched one at a time, without joining it: a string is one part. */
+export function* partsOf(data: SnapshotData): Generator<string> {
+  if (typeof data === 'string') yield data;
+  else if (data instanceof PartedData) for (let k = 0; k < data.partCount; k++) yield data.part(k);
+  else yield data.slice(0, data.length);
 }

@@ -82,7 +82,7 @@ export class EntryListStateMachine implements ReplicatedStateMachine {
   }
 
   restore(data: SnapshotData): void {
-    this.applied = JSON.parse(partsOf(data).join('')) as string[];
+    this.applied = JSON.parse([...partsOf(data)].join('')) as string[];
   }
 
   hash(): string {

@@ -52,7 +52,7 @@ test('hard state, entries (with a truncated conflicting suffix) and snapshots su
     await storage.close();
     ({ storage, recovered } = await RaftStorage.open(dir.path, 'r1', silentLogger));
     assert.equal(recovered.snapshot?.meta, meta);
-    assert.equal(partsOf(recovered.snapshot!.data), parts);
+    assert.equal([...partsOf(recovered.snapshot!.data)], parts);
     assert.equal(recovered.entries, [entry(4, 2), entry(5, 2)], 'entries covered by the snapshot are dropped');
 
     // A snapshot received from a leader replaces the whole log.
@@ -61,7 +61,7 @@ test('hard state, entries (with a truncated conflicting suffix) and snapshots su
     await storage.close();
     ({ storage, recovered } = await RaftStorage.open(dir.path, 'r1', silentLogger));
     assert.equal(recovered.snapshot?.meta, received.meta);
-    assert.is(partsOf(recovered.snapshot!.data).join(''), received.data, 'the received snapshot, with the parts of the one before gone');
+    assert.is([...partsOf(recovered.snapshot!.data)].join(''), received.data, 'the received snapshot, with the parts of the one before gone');
     assert.equal(recovered.entries, [entry(11, 3)]);
     await storage.close();
   } finally {

@@ -1,6 +1,6 @@
 import { accept, applyCommand, createEmptyState, restoreSnapshotText, snapshotText, stateHash, takeSnapshot, type Command, type CommandOutcomes, type CoreState, type Result } from '../../core/index.js';
 import { RaftNode } from '../../raft/node.js';
-import { PartedText, partsOf } from '../../raft/snapshot-data.js';
+import { partsOf, type PartedData } from '../../raft/snapshot-data.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../../raft/types.js';
 import { KeyleaseError } from '../../../shared/errors/keylease-error.js';
 import type { Logger } from '../../../shared/log/logger.js';
@@ -11,6 +11,13 @@ import type { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { RaftStorage } from './raft-storage.js';
 import { Listeners } from '../listeners.js';
 import { LeaderChangeCounter } from './leader-changes.js';
+
+/**
+ * A snapshot is also taken once the entries since the last hold this many characters, whatever their
+ * number: Raft keeps them in memory until then, and a pool's imports (a thousand keystores an entry)
+ * would otherwise hold a hundred megabytes there at 100,000 keys.
+ */
+const SNAPSHOT_EVERY_CHARS = 32 << 20;
 
 export interface RaftReplicaOptions {
   readonly replicaId: NodeId;
@@ -110,7 +117,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private draining: Promise<void> | null = null;
   /** A snapshot being written out in the background (compaction), and one written and waiting to be switched to. */
   private snapshotting: Promise<void> | null = null;
-  private writtenSnapshot: { readonly index: number; readonly data: PartedText } | null = null;
+  private writtenSnapshot: { readonly index: number; readonly data: PartedData } | null = null;
+  /** Characters of entry data applied since the last snapshot: what the in-memory log holds. */
+  private entryCharsSinceSnapshot = 0;
   private closed = false;
   private failure: Error | null = null;
 
@@ -473,6 +482,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private apply(entry: Entry): void {
     if (entry.index <= this.appliedIndex) return;
     this.appliedIndex = entry.index;
+    this.entryCharsSinceSnapshot += entry.data.length;
     let result: Result<unknown> = accept({});
     if (entry.type === 'normal') {
       const command = JSON.parse(entry.data) as Command;
@@ -494,6 +504,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.state = restoreSnapshotText(partsOf(snapshot.data));
     this.appliedIndex = snapshot.meta.index;
     this.snapshotIndex = snapshot.meta.index;
+    this.entryCharsSinceSnapshot = 0;
     for (const [index, pending] of this.pending) {
       if (index > snapshot.meta.index) continue;
       this.pending.delete(index);
@@ -512,11 +523,13 @@ export class RaftReplicatedLog implements ReplicatedLog {
    */
   private maybeCompact(): void {
     if (this.snapshotting || this.writtenSnapshot) return;
-    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotEvery) return;
+    const entries = this.appliedIndex - this.snapshotIndex;
+    if (entries < this.options.snapshotEvery && this.entryCharsSinceSnapshot < SNAPSHOT_EVERY_CHARS) return;
     // Entries applied before this replica's own write finished are compacted once they are durable here.
     if (this.appliedIndex > this.storage.durableLastIndex) return;
     const index = this.appliedIndex;
     const copy = takeSnapshot(this.state, false);
+    this.entryCharsSinceSnapshot = 0;
     this.snapshotting = this.writeSnapshot(index, snapshotText(copy))
       .then((data) => {
         this.writtenSnapshot = { index, data };
@@ -528,25 +541,28 @@ export class RaftReplicatedLog implements ReplicatedLog {
       });
   }
 
-  private async writeSnapshot(index: number, text: Iterable<string>): Promise<PartedText> {
-    const parts: string[] = [];
-    for (const part of text) {
-      parts.push(part);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.closed) break;
+  /** Serialises and stores the snapshot a part at a time; what Raft then holds is read back from the store when needed. */
+  private async writeSnapshot(index: number, text: Iterable<string>): Promise<PartedData> {
+    const closed = () => this.closed;
+    async function* parts(): AsyncGenerator<string> {
+      for (const part of text) {
+        yield part;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (closed()) return;
+      }
     }
-    await this.storage.writeSnapshotParts(index, parts);
-    return new PartedText(parts);
+    const partLengths = await this.storage.writeSnapshotParts(index, parts());
+    return this.storage.storedSnapshotData(index, partLengths);
   }
 
   /** Makes the written snapshot the node's and the store's, unless a newer one was installed meanwhile. */
-  private async switchToSnapshot(written: { readonly index: number; readonly data: PartedText }): Promise<void> {
+  private async switchToSnapshot(written: { readonly index: number; readonly data: PartedData }): Promise<void> {
     this.writtenSnapshot = null;
     if (written.index <= this.snapshotIndex || this.closed) return;
     const meta = this.node.compact(written.index, written.data);
-    await this.storage.compact(meta, written.data.parts.length);
+    await this.storage.compact(meta, written.data.partCount);
     this.snapshotIndex = written.index;
-    this.options.logger.debug('log compacted', { index: written.index, parts: written.data.parts.length });
+    this.options.logger.debug('log compacted', { index: written.index, parts: written.data.partCount });
   }
 
   private setRole(softState: SoftState): void {

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import { PartedText, partsOf } from '../../raft/snapshot-data.js';
+import { PartedData, partsOf } from '../../raft/snapshot-data.js';
 import type { Entry, HardState, Ready, RecoveredState, Snapshot, SnapshotMeta } from '../../raft/types.js';
 import type { Logger } from '../../../shared/log/logger.js';
 import { StorageError } from '../errors.js';
@@ -79,7 +79,7 @@ export class RaftStorage {
       const storage = new RaftStorage(db, first, last);
       storage.durableTerm = recovered.hardState.term;
       storage.durableVote = recovered.hardState.vote;
-      storage.storedParts = recovered.snapshot ? { index: recovered.snapshot.meta.index, count: partsOf(recovered.snapshot.data).length } : null;
+      storage.storedParts = recovered.snapshot ? { index: recovered.snapshot.meta.index, count: partCount(recovered.snapshot.data) } : null;
       return { storage, recovered };
     } catch (error) {
       await db.close();
@@ -95,9 +95,8 @@ export class RaftStorage {
     if (ready.snapshot) {
       // A received snapshot replaces the whole log.
       for (let i = first; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
-      const parts = partsOf(ready.snapshot.data);
-      await this.writeSnapshotParts(ready.snapshot.meta.index, parts);
-      ops.push(...this.snapshotSwitch(ready.snapshot.meta, parts.length));
+      const partLengths = await this.writeSnapshotParts(ready.snapshot.meta.index, partsOf(ready.snapshot.data));
+      ops.push(...this.snapshotSwitch(ready.snapshot.meta, partLengths.length));
       first = ready.snapshot.meta.index + 1;
       last = ready.snapshot.meta.index;
     }
@@ -116,7 +115,7 @@ export class RaftStorage {
     if (!mustSync) return;
     if (hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeRecord(hardState) });
     await this.write(ops, true);
-    if (ready.snapshot) this.storedParts = { index: ready.snapshot.meta.index, count: partsOf(ready.snapshot.data).length };
+    if (ready.snapshot) this.storedParts = { index: ready.snapshot.meta.index, count: partCount(ready.snapshot.data) };
     this.firstIndex = first;
     this.lastIndex = last;
     if (hardState) {
@@ -127,20 +126,34 @@ export class RaftStorage {
 
   /**
    * Writes the parts of a snapshot at `index` (synced, in several batches: nothing refers to them until
-   * compact or persist switches to the snapshot). May run while other writes go on.
+   * compact or persist switches to the snapshot), and returns their lengths. May run while other writes
+   * go on; parts are taken from `parts` one at a time.
    */
-  async writeSnapshotParts(index: number, parts: readonly string[]): Promise<void> {
+  async writeSnapshotParts(index: number, parts: Iterable<string> | AsyncIterable<string>): Promise<number[]> {
+    const lengths: number[] = [];
     let ops: Operation[] = [];
     let chars = 0;
-    for (const [k, part] of parts.entries()) {
-      ops.push({ type: 'put', key: partKey(index, k), value: encodeText(part) });
+    for await (const part of parts) {
+      ops.push({ type: 'put', key: partKey(index, lengths.length), value: encodeText(part) });
+      lengths.push(part.length);
       chars += part.length;
-      if (chars >= PART_BATCH_CHARS || k === parts.length - 1) {
+      if (chars >= PART_BATCH_CHARS) {
         await this.write(ops, true);
         ops = [];
         chars = 0;
       }
     }
+    if (ops.length > 0) await this.write(ops, true);
+    return lengths;
+  }
+
+  /**
+   * The snapshot at `index` as stored, read a part at a time when it is sliced (sent to a follower) or
+   * restored: it takes no memory while it waits. Valid while it is the stored snapshot: Raft moves a
+   * transfer on to the newest snapshot, so an older one is not read after its parts are gone.
+   */
+  storedSnapshotData(index: number, partLengths: readonly number[]): PartedData {
+    return new StoredSnapshotText(this.db, index, partLengths);
   }
 
   /**
@@ -240,14 +253,42 @@ async function recover(db: ClassicLevel<string, string>, logger: Logger): Promis
 
 async function readSnapshot(db: ClassicLevel<string, string>, stored: StoredSnapshot): Promise<Snapshot> {
   if (stored.parts === undefined) return { meta: stored.meta, data: stored.data ?? '' };
-  const parts: string[] = [];
+  // Every part is checked now, one at a time; the text is read again, part by part, when it is used.
+  const lengths: number[] = [];
   const prefix = partPrefix(stored.meta.index);
   for await (const [key, value] of db.iterator({ gte: prefix, lt: prefix + '~' })) {
-    if (key !== partKey(stored.meta.index, parts.length)) break;
-    parts.push(decodeText(value, key));
+    if (key !== partKey(stored.meta.index, lengths.length)) break;
+    lengths.push(decodeText(value, key).length);
   }
-  if (parts.length !== stored.parts) {
-    throw new StorageError('STORAGE_CORRUPT', `the snapshot at ${stored.meta.index} has ${parts.length} of its ${stored.parts} parts: restore this replica's data directory or replace the replica`);
+  if (lengths.length !== stored.parts) {
+    throw new StorageError('STORAGE_CORRUPT', `the snapshot at ${stored.meta.index} has ${lengths.length} of its ${stored.parts} parts: restore this replica's data directory or replace the replica`);
   }
-  return { meta: stored.meta, data: new PartedText(parts) };
+  return { meta: stored.meta, data: new StoredSnapshotText(db, stored.meta.index, lengths) };
+}
+
+function partCount(data: Snapshot['data']): number {
+  return data instanceof PartedData ? data.partCount : 1;
+}
+
+/** A stored snapshot's text, read from the store a part at a time (the last part read is kept). */
+class StoredSnapshotText extends PartedData {
+  private cached: { k: number; text: string } | null = null;
+
+  constructor(
+    private readonly db: ClassicLevel<string, string>,
+    private readonly index: number,
+    partLengths: readonly number[],
+  ) {
+    super(partLengths);
+  }
+
+  part(k: number): string {
+    if (this.cached?.k === k) return this.cached.text;
+    const key = partKey(this.index, k);
+    const stored = this.db.getSync(key);
+    if (stored === undefined) throw new StorageError('STORAGE_CORRUPT', `snapshot part ${key} is gone while the snapshot is in use: this is a bug; the replica stops`);
+    const text = decodeText(stored, key);
+    this.cached = { k, text };
+    return text;
+  }
 }
