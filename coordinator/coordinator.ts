@@ -43,14 +43,15 @@ const QUARANTINE_TICK_MS = 2000;
 /** How often the leader signs, broadcasts and confirms deposits. */
 const DEPOSIT_TICK_MS = 500;
 /**
- * Claims the leader works on at once, and while short of CPU; more wait for a place, then are refused
- * unstarted (agents retry). A claim in flight mostly waits for its commit, which costs no CPU, and the
- * claims in flight are committed together: the leader's claim rate is about this bound over the commit
- * round trip, so a low bound (64, and 8 under pressure) held a fleet of 10,000 starting pods to tens of
- * claims a second on a busy machine, past their leases' deadlines.
+ * Keys the leader's claims in flight may ask for, and while short of CPU; more claims wait for a place,
+ * then are refused unstarted (agents retry). Claims in flight are committed together, so the claim rate
+ * is about this bound over the commit round trip; but each key of an answer costs CPU (it is opened and
+ * its protection built), and a claim answered too late is fenced by its agent at once. Counting claims
+ * (64, 8 under pressure) held 10,000 one-key pods to tens of claims a second; 512 claims of 50 keys each
+ * were answered so late together that every pod fenced.
  */
-const MAX_CLAIMS_IN_FLIGHT = 512;
-const MAX_CLAIMS_UNDER_PRESSURE = 64;
+const MAX_CLAIMED_KEYS_IN_FLIGHT = 1024;
+const MAX_CLAIMED_KEYS_UNDER_PRESSURE = 128;
 /** A claim waits for a place at most this share of the lease TTL: its agent must still have time to renew. */
 const CLAIM_WAIT_SHARE_OF_TTL = 0.25;
 /** Under CPU pressure, deposit and quarantine rounds run at most this often (not every tick, never not at all). */
@@ -145,7 +146,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       restorer ? () => restorer.ensureScanned() : null,
       // Enough claims at once to fill the log's batches; fewer while the CPU is short, so renewals keep it.
       new ClaimAdmission(
-        () => (pressure.underPressure ? MAX_CLAIMS_UNDER_PRESSURE : MAX_CLAIMS_IN_FLIGHT),
+        () => (pressure.underPressure ? MAX_CLAIMED_KEYS_UNDER_PRESSURE : MAX_CLAIMED_KEYS_IN_FLIGHT),
         () => config.poolSettings.leaseTtlMs * CLAIM_WAIT_SHARE_OF_TTL,
       ),
     );

@@ -34,6 +34,9 @@ export interface AllocationObserver {
   onRefusal?(operation: 'claim' | 'renew' | 'release', code: string): void;
 }
 
+/** A claim weighs the keys it asks for, up to this (a count out of range is refused by the core). */
+const MAX_CLAIM_WEIGHT = 1000;
+
 /** Attempts at a claim that raced another claim for the same derivation indices. */
 const MAX_CLAIM_ATTEMPTS = 5;
 
@@ -58,13 +61,13 @@ export class AllocationService {
     private readonly genesisForkVersion = '0x00000000',
     /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
     private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
-    /** Claims worked on at once; more are refused unstarted (ClaimsBusyError). */
+    /** Keys claimed at once; more claims wait, then are refused unstarted (ClaimsBusyError). */
     private readonly admission: ClaimAdmission = new ClaimAdmission(() => Infinity),
   ) {}
 
   async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
     this.requireLeader();
-    const result = await this.admission.run(() => this.claimOnce(pod, pool, count, signingMode));
+    const result = await this.admission.run(() => this.claimOnce(pod, pool, count, signingMode), Math.max(1, Math.min(count, MAX_CLAIM_WEIGHT)));
     if (!result.ok) this.observer.onRefusal?.('claim', result.refusal.code);
     return result;
   }
@@ -217,6 +220,7 @@ export class AllocationService {
   }
 
   private requireLeader(): void {
+    this.log.keepTime?.();
     // The hint sends an agent that reached a follower (through the Service) on to the leader.
     if (!this.log.isLeader()) throw new NotLeaderError(this.log.leaderHint());
   }

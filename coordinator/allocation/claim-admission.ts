@@ -3,11 +3,12 @@ import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 /** The leader has as many claims in flight as it takes: this one was not started, and may be retried. */
 export class ClaimsBusyError extends KeyleaseError {
   constructor(inFlight: number) {
-    super('COORDINATOR_BUSY', `the leader is working on ${inFlight} claims already and took no part of this one: retry the claim in a moment`);
+    super('COORDINATOR_BUSY', `the leader is working on claims for ${inFlight} keys already and took no part of this one: retry the claim in a moment`);
   }
 }
 
 interface Waiter {
+  readonly weight: number;
   readonly admit: () => void;
   readonly refuse: () => void;
   /** On performance.now(); waiters join in order with the same wait, so deadlines ascend. */
@@ -18,7 +19,8 @@ interface Waiter {
 const SWEEP_MS = 50;
 
 /**
- * Bounds the claims a leader works on at once. Past the bound a claim waits for a place, first come
+ * Bounds the keys a leader works on at once (a claim weighs the keys it asks for: answering one opens
+ * each key and builds its protection, so fifty keys cost fifty times one). Past the bound a claim waits for a place, first come
  * first served, for at most `maxWaitMs` (a share of the lease TTL, so an answer never comes so late
  * that the agent's first renewal is due at once); then it is refused, unstarted, and the agent retries
  * later. Waiting costs no CPU, where each refusal and retry costs a request: when ten thousand pods start
@@ -38,31 +40,37 @@ export class ClaimAdmission {
     private readonly maxWaiting = 10_000,
   ) {}
 
-  async run<T>(claim: () => Promise<T>): Promise<T> {
-    // A waiter is counted in flight by admitNext, when its place is given.
-    if (this.inFlight >= this.limit()) await this.waitForPlace();
-    else this.inFlight++;
+  /** `weight`: the keys the claim asks for. */
+  async run<T>(claim: () => Promise<T>, weight = 1): Promise<T> {
+    // A waiter is counted in flight by admitNext, when its place is given; none jumps the line.
+    if (this.head < this.waiting.length || !this.fits(weight)) await this.waitForPlace(weight);
+    else this.inFlight += weight;
     try {
       return await claim();
     } finally {
-      this.inFlight--;
+      this.inFlight -= weight;
       this.admitNext();
     }
   }
 
-  private waitForPlace(): Promise<void> {
+  /** A claim heavier than the whole bound still runs, alone. */
+  private fits(weight: number): boolean {
+    return this.inFlight === 0 || this.inFlight + weight <= this.limit();
+  }
+
+  private waitForPlace(weight: number): Promise<void> {
     const waitMs = this.maxWaitMs();
     if (!(waitMs > 0) || this.waiting.length - this.head >= this.maxWaiting) return Promise.reject(new ClaimsBusyError(this.inFlight));
     return new Promise<void>((admit, reject) => {
-      this.waiting.push({ admit, refuse: () => reject(new ClaimsBusyError(this.inFlight)), deadline: performance.now() + waitMs });
+      this.waiting.push({ weight, admit, refuse: () => reject(new ClaimsBusyError(this.inFlight)), deadline: performance.now() + waitMs });
       this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
     });
   }
 
   private admitNext(): void {
-    while (this.inFlight < this.limit() && this.head < this.waiting.length) {
+    while (this.head < this.waiting.length && this.fits(this.waiting[this.head]!.weight)) {
       const waiter = this.waiting[this.head++]!;
-      this.inFlight++;
+      this.inFlight += waiter.weight;
       waiter.admit();
     }
     this.compact();

@@ -16,7 +16,7 @@ test('past its bound a claim is refused unstarted; a finished claim makes room; 
   } catch (error) {
     assert.instance(error, ClaimsBusyError);
     assert.is((error as ClaimsBusyError).code, 'COORDINATOR_BUSY');
-    assert.match((error as Error).message, /2 claims already.*retry/);
+    assert.match((error as Error).message, /2 keys already.*retry/);
   }
   assert.equal(started, [1, 2], 'the refused claim never started');
   finish.shift()!();
@@ -53,6 +53,29 @@ test('past its bound a claim waits for a place, first come first served, and is 
   assert.equal(started, [1, 2]);
   finish.shift()!();
   assert.is(await second, 2);
+});
+
+test('a claim weighs the keys it asks for; one heavier than the whole bound runs alone', async () => {
+  const admission = new ClaimAdmission(() => 10, () => 1000);
+  const finish = new Map<string, () => void>();
+  const started: string[] = [];
+  const claim = (name: string, keys: number) => admission.run(() => new Promise<string>((resolve) => (started.push(name), finish.set(name, () => resolve(name)))), keys);
+  const six = claim('six', 6);
+  const five = claim('five', 5);
+  const one = claim('one', 1);
+  assert.equal(started, ['six'], 'five keys do not fit beside six, and the one-key claim waits its turn behind them');
+  finish.get('six')!();
+  await six;
+  await waitFor(() => started.length === 3);
+  assert.equal(started, ['six', 'five', 'one']);
+  const huge = claim('huge', 50);
+  finish.get('five')!();
+  finish.get('one')!();
+  await Promise.all([five, one]);
+  await waitFor(() => started.length === 4);
+  assert.equal(started.at(-1), 'huge', 'alone, once nothing else is in flight');
+  finish.get('huge')!();
+  assert.is(await huge, 'huge');
 });
 
 async function assert_refused(claim: Promise<unknown>, what: string): Promise<void> {

@@ -114,6 +114,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private readonly appliedListeners: Listeners<AppliedEntry>;
   private readonly leadershipListeners: Listeners<boolean>;
   private ticker: NodeJS.Timeout | null = null;
+  /** When the last Raft tick ran (performance.now()). */
+  private lastTickAt = performance.now();
   private draining: Promise<void> | null = null;
   /** A snapshot being written out in the background (compaction), and one written and waiting to be switched to. */
   private snapshotting: Promise<void> | null = null;
@@ -182,7 +184,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
       entries: recovered.entries.length,
       raft: `${options.listen.host}:${transport.port}`,
     });
-    log.ticker = setInterval(() => log.tick(), options.tickMs);
+    // The timer ticks unless a request or message ticked just before (keepTime): ticks stay a tick apart.
+    log.ticker = setInterval(() => log.tickIfDue(options.tickMs / 2), options.tickMs);
     log.kick();
     return log;
   }
@@ -418,6 +421,17 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   // ---------------------------------------------------------------- driving the node
 
+  keepTime(): void {
+    this.tickIfDue(this.options.tickMs);
+  }
+
+  private tickIfDue(sinceLastMs: number): void {
+    const now = performance.now();
+    if (now - this.lastTickAt < sinceLastMs) return;
+    this.lastTickAt = now;
+    this.tick();
+  }
+
   private tick(): void {
     if (this.closed || this.failure) return;
     this.node.tick();
@@ -427,6 +441,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private step(message: Message): void {
     if (this.closed || this.failure) return;
+    this.keepTime();
     if (message.type === 'appendResponse' && !message.reject) {
       this.acknowledged.set(message.from, Math.max(this.acknowledged.get(message.from) ?? 0, message.index));
     }
