@@ -10,9 +10,12 @@
  *
  * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --agent-procs N --claim-timeout-s S --start-per-s N --cpu-hog]
  *   --cpu-hog  one busy process per core runs from the fleet's start to its end
+ *   --replica-logs DIR  each replica's log lines are written to DIR/<replica>.log at the end
+ *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
+ *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +38,11 @@ const claimTimeoutSeconds = benchNumber('claim-timeout-s', 1800);
 /** Pods started a second across the fleet (a paced rollout); 0 starts every pod at once. */
 const startPerSecond = benchNumber('start-per-s', 0);
 const cpuHog = process.argv.includes('--cpu-hog');
+const replicaLogsAt = process.argv.indexOf('--replica-logs');
+const replicaLogs = replicaLogsAt === -1 ? null : process.argv[replicaLogsAt + 1]!;
+const cpuProfAt = process.argv.indexOf('--cpu-prof-dir');
+const cpuProfDir = cpuProfAt === -1 ? null : process.argv[cpuProfAt + 1]!;
+const failover = !process.argv.includes('--no-failover');
 if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
 const keysPerPod = keys / pods;
 
@@ -74,9 +82,17 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** The replica's V8 heap in use and its memory outside the heap (buffers), in MB, from its /metrics; null if it does not answer. */
+async function heapMb(httpBase: string): Promise<{ heap: number; external: number } | null> {
+  const text = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => null);
+  if (text === null) return null;
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return { heap: gauge('keylease_process_nodejs_heap_size_used_bytes'), external: gauge('keylease_process_nodejs_external_memory_bytes') };
+}
+
 /** Renewals the replica answered OK so far, from its /metrics. */
 async function renewalsAnswered(httpBase: string): Promise<number> {
-  const response = await fetch(`${httpBase}/metrics`);
+  const response = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (response.status !== 200) throw new Error(`${httpBase}/metrics answered ${response.status}: ${text.slice(0, 200)}`);
   let total = 0;
@@ -95,6 +111,7 @@ const secrets = await writeSecrets(dir.path);
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], [
   '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
 ]);
+if (cpuProfDir) cluster.nodeArgs = ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
 const agents: ChildProcess[] = [];
 const hogs: ChildProcess[] = [];
 /** Per agent process: the last count of pods holding their keys. */
@@ -106,6 +123,17 @@ const problems = new Map<string, number>();
 const peakRss = new Map<string, number>();
 let rssTimer: NodeJS.Timeout | null = null;
 
+// Replica logs are written as they come (a run stopped midway still leaves them).
+const logsWritten = new Map<string, number>();
+const flushLogs = () => {
+  for (const [id, proc] of cluster.processes) {
+    const lines = proc.lines.slice(logsWritten.get(id) ?? 0);
+    logsWritten.set(id, (logsWritten.get(id) ?? 0) + lines.length);
+    if (lines.length > 0) appendFileSync(join(replicaLogs!, `${id}.log`), lines.join('\n') + '\n');
+  }
+};
+if (replicaLogs) mkdirSync(replicaLogs, { recursive: true });
+const logsTimer = replicaLogs ? setInterval(flushLogs, 1000) : null;
 const broadcast = (command: AgentsCommand) => agents.forEach((a) => a.connected && a.send(command));
 const holdingNow = () => [...holding.values()].reduce((a, b) => a + b, 0);
 const replicaRss = (id: string) => rssMb(cluster.processes.get(id)!.child.pid!);
@@ -119,9 +147,11 @@ try {
       if (rss) peakRss.set(id, Math.max(peakRss.get(id) ?? 0, rss.now));
     }
   }, 250);
-  const rssLine = (label: string, leaderId: string) =>
-    console.log(`  RSS ${label}: ${cluster.replicas.map((r) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB`).join(', ')}`);
-  rssLine('before any key', leader);
+  const rssLine = async (label: string, leaderId: string) => {
+    const heaps = await Promise.all(cluster.replicas.map((r) => (replicaRss(r.id) ? heapMb(r.httpBase) : Promise.resolve(null))));
+    console.log(`  RSS ${label}: ${cluster.replicas.map((r, i) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB${heaps[i] ? ` (heap ${heaps[i]!.heap.toFixed(0)}, external ${heaps[i]!.external.toFixed(0)})` : ''}`).join(', ')} (load ${load()})`);
+  };
+  await rssLine('before any key', leader);
 
   // Seeding: the admin Keymanager import on the leader, in batches (a key imported twice is a duplicate,
   // so a batch cut short by a change of leader is simply sent again to the next one).
@@ -141,7 +171,7 @@ try {
   }
   console.log(`  ${keys} keys imported in ${seconds(seeded)} s (seeding, not part of the fleet's figures)`);
   leader = await cluster.leader();
-  rssLine(`with ${keys} keys`, leader);
+  await rssLine(`with ${keys} keys`, leader);
 
   if (cpuHog) for (let i = 0; i < availableParallelism(); i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
 
@@ -186,7 +216,7 @@ try {
   }
   if (holdingNow() === pods) console.log(`  every pod holding its keys after ${seconds(started)} s (${(pods / Number(seconds(started))).toFixed(0)} claims/s; load ${load()})`);
   else console.log(`  NOT every pod held its keys within ${claimTimeoutSeconds} s: ${holdingNow()} of ${pods} do; going on with them (load ${load()})`);
-  rssLine(`with ${pods} pods holding`, leader);
+  await rssLine(`with ${pods} pods holding`, leader);
 
   // Steady: renewals at the fleet's own pace.
   renewMs.steady.length = 0;
@@ -219,21 +249,24 @@ try {
     console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed (load ${load()})`);
     row('flooded renewals', latencies);
   }
-  rssLine('after the steady phase and flood', leader);
+  await rssLine('after the steady phase and flood', leader);
 
   // Failover under the fleet's load: strike a third of a renewal interval after a steady stretch.
-  await sleep(ttlMs / 3);
-  broadcast({ type: 'phase', phase: 'failover' });
-  await sleep(200);
-  const killedAt = performance.now();
-  await cluster.processes.get(leader)!.kill('SIGKILL');
-  const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
-  const next = await cluster.leader(survivors, 30_000);
-  const failoverSeconds = seconds(killedAt);
-  console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${failoverSeconds} s (load ${load()})`);
-  await sleep(2 * ttlMs);
-  rssLine('after the failover', next);
-  await sleep(1500);
+  let next = leader;
+  if (failover) {
+    await sleep(ttlMs / 3);
+    broadcast({ type: 'phase', phase: 'failover' });
+    await sleep(200);
+    const killedAt = performance.now();
+    await cluster.processes.get(leader)!.kill('SIGKILL');
+    const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
+    next = await cluster.leader(survivors, 30_000);
+    const failoverSeconds = seconds(killedAt);
+    console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${failoverSeconds} s (load ${load()})`);
+    await sleep(2 * ttlMs);
+    await rssLine('after the failover', next);
+    await sleep(1500);
+  }
 
   console.log('renewals (ms, as each agent saw them):');
   row(`steady, ${holdSeconds} s (+ flood)`, renewMs.steady);
@@ -254,6 +287,13 @@ try {
 } finally {
   if (rssTimer) clearInterval(rssTimer);
   for (const child of [...agents, ...hogs]) if (child.exitCode === null) child.kill('SIGKILL');
+  // A profile is written only by a replica that stops normally.
+  if (cpuProfDir) await Promise.race([Promise.all([...cluster.processes.values()].map((p) => p.kill('SIGTERM'))), sleep(30_000)]);
   await cluster.stopAll();
+  if (logsTimer) clearInterval(logsTimer);
+  if (replicaLogs) {
+    flushLogs();
+    console.log(`  replica logs in ${replicaLogs}`);
+  }
   await dir.cleanup();
 }

@@ -184,8 +184,9 @@ export class RaftReplicatedLog implements ReplicatedLog {
       entries: recovered.entries.length,
       raft: `${options.listen.host}:${transport.port}`,
     });
-    // The timer ticks unless a request or message ticked just before (keepTime): ticks stay a tick apart.
-    log.ticker = setInterval(() => log.tickIfDue(options.tickMs / 2), options.tickMs);
+    // The timer ticks unless a request or message ticked less than a tick ago (keepTime): ticks never come
+    // closer than about a tick, or followers would call elections early.
+    log.ticker = setInterval(() => log.tickIfDue(options.tickMs * 0.9), options.tickMs);
     log.kick();
     return log;
   }
