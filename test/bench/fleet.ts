@@ -13,6 +13,7 @@
  *   --replica-logs DIR  each replica's log lines are written to DIR/<replica>.log at the end
  *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
  *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
+ *   --heap-snapshot-dir DIR  every replica writes a V8 heap snapshot into DIR once the fleet holds its keys
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -43,6 +44,8 @@ const replicaLogs = replicaLogsAt === -1 ? null : process.argv[replicaLogsAt + 1
 const cpuProfAt = process.argv.indexOf('--cpu-prof-dir');
 const cpuProfDir = cpuProfAt === -1 ? null : process.argv[cpuProfAt + 1]!;
 const failover = !process.argv.includes('--no-failover');
+const heapSnapshotAt = process.argv.indexOf('--heap-snapshot-dir');
+const heapSnapshotDir = heapSnapshotAt === -1 ? null : process.argv[heapSnapshotAt + 1]!;
 if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
 const keysPerPod = keys / pods;
 
@@ -111,7 +114,10 @@ const secrets = await writeSecrets(dir.path);
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], [
   '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
 ]);
-if (cpuProfDir) cluster.nodeArgs = ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
+cluster.nodeArgs = [
+  ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
+  ...(heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heapSnapshotDir] : []),
+];
 const agents: ChildProcess[] = [];
 const hogs: ChildProcess[] = [];
 /** Per agent process: the last count of pods holding their keys. */
@@ -217,6 +223,10 @@ try {
   if (holdingNow() === pods) console.log(`  every pod holding its keys after ${seconds(started)} s (${(pods / Number(seconds(started))).toFixed(0)} claims/s; load ${load()})`);
   else console.log(`  NOT every pod held its keys within ${claimTimeoutSeconds} s: ${holdingNow()} of ${pods} do; going on with them (load ${load()})`);
   await rssLine(`with ${pods} pods holding`, leader);
+  if (heapSnapshotDir) {
+    for (const proc of cluster.processes.values()) proc.child.kill('SIGUSR2');
+    console.log(`  heap snapshots asked for, into ${heapSnapshotDir} (a replica pauses while it writes one)`);
+  }
 
   // Steady: renewals at the fleet's own pace.
   renewMs.steady.length = 0;
