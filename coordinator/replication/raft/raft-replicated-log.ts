@@ -574,7 +574,10 @@ export class RaftReplicatedLog implements ReplicatedLog {
   /** Makes the written snapshot the node's and the store's, unless a newer one was installed meanwhile. */
   private async switchToSnapshot(written: { readonly index: number; readonly data: PartedData }): Promise<void> {
     this.writtenSnapshot = null;
-    if (written.index <= this.snapshotIndex || this.closed) return;
+    if (written.index <= this.snapshotIndex || this.closed) {
+      if (!this.closed) await this.storage.dropSnapshotParts(written.index, written.data.partCount);
+      return;
+    }
     const meta = this.node.compact(written.index, written.data);
     await this.storage.compact(meta, written.data.partCount);
     this.snapshotIndex = written.index;

@@ -147,6 +147,14 @@ export class RaftStorage {
     return lengths;
   }
 
+  /** Deletes the parts of a snapshot that was written but never switched to (a newer one came first). */
+  async dropSnapshotParts(index: number, partCount: number): Promise<void> {
+    if (this.storedParts?.index === index) return;
+    const ops: Operation[] = [];
+    for (let k = 0; k < partCount; k++) ops.push({ type: 'del', key: partKey(index, k) });
+    await this.write(ops, false);
+  }
+
   /**
    * The snapshot at `index` as stored, read a part at a time when it is sliced (sent to a follower) or
    * restored: it takes no memory while it waits. Valid while it is the stored snapshot: Raft moves a
