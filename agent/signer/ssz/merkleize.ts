@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { SszError } from './errors.js';
 
 /**
@@ -7,12 +7,17 @@ import { SszError } from './errors.js';
  */
 export const CHUNK = 32;
 
-function sha256(data: Uint8Array): Uint8Array {
-  return createHash('sha256').update(data).digest();
-}
+/** crypto.hash (Node 20.12 and later) hashes in one call, about twice as fast as createHash, which older Node 20 has alone. */
+const sha256: (data: Uint8Array) => Uint8Array =
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'buffer') : (data) => crypto.createHash('sha256').update(data).digest();
+
+const pair = new Uint8Array(2 * CHUNK);
+const pairView = new DataView(pair.buffer);
 
 function sha256Pair(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash('sha256').update(left).update(right).digest();
+  pair.set(left, 0);
+  pair.set(right, CHUNK);
+  return sha256(pair);
 }
 
 /** zeroHashes[d]: the root of a tree of depth d whose leaves are all zero chunks. */
@@ -34,6 +39,7 @@ function depthFor(chunkLimit: number): number {
 /**
  * merkleize(chunks, limit): the root of the chunks as leaves of a tree padded with zero chunks to the next
  * power of two of `chunkLimit`. Padding is never built: a missing right node at level d is zeroHash(d).
+ * The root may share memory with `chunks` or the zero hashes: copy it out, never write to it.
  */
 export function merkleize(chunks: Uint8Array, chunkLimit: number): Uint8Array {
   let width = chunks.length / CHUNK;
@@ -49,14 +55,16 @@ export function merkleize(chunks: Uint8Array, chunkLimit: number): Uint8Array {
     layer = next;
     width = pairs + (width & 1);
   }
-  return layer.slice(0, CHUNK);
+  return layer.subarray(0, CHUNK);
 }
 
 /** mix_in_length: a list's root is its contents' root hashed with its length as a uint256 chunk. */
 export function mixInLength(root: Uint8Array, length: number): Uint8Array {
-  const chunk = Buffer.alloc(CHUNK);
-  chunk.writeUIntLE(length, 0, 6);
-  return sha256Pair(root, chunk);
+  pair.set(root, 0);
+  pair.fill(0, CHUNK);
+  pairView.setUint32(CHUNK, length % 2 ** 32, true);
+  pairView.setUint32(CHUNK + 4, Math.floor(length / 2 ** 32), true);
+  return sha256(pair);
 }
 
 /** pack: bytes into chunks, the last one right-padded with zeros. */
