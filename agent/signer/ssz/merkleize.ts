@@ -7,7 +7,7 @@ import { SszError } from './errors.js';
  */
 export const CHUNK = 32;
 
-/** crypto.hash (Node 20.12 and later) hashes in one call, about twice as fast as createHash, which older Node 20 has alone. */
+/** crypto.hash hashes in one call, about twice as fast as createHash; Node 20 has it from 20.12 on. */
 const sha256: (data: Uint8Array) => Uint8Array =
   typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'buffer') : (data) => crypto.createHash('sha256').update(data).digest();
 
