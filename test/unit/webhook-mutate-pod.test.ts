@@ -253,6 +253,14 @@ test('signer mode is the default: the agent serves the signing API on the loopba
   }
 });
 
+test('signer mode: the agent gets the deployment\'s signer preset when it is not mainnet (its own default); other modes sign nothing and get none', () => {
+  const minimal = injectionOptions({ ...OPTIONS, signerPreset: 'minimal' });
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], 'minimal');
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.is(env(agentOf(injected(pod(FILES, SHORT_GRACE), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.throws(() => injectionOptions({ ...OPTIONS, signerPreset: 'gnosis' as 'minimal' }), /signer preset "gnosis": use mainnet or minimal/);
+});
+
 test('signer mode: KEYLEASE_SIGNER_URL is added after the client\'s own env', () => {
   const out = injected(pod(ANNOTATED, { containers: [{ name: 'lighthouse', env: [{ name: 'BEACON', value: 'http://bn:5052' }] }] }), V1_29);
   assert.equal(validatorOf(out).env!.map((e) => e.name), ['BEACON', 'KEYLEASE_SIGNER_URL']);
