@@ -150,9 +150,11 @@ function forDevChain(rendered: any, webhookCa: Buffer, image: string, network: D
   if (kind === 'StatefulSet' && moved.metadata.name === 'keylease-coordinator') {
     moved.spec.replicas = 1;
     const coordinator = moved.spec.template.spec.containers[0];
-    // No mnemonic: the pool holds only the imported keys. The base sets the file's path whether or not
-    // the optional Secret exists, and the coordinator refuses a --mnemonic-file it cannot read.
+    // No mnemonic: the pool holds only the imported keys, as the base alone (without the dev overlay's
+    // derived-keys component) would have it.
     coordinator.env = coordinator.env.filter((e: { name: string }) => e.name !== 'KEYLEASE_MNEMONIC_FILE');
+    coordinator.volumeMounts = coordinator.volumeMounts.filter((m: { name: string }) => m.name !== 'mnemonic');
+    moved.spec.template.spec.volumes = moved.spec.template.spec.volumes.filter((v: { name: string }) => v.name !== 'mnemonic');
     const allPeers = coordinator.env.find((e: { name: string }) => e.name === 'ALL_PEERS');
     allPeers.value = `keylease-coordinator-0=keylease-coordinator-0.keylease-peers.${DEV_NAMESPACE}.svc:7402`;
     coordinator.env.push(
