@@ -119,7 +119,7 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
       KEYLEASE_TOKEN_FILE: '/var/run/secrets/keylease.io/serviceaccount/token',
       KEYLEASE_SIGNER_LISTEN: '127.0.0.1:9000',
       KEYLEASE_SIGNER_STATE_DIR: '/keylease/signer-state',
-      NODE_OPTIONS: '--max-semi-space-size=1',
+      NODE_OPTIONS: '--max-semi-space-size=1 --jitless',
       KEYLEASE_LAYOUT: 'lighthouse',
       KEYLEASE_OUT: '/keylease/keys',
     });

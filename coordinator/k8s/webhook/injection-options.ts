@@ -50,8 +50,8 @@ export const DEFAULT_INJECTION_OPTIONS: Omit<InjectionOptions, 'agentImage' | 'c
   leaseTtlMs: 30_000,
   signerPreset: 'mainnet',
   // No CPU limit on purpose: a throttled agent renews late and fences itself, taking the keys offline.
-  // Memory (npm run bench:footprint, 100 keys): 57-62 MiB steady, 60-65 MiB peak, about 15 MiB of it the
-  // agent's own (the rest the node binary's shared pages); the request leaves headroom, and the limit room for
+  // Memory (npm run bench:footprint, 100 keys, with AGENT_NODE_OPTIONS): 52-55 MiB steady and peak, about 14 MiB
+  // of it the agent's own (the rest the node binary's shared pages); the request leaves headroom, and the limit room for
   // one scrypt keystore (256 MiB while it opens), which the Prysm layout decrypts.
   agentResources: { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '384Mi' } },
 };
