@@ -118,7 +118,7 @@ for (const [label, version] of [['1.20', V1_20], ['1.29', V1_29]] as const) {
       KEYLEASE_TOKEN_FILE: '/var/run/secrets/keylease.io/serviceaccount/token',
       KEYLEASE_SIGNER_LISTEN: '127.0.0.1:9000',
       KEYLEASE_SIGNER_STATE_DIR: '/keylease/signer-state',
-      NODE_OPTIONS: '--max-semi-space-size=1',
+      NODE_OPTIONS: '--max-semi-space-size=1 --jitless',
       KEYLEASE_LAYOUT: 'lighthouse',
       KEYLEASE_OUT: '/keylease/keys',
     });
@@ -251,6 +251,14 @@ test('signer mode is the default: the agent serves the signing API on the loopba
     assert.equal(validatorOf(implicit).env, [{ name: 'KEYLEASE_SIGNER_URL', value: `http://${vars['KEYLEASE_SIGNER_LISTEN']}` }]);
     assert.ok(heldBackUntilReady(implicit, version), 'the client starts once the signer serves its keys (Prysm, Teku read them only at start)');
   }
+});
+
+test('signer mode: the agent gets the deployment\'s signer preset when it is not mainnet (its own default); other modes sign nothing and get none', () => {
+  const minimal = injectionOptions({ ...OPTIONS, signerPreset: 'minimal' });
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], 'minimal');
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.is(env(agentOf(injected(pod(FILES, SHORT_GRACE), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.throws(() => injectionOptions({ ...OPTIONS, signerPreset: 'gnosis' as 'minimal' }), /signer preset "gnosis": use mainnet or minimal/);
 });
 
 test('signer mode: KEYLEASE_SIGNER_URL is added after the client\'s own env', () => {
