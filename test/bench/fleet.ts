@@ -14,6 +14,7 @@
  *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
  *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
  *   --heap-snapshot-dir DIR  every replica writes a V8 heap snapshot into DIR once the fleet holds its keys
+ *   --replica-node-options "OPTS"  node options for every replica (V8 heap sizes, say: --max-old-space-size=384)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -46,6 +47,8 @@ const cpuProfDir = cpuProfAt === -1 ? null : process.argv[cpuProfAt + 1]!;
 const failover = !process.argv.includes('--no-failover');
 const heapSnapshotAt = process.argv.indexOf('--heap-snapshot-dir');
 const heapSnapshotDir = heapSnapshotAt === -1 ? null : process.argv[heapSnapshotAt + 1]!;
+const nodeOptionsAt = process.argv.indexOf('--replica-node-options');
+const replicaNodeOptions = nodeOptionsAt === -1 ? [] : process.argv[nodeOptionsAt + 1]!.split(/\s+/).filter(Boolean);
 if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
 const keysPerPod = keys / pods;
 
@@ -115,6 +118,7 @@ const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], 
   '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
 ]);
 cluster.nodeArgs = [
+  ...replicaNodeOptions,
   ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
   ...(heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heapSnapshotDir] : []),
 ];
