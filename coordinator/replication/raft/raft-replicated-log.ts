@@ -227,15 +227,19 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   /**
-   * Commands proposed in one turn of the event loop become entries together: one append to each
-   * follower and one disk write for all of them.
+   * A command proposed while nothing is being written goes to the followers and the disk at once: no
+   * other is waiting to share the append. Commands proposed while a write is in flight wait for the end
+   * of this turn of the event loop and become entries together: one append to each follower and one
+   * disk write for all of them.
    */
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     this.checkOpen();
     if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
     return new Promise<Result<unknown>>((resolve, reject) => {
-      if (this.queuedProposals.length === 0) setImmediate(() => this.proposeQueued());
+      const idle = this.queuedProposals.length === 0 && this.draining === null;
+      if (this.queuedProposals.length === 0 && !idle) setImmediate(() => this.proposeQueued());
       this.queuedProposals.push({ data: JSON.stringify(command), resolve, reject });
+      if (idle) this.proposeQueued();
     }) as Promise<Result<CommandOutcomes[C['type']]>>;
   }
 
@@ -452,8 +456,12 @@ export class RaftReplicatedLog implements ReplicatedLog {
       // order with what takeCommittedEntries hands out).
       if (ready.snapshot) this.installSnapshot(ready.snapshot);
       for (const entry of ready.committedEntries) this.apply(entry);
+      // Appends leave before the disk write starts (they need nothing of it), acknowledgements as soon
+      // as it ends: neither waits for a later turn of the event loop.
+      this.transport.flush();
       await this.storage.persist(ready);
       for (const message of ready.messagesAfterPersist) this.transport.send(message);
+      this.transport.flush();
       if (ready.softState) this.setRole(ready.softState);
       this.readIndexesConfirmed(ready.readStates);
       this.node.advance(ready);
