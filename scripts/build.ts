@@ -15,7 +15,7 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = resolve(process.argv[2] ?? join(root, 'dist'));
 /** Packages that load a compiled addon from their own folder: the bundle leaves them in node_modules. */
-const NATIVE_PACKAGES = ['@chainsafe/blst', '@chainsafe/hashtree', 'classic-level'];
+const NATIVE_PACKAGES = ['@chainsafe/blst', 'classic-level'];
 
 rmSync(outDir, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -1,3 +1,4 @@
+import { hashTreeRoot } from './ssz/index.js';
 import { ForkData, SigningData } from './ssz-types.js';
 
 /** Domain types (consensus-specs phase0/altair beacon-chain.md; builder-specs for the application builder). */
@@ -26,7 +27,7 @@ export function computeDomain(domainType: DomainType, forkVersion: Uint8Array, g
   const key = domainType + Buffer.from(forkVersion).toString('hex') + Buffer.from(genesisValidatorsRoot).toString('hex');
   let domain = domains.get(key);
   if (!domain) {
-    const forkDataRoot = ForkData.hashTreeRoot({ current_version: forkVersion, genesis_validators_root: genesisValidatorsRoot });
+    const forkDataRoot = hashTreeRoot(ForkData, { current_version: forkVersion, genesis_validators_root: genesisValidatorsRoot });
     domain = new Uint8Array(32);
     domain.set(Buffer.from(domainType, 'hex'), 0);
     domain.set(forkDataRoot.subarray(0, 28), 4);
@@ -38,7 +39,7 @@ export function computeDomain(domainType: DomainType, forkVersion: Uint8Array, g
 
 /** compute_signing_root: the root of SigningData{object_root, domain}, which the key signs. */
 export function computeSigningRoot(objectRoot: Uint8Array, domain: Uint8Array): Uint8Array {
-  return SigningData.hashTreeRoot({ object_root: objectRoot, domain });
+  return hashTreeRoot(SigningData, { object_root: objectRoot, domain });
 }
 
 /** The fork version a message of `epoch` is signed under: get_domain's rule applied to the client's fork_info. */

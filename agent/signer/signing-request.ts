@@ -10,10 +10,10 @@ import {
   VoluntaryExit,
   type BlockVersion,
   type FullBlockVersion,
-  rootOf,
   type PresetTypes,
   type SszContainer,
 } from './ssz-types.js';
+import { hashTreeRoot } from './ssz/index.js';
 import { describe, fromWire, hexAt, objectAt, requestError, stringAt, uintAt } from './wire.js';
 
 /** What a sign request is checked and signed against: the agent's network, and its preset's types. */
@@ -82,14 +82,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   ATTESTATION: (body, network) => {
     const data = fromWire(AttestationData, body['attestation'], 'attestation') as { source: { epoch: bigint }; target: { epoch: bigint } };
     return {
-      objectRoot: rootOf(AttestationData, data),
+      objectRoot: hashTreeRoot(AttestationData, data),
       domain: forkDomain(DOMAIN.BEACON_ATTESTER, data.target.epoch, body, network),
       slashable: { kind: 'attestation', sourceEpoch: data.source.epoch, targetEpoch: data.target.epoch },
     };
   },
   AGGREGATION_SLOT: (body, network) => {
     const slot = uintAt(objectAt(body['aggregation_slot'], 'aggregation_slot')['slot'], 8, 'aggregation_slot.slot');
-    return unslashable(Uint64Type.hashTreeRoot(slot), forkDomain(DOMAIN.SELECTION_PROOF, epochOf(slot, network), body, network));
+    return unslashable(hashTreeRoot(Uint64Type, slot), forkDomain(DOMAIN.SELECTION_PROOF, epochOf(slot, network), body, network));
   },
   AGGREGATE_AND_PROOF: (body, network) => aggregateAndProof(network.types.AggregateAndProof, body['aggregate_and_proof'], 'aggregate_and_proof', body, network),
   AGGREGATE_AND_PROOF_V2: (body, network) => {
@@ -100,13 +100,13 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   },
   RANDAO_REVEAL: (body, network) => {
     const epoch = uintAt(objectAt(body['randao_reveal'], 'randao_reveal')['epoch'], 8, 'randao_reveal.epoch');
-    return unslashable(Uint64Type.hashTreeRoot(epoch), forkDomain(DOMAIN.RANDAO, epoch, body, network));
+    return unslashable(hashTreeRoot(Uint64Type, epoch), forkDomain(DOMAIN.RANDAO, epoch, body, network));
   },
   // Since Deneb (EIP-7044) exits are signed under the Capella fork version whatever the current fork;
   // the client chooses that through fork_info, so the rule here is the same as for other messages.
   VOLUNTARY_EXIT: (body, network) => {
     const exit = fromWire(VoluntaryExit, body['voluntary_exit'], 'voluntary_exit') as { epoch: bigint };
-    return unslashable(rootOf(VoluntaryExit, exit), forkDomain(DOMAIN.VOLUNTARY_EXIT, exit.epoch, body, network));
+    return unslashable(hashTreeRoot(VoluntaryExit, exit), forkDomain(DOMAIN.VOLUNTARY_EXIT, exit.epoch, body, network));
   },
   SYNC_COMMITTEE_MESSAGE: (body, network) => {
     const message = objectAt(body['sync_committee_message'], 'sync_committee_message');
@@ -117,17 +117,17 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   },
   SYNC_COMMITTEE_SELECTION_PROOF: (body, network) => {
     const data = fromWire(SyncAggregatorSelectionData, body['sync_aggregator_selection_data'], 'sync_aggregator_selection_data') as { slot: bigint };
-    return unslashable(rootOf(SyncAggregatorSelectionData, data), forkDomain(DOMAIN.SYNC_COMMITTEE_SELECTION_PROOF, epochOf(data.slot, network), body, network));
+    return unslashable(hashTreeRoot(SyncAggregatorSelectionData, data), forkDomain(DOMAIN.SYNC_COMMITTEE_SELECTION_PROOF, epochOf(data.slot, network), body, network));
   },
   SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF: (body, network) => {
     const type = network.types.ContributionAndProof;
     const value = fromWire(type, body['contribution_and_proof'], 'contribution_and_proof') as { contribution: { slot: bigint } };
-    return unslashable(rootOf(type, value), forkDomain(DOMAIN.CONTRIBUTION_AND_PROOF, epochOf(value.contribution.slot, network), body, network));
+    return unslashable(hashTreeRoot(type, value), forkDomain(DOMAIN.CONTRIBUTION_AND_PROOF, epochOf(value.contribution.slot, network), body, network));
   },
   // Builder registrations are chain-independent: genesis fork version and a zero validators root.
   VALIDATOR_REGISTRATION: (body, network) => {
     const registration = fromWire(ValidatorRegistrationV1, body['validator_registration'], 'validator_registration');
-    return unslashable(rootOf(ValidatorRegistrationV1, registration), computeDomain(DOMAIN.APPLICATION_BUILDER, network.genesisForkVersion));
+    return unslashable(hashTreeRoot(ValidatorRegistrationV1, registration), computeDomain(DOMAIN.APPLICATION_BUILDER, network.genesisForkVersion));
   },
   // Deposits are signed before the chain exists: genesis fork version and a zero validators root.
   DEPOSIT: (body, network) => {
@@ -137,18 +137,18 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     if (!equalBytes(forkVersion, network.genesisForkVersion)) {
       throw requestError(`deposit.genesis_fork_version ${hex(forkVersion)} is not this network's genesis fork version ${hex(network.genesisForkVersion)}: a deposit is signed for the network the agent serves only`);
     }
-    return unslashable(rootOf(DepositMessage, message), computeDomain(DOMAIN.DEPOSIT, forkVersion));
+    return unslashable(hashTreeRoot(DepositMessage, message), computeDomain(DOMAIN.DEPOSIT, forkVersion));
   },
 };
 
 function blockMessage(block: unknown, type: SszContainer, body: Record<string, unknown>, network: NetworkContext): Message {
   const slot = (block as { slot: bigint }).slot;
-  return { objectRoot: rootOf(type, block), domain: forkDomain(DOMAIN.BEACON_PROPOSER, epochOf(slot, network), body, network), slashable: { kind: 'block', slot } };
+  return { objectRoot: hashTreeRoot(type, block), domain: forkDomain(DOMAIN.BEACON_PROPOSER, epochOf(slot, network), body, network), slashable: { kind: 'block', slot } };
 }
 
 function aggregateAndProof(type: SszContainer, json: unknown, at: string, body: Record<string, unknown>, network: NetworkContext): Message {
   const value = fromWire(type, json, at) as { aggregate: { data: { slot: bigint } } };
-  return unslashable(rootOf(type, value), forkDomain(DOMAIN.AGGREGATE_AND_PROOF, epochOf(value.aggregate.data.slot, network), body, network));
+  return unslashable(hashTreeRoot(type, value), forkDomain(DOMAIN.AGGREGATE_AND_PROOF, epochOf(value.aggregate.data.slot, network), body, network));
 }
 
 function unslashable(objectRoot: Uint8Array, domain: Uint8Array): Message {

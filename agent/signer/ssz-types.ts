@@ -1,15 +1,4 @@
-import {
-  BitListType,
-  BitVectorType,
-  ByteListType,
-  ByteVectorType,
-  ContainerType,
-  ListBasicType,
-  ListCompositeType,
-  UintBigintType,
-  VectorCompositeType,
-  type Type,
-} from '@chainsafe/ssz';
+import { bitList, bitVector, byteList, byteVector, container, list, uint, vector, type ContainerType } from './ssz/index.js';
 import { PRESETS, type Preset, type PresetName } from './preset.js';
 
 /**
@@ -17,15 +6,15 @@ import { PRESETS, type Preset, type PresetName } from './preset.js';
  * names, which are also the JSON keys of the remote signing API. uint64 values are bigints: slots and
  * indices arrive as decimal strings and may exceed 2^53.
  */
-export type SszContainer = ContainerType<Record<string, Type<unknown>>>;
+export type SszContainer = ContainerType;
 
-const Uint64 = new UintBigintType(8);
-const Uint256 = new UintBigintType(32);
-const Bytes4 = new ByteVectorType(4);
-const Bytes20 = new ByteVectorType(20);
-const Bytes32 = new ByteVectorType(32);
-const Bytes48 = new ByteVectorType(48);
-const Bytes96 = new ByteVectorType(96);
+const Uint64 = uint(8);
+const Uint256 = uint(32);
+const Bytes4 = byteVector(4);
+const Bytes20 = byteVector(20);
+const Bytes32 = byteVector(32);
+const Bytes48 = byteVector(48);
+const Bytes96 = byteVector(96);
 
 /** Containers that no preset value sizes: the same on every network. */
 export const ForkData = container({ current_version: Bytes4, genesis_validators_root: Bytes32 });
@@ -73,37 +62,37 @@ function buildTypes(p: Preset): PresetTypes {
   const SignedBeaconBlockHeader = container({ message: BeaconBlockHeader, signature: Bytes96 });
   const ProposerSlashing = container({ signed_header_1: SignedBeaconBlockHeader, signed_header_2: SignedBeaconBlockHeader });
   const IndexedAttestation = container({
-    attesting_indices: new ListBasicType(Uint64, p.MAX_VALIDATORS_PER_COMMITTEE),
+    attesting_indices: list(Uint64, p.MAX_VALIDATORS_PER_COMMITTEE),
     data: AttestationData,
     signature: Bytes96,
   });
   const AttesterSlashing = container({ attestation_1: IndexedAttestation, attestation_2: IndexedAttestation });
-  const Attestation = container({ aggregation_bits: new BitListType(p.MAX_VALIDATORS_PER_COMMITTEE), data: AttestationData, signature: Bytes96 });
+  const Attestation = container({ aggregation_bits: bitList(p.MAX_VALIDATORS_PER_COMMITTEE), data: AttestationData, signature: Bytes96 });
   const DepositData = container({ pubkey: Bytes48, withdrawal_credentials: Bytes32, amount: Uint64, signature: Bytes96 });
   // DEPOSIT_CONTRACT_TREE_DEPTH + 1 = 33 proof nodes.
-  const Deposit = container({ proof: new VectorCompositeType(Bytes32, 33), data: DepositData });
+  const Deposit = container({ proof: vector(Bytes32, 33), data: DepositData });
   const SignedVoluntaryExit = container({ message: VoluntaryExit, signature: Bytes96 });
   const Eth1Data = container({ deposit_root: Bytes32, deposit_count: Uint64, block_hash: Bytes32 });
   const phase0Body = {
     randao_reveal: Bytes96,
     eth1_data: Eth1Data,
     graffiti: Bytes32,
-    proposer_slashings: new ListCompositeType(ProposerSlashing, p.MAX_PROPOSER_SLASHINGS),
-    attester_slashings: new ListCompositeType(AttesterSlashing, p.MAX_ATTESTER_SLASHINGS),
-    attestations: new ListCompositeType(Attestation, p.MAX_ATTESTATIONS),
-    deposits: new ListCompositeType(Deposit, p.MAX_DEPOSITS),
-    voluntary_exits: new ListCompositeType(SignedVoluntaryExit, p.MAX_VOLUNTARY_EXITS),
+    proposer_slashings: list(ProposerSlashing, p.MAX_PROPOSER_SLASHINGS),
+    attester_slashings: list(AttesterSlashing, p.MAX_ATTESTER_SLASHINGS),
+    attestations: list(Attestation, p.MAX_ATTESTATIONS),
+    deposits: list(Deposit, p.MAX_DEPOSITS),
+    voluntary_exits: list(SignedVoluntaryExit, p.MAX_VOLUNTARY_EXITS),
   };
   const AggregateAndProof = container({ aggregator_index: Uint64, aggregate: Attestation, selection_proof: Bytes96 });
 
   // altair
-  const SyncAggregate = container({ sync_committee_bits: new BitVectorType(p.SYNC_COMMITTEE_SIZE), sync_committee_signature: Bytes96 });
+  const SyncAggregate = container({ sync_committee_bits: bitVector(p.SYNC_COMMITTEE_SIZE), sync_committee_signature: Bytes96 });
   const altairBody = { ...phase0Body, sync_aggregate: SyncAggregate };
   const SyncCommitteeContribution = container({
     slot: Uint64,
     beacon_block_root: Bytes32,
     subcommittee_index: Uint64,
-    aggregation_bits: new BitVectorType(p.SYNC_COMMITTEE_SIZE / p.SYNC_COMMITTEE_SUBNET_COUNT),
+    aggregation_bits: bitVector(p.SYNC_COMMITTEE_SIZE / p.SYNC_COMMITTEE_SUBNET_COUNT),
     signature: Bytes96,
   });
   const ContributionAndProof = container({ aggregator_index: Uint64, contribution: SyncCommitteeContribution, selection_proof: Bytes96 });
@@ -114,33 +103,33 @@ function buildTypes(p: Preset): PresetTypes {
     fee_recipient: Bytes20,
     state_root: Bytes32,
     receipts_root: Bytes32,
-    logs_bloom: new ByteVectorType(p.BYTES_PER_LOGS_BLOOM),
+    logs_bloom: byteVector(p.BYTES_PER_LOGS_BLOOM),
     prev_randao: Bytes32,
     block_number: Uint64,
     gas_limit: Uint64,
     gas_used: Uint64,
     timestamp: Uint64,
-    extra_data: new ByteListType(p.MAX_EXTRA_DATA_BYTES),
+    extra_data: byteList(p.MAX_EXTRA_DATA_BYTES),
     base_fee_per_gas: Uint256,
     block_hash: Bytes32,
   };
-  const transactions = new ListCompositeType(new ByteListType(p.MAX_BYTES_PER_TRANSACTION), p.MAX_TRANSACTIONS_PER_PAYLOAD);
+  const transactions = list(byteList(p.MAX_BYTES_PER_TRANSACTION), p.MAX_TRANSACTIONS_PER_PAYLOAD);
   const bellatrixPayload = container({ ...payloadCommon, transactions });
   const bellatrixPayloadHeader = container({ ...payloadCommon, transactions_root: Bytes32 });
 
   // capella
   const Withdrawal = container({ index: Uint64, validator_index: Uint64, address: Bytes20, amount: Uint64 });
-  const capellaPayload = container({ ...payloadCommon, transactions, withdrawals: new ListCompositeType(Withdrawal, p.MAX_WITHDRAWALS_PER_PAYLOAD) });
+  const capellaPayload = container({ ...payloadCommon, transactions, withdrawals: list(Withdrawal, p.MAX_WITHDRAWALS_PER_PAYLOAD) });
   const capellaPayloadHeader = container({ ...payloadCommon, transactions_root: Bytes32, withdrawals_root: Bytes32 });
   const BLSToExecutionChange = container({ validator_index: Uint64, from_bls_pubkey: Bytes48, to_execution_address: Bytes20 });
-  const blsChanges = new ListCompositeType(container({ message: BLSToExecutionChange, signature: Bytes96 }), p.MAX_BLS_TO_EXECUTION_CHANGES);
+  const blsChanges = list(container({ message: BLSToExecutionChange, signature: Bytes96 }), p.MAX_BLS_TO_EXECUTION_CHANGES);
 
   // electra: one aggregate spans every committee of the slot.
   const AttestationElectra = container({
-    aggregation_bits: new BitListType(p.MAX_VALIDATORS_PER_COMMITTEE * p.MAX_COMMITTEES_PER_SLOT),
+    aggregation_bits: bitList(p.MAX_VALIDATORS_PER_COMMITTEE * p.MAX_COMMITTEES_PER_SLOT),
     data: AttestationData,
     signature: Bytes96,
-    committee_bits: new BitVectorType(p.MAX_COMMITTEES_PER_SLOT),
+    committee_bits: bitVector(p.MAX_COMMITTEES_PER_SLOT),
   });
   const AggregateAndProofElectra = container({ aggregator_index: Uint64, aggregate: AttestationElectra, selection_proof: Bytes96 });
 
@@ -161,13 +150,4 @@ function buildTypes(p: Preset): PresetTypes {
       CAPELLA: block(container({ ...altairBody, execution_payload_header: capellaPayloadHeader, bls_to_execution_changes: blsChanges })),
     },
   };
-}
-
-/** hash_tree_root of a value read by fromWire (wire.ts), which checked it against `type`. */
-export function rootOf(type: SszContainer, value: unknown): Uint8Array {
-  return type.hashTreeRoot(value as Parameters<SszContainer['hashTreeRoot']>[0]);
-}
-
-function container(fields: Record<string, Type<unknown>>): SszContainer {
-  return new ContainerType(fields);
 }

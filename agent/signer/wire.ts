@@ -1,16 +1,5 @@
-import {
-  BitListType,
-  BitVectorType,
-  ByteListType,
-  ByteVectorType,
-  ContainerType,
-  ListBasicType,
-  ListCompositeType,
-  UintBigintType,
-  VectorCompositeType,
-  type Type,
-} from '@chainsafe/ssz';
 import { SignerError } from './errors.js';
+import { bitListFromBytes, bitVectorFromBytes, serializedBitsSize, SszError, type SszType } from './ssz/index.js';
 
 /**
  * JSON of the remote signing API (the Beacon API's encoding: uint64 as decimal strings, bytes as 0x hex,
@@ -18,38 +7,42 @@ import { SignerError } from './errors.js';
  * against the type. `at` is the field's path in the request, e.g. `attestation.source.epoch`; every
  * error names it. Fields the type does not know are ignored, as JSON APIs do.
  */
-export function fromWire(type: Type<unknown>, json: unknown, at: string): unknown {
-  if (type instanceof ContainerType) {
-    const object = objectAt(json, at);
-    const value: Record<string, unknown> = {};
-    for (const [name, fieldType] of Object.entries(type.fields as Record<string, Type<unknown>>)) {
-      value[name] = fromWire(fieldType, object[name], `${at}.${name}`);
+export function fromWire(type: SszType, json: unknown, at: string): unknown {
+  switch (type.kind) {
+    case 'container': {
+      const object = objectAt(json, at);
+      const value: Record<string, unknown> = {};
+      for (const [name, fieldType] of Object.entries(type.fields)) value[name] = fromWire(fieldType, object[name], `${at}.${name}`);
+      return value;
     }
-    return value;
-  }
-  if (type instanceof UintBigintType) return uintAt(json, type.byteLength, at);
-  if (type instanceof ByteVectorType) return hexAt(json, at, type.lengthBytes, type.lengthBytes);
-  if (type instanceof ByteListType) return hexAt(json, at, 0, type.limitBytes);
-  if (type instanceof BitListType || type instanceof BitVectorType) {
-    const bytes = hexAt(json, at, type.minSize, type.maxSize);
-    try {
-      return type.deserialize(bytes);
-    } catch (error) {
-      throw requestError(`${at} is not a valid SSZ ${type instanceof BitListType ? `bitlist of at most ${type.limitBits}` : `bitvector of ${type.lengthBits}`} bits (${(error as Error).message})`);
+    case 'uint':
+      return uintAt(json, type.byteLength, at);
+    case 'byteVector':
+      return hexAt(json, at, type.length, type.length);
+    case 'byteList':
+      return hexAt(json, at, 0, type.limit);
+    case 'bitList':
+    case 'bitVector': {
+      const size = serializedBitsSize(type);
+      const bytes = hexAt(json, at, size.min, size.max);
+      try {
+        return type.kind === 'bitList' ? bitListFromBytes(type, bytes) : bitVectorFromBytes(type, bytes);
+      } catch (error) {
+        if (!(error instanceof SszError)) throw error;
+        throw requestError(`${at} is not a valid SSZ ${type.kind === 'bitList' ? `bitlist of at most ${type.limit}` : `bitvector of ${type.length}`} bits (${error.reason})`);
+      }
+    }
+    case 'list': {
+      const items = arrayAt(json, at);
+      if (items.length > type.limit) throw requestError(`${at} has ${items.length} entries; at most ${type.limit} are allowed`);
+      return items.map((item, i) => fromWire(type.element, item, `${at}[${i}]`));
+    }
+    case 'vector': {
+      const items = arrayAt(json, at);
+      if (items.length !== type.length) throw requestError(`${at} has ${items.length} entries; exactly ${type.length} are required`);
+      return items.map((item, i) => fromWire(type.element, item, `${at}[${i}]`));
     }
   }
-  if (type instanceof ListCompositeType || type instanceof ListBasicType) {
-    const items = arrayAt(json, at);
-    if (items.length > type.limit) throw requestError(`${at} has ${items.length} entries; at most ${type.limit} are allowed`);
-    return items.map((item, i) => fromWire(type.elementType, item, `${at}[${i}]`));
-  }
-  if (type instanceof VectorCompositeType) {
-    const items = arrayAt(json, at);
-    if (items.length !== type.length) throw requestError(`${at} has ${items.length} entries; exactly ${type.length} are required`);
-    return items.map((item, i) => fromWire(type.elementType, item, `${at}[${i}]`));
-  }
-  // Only reachable if ssz-types.ts gains a type this walker does not know: a programming error.
-  throw new Error(`no JSON reader for SSZ type ${type.typeName} at ${at}`);
 }
 
 const DECIMAL = /^[0-9]+$/;

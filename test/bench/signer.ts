@@ -4,8 +4,10 @@
  * the state log, on /dev/shm when it exists, as the pod's in-memory volume) before the BLS signature is
  * returned. The signer runs in its own process (this file with --serve), so client and server do not
  * share an event loop. Figures for 1, 100 and 1,000 keys: one request at a time, and C in flight
- * (one key per request in flight, so every request is signable).
- * Usage: npm run bench:signer [-- --requests N --concurrency C --keys 1,100,1000]
+ * (one key per request in flight, so every request is signable). First, in this process: the time of one
+ * hash_tree_root by the signer's SSZ (agent/signer/ssz) and by @chainsafe/ssz, for an attestation's data and
+ * a full mainnet CAPELLA block.
+ * Usage: npm run bench:signer [-- --requests N --concurrency C --keys 1,100,1000 --only hashing]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,9 +18,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRemoteSignerServer } from '../../agent/signer/http-server.js';
 import { InAgentSigner } from '../../agent/signer/in-agent-signer.js';
+import { hashTreeRoot, type ContainerType, type ListType, type SszType } from '../../agent/signer/ssz/index.js';
+import { AttestationData, typesFor } from '../../agent/signer/ssz-types.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import { createLogger } from '../../shared/log/logger.js';
+import { seededRandom } from '../support/prng.js';
 import { interopKey, attestationRequest, TEST_CHAIN } from '../support/signer-requests.js';
+import { randomValue, referenceType, referenceValue } from '../support/ssz-reference.js';
 import { benchNumber, benchOption } from './bench-options.js';
 
 async function serve(): Promise<void> {
@@ -35,7 +41,46 @@ async function serve(): Promise<void> {
   process.on('disconnect', () => void server.close().then(() => signer.close()).then(() => process.exit(0)));
 }
 
+/** Microseconds per hash_tree_root of `value`, ours and @chainsafe/ssz's, each after a warm-up. */
+function timeRoots(label: string, type: SszType, value: unknown, iterations: number): void {
+  const reference = referenceType(type);
+  const referenceInput = referenceValue(type, value);
+  const perRoot = (hash: () => unknown) => {
+    for (let i = 0; i < Math.ceil(iterations / 10); i += 1) hash();
+    const started = performance.now();
+    for (let i = 0; i < iterations; i += 1) hash();
+    return ((performance.now() - started) * 1000) / iterations;
+  };
+  const ours = perRoot(() => hashTreeRoot(type, value));
+  const theirs = perRoot(() => reference.hashTreeRoot(referenceInput));
+  console.log(`  ${label.padEnd(52)} ours ${ours.toFixed(1).padStart(8)} µs   @chainsafe/ssz ${theirs.toFixed(1).padStart(8)} µs   (${(ours / theirs).toFixed(2)}×)`);
+}
+
+/** A mainnet CAPELLA block about as full as blocks get: 128 attestations, 200 transactions, 16 withdrawals. */
+function capellaBlock(): { type: ContainerType; value: Record<string, unknown> } {
+  const type = typesFor('mainnet').BeaconBlock.CAPELLA;
+  const random = seededRandom(1);
+  const value = randomValue(type, random) as { body: Record<string, unknown> & { execution_payload: Record<string, unknown> } };
+  const body = type.fields['body'] as ContainerType;
+  const payload = body.fields['execution_payload'] as ContainerType;
+  const items = (list: SszType, count: number, bytes: number) => Array.from({ length: count }, () => randomValue((list as ListType).element, random, { listItems: 16, bytes }));
+  value.body['attestations'] = items(body.fields['attestations']!, 128, 0);
+  value.body.execution_payload['transactions'] = Array.from({ length: 200 }, () => new Uint8Array(400).fill(7));
+  value.body.execution_payload['withdrawals'] = items(payload.fields['withdrawals']!, 16, 0);
+  return { type, value };
+}
+
+function hashing(): void {
+  console.log('hash_tree_root in process, one at a time:');
+  const random = seededRandom(2);
+  timeRoots('ATTESTATION: AttestationData', AttestationData, randomValue(AttestationData, random), 20_000);
+  const block = capellaBlock();
+  timeRoots('BLOCK_V2: full mainnet CAPELLA block (128 att., 200 tx)', block.type, block.value, 100);
+}
+
 async function run(): Promise<void> {
+  hashing();
+  if (benchOption('only', '') === 'hashing') return;
   const requests = benchNumber('requests', 3000);
   const concurrency = benchNumber('concurrency', 16);
   const keyCounts = benchOption('keys', '1,100,1000').split(',').map(Number);

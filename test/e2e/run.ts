@@ -63,7 +63,8 @@ for (const file of files) {
   const fileFailed = Number.isNaN(total) || Number.isNaN(ok) ? 1 : total - ok + (code !== 0 && total === ok ? 1 : 0);
   passed += Number.isNaN(ok) ? 0 : ok;
   failed += fileFailed;
-  measured.push(...output.split('\n').filter((line) => line.startsWith('measured:')));
+  // uvu's progress marks ("• ") may precede a line a test printed.
+  measured.push(...output.split('\n').flatMap((line) => (line.includes('measured:') ? [line.slice(line.indexOf('measured:'))] : [])));
   process.stdout.write(`${fileFailed ? 'FAIL' : 'ok  '} ${relative(root, file)} (${seconds(fileStarted)} s)\n`);
 }
 if (measured.length) process.stdout.write(`\n${measured.join('\n')}\n`);

@@ -37,16 +37,28 @@ test('the compiled CLI, without tsx: coordinator derives a key, agent claims, wr
     await symlink(join(root, 'node_modules'), join(app, 'node_modules'));
     const entry = [join(app, 'bin/keylease.js')];
 
-    // The agent is one bundle (and its chunks): esbuild marks where each module's code begins.
+    // The agent is one bundle (and its chunks): esbuild marks where each module's code begins, and the
+    // packages left outside it (native addons) are imported by name.
     const bundled = new Set<string>();
+    const imported = new Set<string>();
     const agentDir = join(app, 'dist/agent');
     for (const file of await readdir(agentDir, { recursive: true })) {
       if (!file.endsWith('.js')) continue;
-      for (const [, from] of (await readFile(join(agentDir, file), 'utf8')).matchAll(/^\/\/ ((?:node_modules\/(?:@[^/]+\/)?[^/]+)|[a-z-]+)\//gm)) bundled.add(from!);
+      const code = await readFile(join(agentDir, file), 'utf8');
+      for (const [, from] of code.matchAll(/^\/\/ ((?:node_modules\/(?:@[^/]+\/)?[^/]+)|[a-z-]+)\//gm)) bundled.add(from!);
+      for (const [, name] of code.matchAll(/(?:from |import\(|require\()"((?:@[^/"]+\/)?[^/".][^/"]*)/g)) imported.add(`node_modules/${name!}`);
     }
     assert.ok(bundled.has('node_modules/@grpc/grpc-js') && bundled.has('agent'), `the bundle holds the agent and grpc-js (${[...bundled].join(', ')})`);
-    for (const unwanted of ['coordinator', 'cli', 'node_modules/hardhat', 'node_modules/ethers', 'node_modules/@kubernetes/client-node', 'node_modules/classic-level', 'node_modules/protobufjs', 'node_modules/@grpc/proto-loader', 'node_modules/prom-client', 'node_modules/yaml']) {
+    assert.ok(imported.has('node_modules/@chainsafe/blst'), `the bundle imports the blst addon by name (${[...imported].join(', ')})`);
+    const unwantedPackages = ['hardhat', 'ethers', '@kubernetes/client-node', 'classic-level', 'protobufjs', '@grpc/proto-loader', 'prom-client', 'yaml',
+      // The signer hashes with its own SSZ over node:crypto (agent/signer/ssz), not @chainsafe/ssz and its hashers.
+      '@chainsafe/ssz', '@chainsafe/persistent-merkle-tree', '@chainsafe/as-sha256', '@chainsafe/hashtree'];
+    for (const unwanted of ['coordinator', 'cli', ...unwantedPackages.map((name) => `node_modules/${name}`)]) {
       assert.not.ok(bundled.has(unwanted), `the agent bundle leaves out ${unwanted}`);
+    }
+    // grpc-js names proto-loader, left outside for the channelz and ORCA services it never starts (scripts/build.ts).
+    for (const unwanted of unwantedPackages.filter((name) => name !== '@grpc/proto-loader')) {
+      assert.not.ok(imported.has(`node_modules/${unwanted}`), `the agent bundle does not import ${unwanted}`);
     }
 
     const help = await runKeylease(['agent', '--help'], {}, entry);

@@ -98,6 +98,20 @@ test('coordinator: 3 Raft replicas started together, spread over nodes, peers by
   }
 });
 
+test('the mnemonic: absent from the base (an import-only pool), required where the derived-keys component adds it', () => {
+  const base = find(rendered.get('k8s/base')!, 'StatefulSet', 'keylease-coordinator').spec.template.spec;
+  assert.not.ok('KEYLEASE_MNEMONIC_FILE' in envOf(base.containers[0]), 'the base would ask for a mnemonic file');
+  assert.not.ok(base.volumes.some((v: { name: string }) => v.name === 'mnemonic'));
+  for (const dir of ['k8s/overlays/dev', 'k8s/overlays/production']) {
+    const pod = find(rendered.get(dir)!, 'StatefulSet', 'keylease-coordinator').spec.template.spec;
+    const volume = pod.volumes.find((v: { name: string }) => v.name === 'mnemonic');
+    assert.is(volume.secret.secretName, 'keylease-mnemonic', dir);
+    assert.not.ok(volume.secret.optional, `${dir}: a missing mnemonic Secret must stop the pod, not make it import-only`);
+    const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'mnemonic');
+    assert.is(`${mount.mountPath}/mnemonic`, envOf(pod.containers[0])['KEYLEASE_MNEMONIC_FILE'], dir);
+  }
+});
+
 test('RBAC is least privilege: TokenReview create, and pod get/list/watch in the validator namespace; nothing else', () => {
   const objects = rendered.get('k8s/overlays/production')!;
   const roles = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');

@@ -25,7 +25,7 @@ export interface DevNetwork {
   readonly slotsPerEpoch: number;
 }
 
-export async function devNetwork(beacon: BeaconNode): Promise<DevNetwork> {
+export async function devNetwork(beacon: Pick<BeaconNode, 'restUrl'>): Promise<DevNetwork> {
   const get = async (path: string) => ((await (await fetch(`${beacon.restUrl}${path}`)).json()) as { data: Record<string, string> }).data;
   const [genesis, spec] = await Promise.all([get('/eth/v1/beacon/genesis'), get('/eth/v1/config/spec')]);
   return {

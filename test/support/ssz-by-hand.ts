@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * SSZ hash_tree_root written out from the SSZ specification with node:crypto only, to check the signer's
- * roots (computed with @chainsafe/ssz) against an implementation that shares no code with it.
+ * roots (computed by agent/signer/ssz) against an implementation that shares no code with it.
  * Values are the remote signing API's JSON: decimal strings and 0x hex.
  */
 export type Schema =

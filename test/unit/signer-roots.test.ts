@@ -421,6 +421,8 @@ test('malformed requests are refused with an error naming the field', () => {
     [{ ...attestation, signing_root: h('00', 32) }, /signingRoot and signing_root differ/],
     [{ type: 'AGGREGATE_AND_PROOF', fork_info: FORK_INFO, aggregate_and_proof: { aggregator_index: '1', aggregate: { aggregation_bits: '0x00', data: attestationData('1', '0', '0'), signature: h('01', 96) }, selection_proof: h('01', 96) } },
       /^aggregate_and_proof\.aggregate\.aggregation_bits is not a valid SSZ bitlist of at most 2048 bits/],
+    [{ type: 'AGGREGATE_AND_PROOF', fork_info: FORK_INFO, aggregate_and_proof: { aggregator_index: '1', aggregate: { aggregation_bits: '0x' + 'ff'.repeat(256) + '02', data: attestationData('1', '0', '0'), signature: h('01', 96) }, selection_proof: h('01', 96) } },
+      /^aggregate_and_proof\.aggregate\.aggregation_bits is not a valid SSZ bitlist of at most 2048 bits \(it holds 2049 bits, over the limit of 2048\)$/],
     [{ type: 'BLOCK_V2', fork_info: FORK_INFO, beacon_block: { version: 'DENEB', block: {} } }, /beacon_block\.block: full DENEB blocks are not supported; send the block as beacon_block\.block_header/],
     [{ type: 'BLOCK_V2', fork_info: FORK_INFO, beacon_block: { version: 'GLOAS', block_header: header('1') } }, /^beacon_block\.version "GLOAS" is not one of PHASE0, .*FULU/],
     [{ type: 'BLOCK_V2', fork_info: FORK_INFO, beacon_block: { version: 'ALTAIR', block: header('1'), block_header: header('1') } }, /beacon_block has both block and block_header/],

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLIENT_LIVENESS, PROBE_KILL_GRACE_SECONDS } from '../../coordinator/k8s/webhook/client-restart.js';
 import { mutatePod, type MutationResult } from '../../coordinator/k8s/webhook/mutate-pod.js';
-import { injectionOptions, type InjectionOptions } from '../../coordinator/k8s/webhook/injection-options.js';
+import { injectionOptions, SIGNER_PRESETS, type InjectionOptions } from '../../coordinator/k8s/webhook/injection-options.js';
+import { PRESET_NAMES } from '../../agent/signer/preset.js';
 import type { ContainerJson, PodJson } from '../../coordinator/k8s/webhook/pod-json.js';
 import type { ServerVersion } from '../../coordinator/k8s/webhook/server-version.js';
 import { applyJsonPatch } from '../k8s/support/apply-json-patch.js';
@@ -251,6 +252,15 @@ test('signer mode is the default: the agent serves the signing API on the loopba
     assert.equal(validatorOf(implicit).env, [{ name: 'KEYLEASE_SIGNER_URL', value: `http://${vars['KEYLEASE_SIGNER_LISTEN']}` }]);
     assert.ok(heldBackUntilReady(implicit, version), 'the client starts once the signer serves its keys (Prysm, Teku read them only at start)');
   }
+});
+
+test('signer mode: the agent gets the deployment\'s signer preset when it is not mainnet (its own default); other modes sign nothing and get none', () => {
+  const minimal = injectionOptions({ ...OPTIONS, signerPreset: 'minimal' });
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], 'minimal');
+  assert.is(env(agentOf(injected(pod(ANNOTATED), V1_20)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.is(env(agentOf(injected(pod(FILES, SHORT_GRACE), V1_20, minimal)))['KEYLEASE_SIGNER_PRESET'], undefined);
+  assert.throws(() => injectionOptions({ ...OPTIONS, signerPreset: 'gnosis' as 'minimal' }), /signer preset "gnosis": use mainnet or minimal/);
+  assert.equal([...SIGNER_PRESETS], [...PRESET_NAMES], 'the webhook offers exactly the agent\'s presets');
 });
 
 test('signer mode: KEYLEASE_SIGNER_URL is added after the client\'s own env', () => {

@@ -94,6 +94,8 @@ export function agentContainer(
   ];
   if (request.mode === 'signer') {
     env.push({ name: 'KEYLEASE_SIGNER_LISTEN', value: SIGNER_LISTEN }, { name: 'KEYLEASE_SIGNER_STATE_DIR', value: SIGNER_STATE_MOUNT_PATH });
+    // mainnet is the agent's own default.
+    if (options.signerPreset !== 'mainnet') env.push({ name: 'KEYLEASE_SIGNER_PRESET', value: options.signerPreset });
   }
   if (request.layout !== null) {
     env.push({ name: 'KEYLEASE_LAYOUT', value: request.layout }, { name: 'KEYLEASE_OUT', value: KEYS_MOUNT_PATH });

@@ -48,7 +48,7 @@ export async function ensureKeylease(cluster: NodeClusterConnection): Promise<De
 async function deploy(cluster: NodeClusterConnection, kubectl: Kubectl): Promise<void> {
   const dir = join(cluster.dir, 'keylease-deploy');
   mkdirSync(dir, { recursive: true });
-  await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: persistentVolumes(cluster.dir) }));
+  await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: persistentVolumes(cluster.dir, 'pv', PERSISTENT_VOLUMES) }));
   for (const ns of [NAMESPACE, VALIDATORS]) {
     await kubectl.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } }));
   }
@@ -89,15 +89,15 @@ function forThisNode(object: any, webhookCa: Buffer, image: string): any {
   return object;
 }
 
-/** hostPath volumes (1 Gi each, no storage class) for the coordinators' and the examples' claims. */
-function persistentVolumes(clusterDir: string): object[] {
-  return Array.from({ length: PERSISTENT_VOLUMES }, (_, i) => {
-    const path = join(clusterDir, 'volumes', `pv-${i}`);
+/** `count` hostPath volumes (no storage class) named after `name`, for the coordinators' and the examples' claims. */
+export function persistentVolumes(clusterDir: string, name: string, count: number): object[] {
+  return Array.from({ length: count }, (_, i) => {
+    const path = join(clusterDir, 'volumes', `${name}-${i}`);
     if (!existsSync(path)) mkdirSync(path, { recursive: true, mode: 0o770 });
     // hostPath volumes are not chowned for fsGroup; the pods run as APP_UID.
     chownSync(path, APP_UID, APP_UID);
     return {
-      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `keylease-e2e-pv-${i}` },
+      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `keylease-e2e-${name}-${i}` },
       spec: { capacity: { storage: '5Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', storageClassName: '', hostPath: { path, type: 'Directory' } },
     };
   });
