@@ -227,19 +227,16 @@ export class RaftReplicatedLog implements ReplicatedLog {
   }
 
   /**
-   * A command proposed while nothing is being written goes to the followers and the disk at once: no
-   * other is waiting to share the append. Commands proposed while a write is in flight wait for the end
-   * of this turn of the event loop and become entries together: one append to each follower and one
-   * disk write for all of them.
+   * Commands proposed in one turn of the event loop become entries together: one append to each
+   * follower and one disk write for all of them. (Proposing a lone command at once saved ~0.02 ms at one
+   * in flight, and would split a burst of requests arriving in one turn into two serial disk writes.)
    */
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     this.checkOpen();
     if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
     return new Promise<Result<unknown>>((resolve, reject) => {
-      const idle = this.queuedProposals.length === 0 && this.draining === null;
-      if (this.queuedProposals.length === 0 && !idle) setImmediate(() => this.proposeQueued());
+      if (this.queuedProposals.length === 0) setImmediate(() => this.proposeQueued());
       this.queuedProposals.push({ data: JSON.stringify(command), resolve, reject });
-      if (idle) this.proposeQueued();
     }) as Promise<Result<CommandOutcomes[C['type']]>>;
   }
 
