@@ -4,7 +4,7 @@ import { ConfigError } from '../shared/errors/keylease-error.js';
 import { LAYOUT_NAMES, type LayoutName } from '../shared/eth/layouts/types.js';
 import type { LogLevel } from '../shared/log/logger.js';
 import { podNameProblem, poolNameProblem } from '../shared/names/pod-name.js';
-import { PRESET_NAMES, type PresetName } from './signer/preset.js';
+import { PRESET_NAMES, type PresetName } from '../shared/eth/consensus-preset.js';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',

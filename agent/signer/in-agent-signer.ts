@@ -6,7 +6,7 @@ import { parseInterchange, serializeInterchange, watermarks, type Watermarks } f
 import { higherWatermarks, NO_WATERMARKS } from '../../shared/eth/slashing-protection/watermarks.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { SignerError } from './errors.js';
-import { PRESET_NAMES, type PresetName } from './preset.js';
+import { PRESET_NAMES, type PresetName } from '../../shared/eth/consensus-preset.js';
 import { checkProtection } from './protection.js';
 import { equalBytes, hex, parseSigningRequest, type NetworkContext, type SigningRequest } from './signing-request.js';
 import { typesFor } from './ssz-types.js';

@@ -1,5 +1,5 @@
 import { bitList, bitVector, byteList, byteVector, container, list, uint, vector, type ContainerType } from './ssz/index.js';
-import { PRESETS, type Preset, type PresetName } from './preset.js';
+import { PRESETS, type Preset, type PresetName } from '../../shared/eth/consensus-preset.js';
 
 /**
  * The consensus-specs containers whose roots a validator signs, with the specs' own (snake_case) field

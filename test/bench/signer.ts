@@ -7,7 +7,8 @@
  * (one key per request in flight, so every request is signable). First, in this process: the time of one
  * hash_tree_root by the signer's SSZ (agent/signer/ssz) and by @chainsafe/ssz, for an attestation's data and
  * a full mainnet CAPELLA block.
- * Usage: npm run bench:signer [-- --requests N --concurrency C --keys 1,100,1000 --only hashing]
+ * --signer-node-options runs the signer process with those Node options (the webhook's AGENT_NODE_OPTIONS, say).
+ * Usage: npm run bench:signer [-- --requests N --concurrency C --keys 1,100,1000 --only hashing --signer-node-options '...']
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,7 +25,6 @@ import { systemClock } from '../../shared/clock/clock.js';
 import { createLogger } from '../../shared/log/logger.js';
 import { seededRandom } from '../support/prng.js';
 import { interopKey, attestationRequest, TEST_CHAIN } from '../support/signer-requests.js';
-import { randomValue, referenceType, referenceValue } from '../support/ssz-reference.js';
 import { benchNumber, benchOption } from './bench-options.js';
 
 async function serve(): Promise<void> {
@@ -41,10 +41,13 @@ async function serve(): Promise<void> {
   process.on('disconnect', () => void server.close().then(() => signer.close()).then(() => process.exit(0)));
 }
 
+/** @chainsafe/ssz, imported only by the hashing rows: the signer process must not load it (nor its wasm, which --jitless forbids). */
+type Reference = typeof import('../support/ssz-reference.js');
+
 /** Microseconds per hash_tree_root of `value`, ours and @chainsafe/ssz's, each after a warm-up. */
-function timeRoots(label: string, type: SszType, value: unknown, iterations: number): void {
-  const reference = referenceType(type);
-  const referenceInput = referenceValue(type, value);
+function timeRoots(ref: Reference, label: string, type: SszType, value: unknown, iterations: number): void {
+  const reference = ref.referenceType(type);
+  const referenceInput = ref.referenceValue(type, value);
   const perRoot = (hash: () => unknown) => {
     for (let i = 0; i < Math.ceil(iterations / 10); i += 1) hash();
     const started = performance.now();
@@ -57,7 +60,7 @@ function timeRoots(label: string, type: SszType, value: unknown, iterations: num
 }
 
 /** A mainnet CAPELLA block about as full as blocks get: 128 attestations, 200 transactions, 16 withdrawals. */
-function capellaBlock(): { type: ContainerType; value: Record<string, unknown> } {
+function capellaBlock({ randomValue }: Reference): { type: ContainerType; value: Record<string, unknown> } {
   const type = typesFor('mainnet').BeaconBlock.CAPELLA;
   const random = seededRandom(1);
   const value = randomValue(type, random) as { body: Record<string, unknown> & { execution_payload: Record<string, unknown> } };
@@ -70,16 +73,17 @@ function capellaBlock(): { type: ContainerType; value: Record<string, unknown> }
   return { type, value };
 }
 
-function hashing(): void {
+async function hashing(): Promise<void> {
+  const ref = await import('../support/ssz-reference.js');
   console.log('hash_tree_root in process, one at a time:');
   const random = seededRandom(2);
-  timeRoots('ATTESTATION: AttestationData', AttestationData, randomValue(AttestationData, random), 20_000);
-  const block = capellaBlock();
-  timeRoots('BLOCK_V2: full mainnet CAPELLA block (128 att., 200 tx)', block.type, block.value, 100);
+  timeRoots(ref, 'ATTESTATION: AttestationData', AttestationData, ref.randomValue(AttestationData, random), 20_000);
+  const block = capellaBlock(ref);
+  timeRoots(ref, 'BLOCK_V2: full mainnet CAPELLA block (128 att., 200 tx)', block.type, block.value, 100);
 }
 
 async function run(): Promise<void> {
-  hashing();
+  await hashing();
   if (benchOption('only', '') === 'hashing') return;
   const requests = benchNumber('requests', 3000);
   const concurrency = benchNumber('concurrency', 16);
@@ -115,7 +119,9 @@ interface ServerProcess {
 }
 
 function startServer(keyCount: number, stateDir: string): Promise<ServerProcess> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', '--key-count', String(keyCount), '--state-dir', stateDir], { execArgv: ['--import', 'tsx'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', '--key-count', String(keyCount), '--state-dir', stateDir], {
+    execArgv: ['--import', 'tsx', ...benchOption('signer-node-options', '').split(' ').filter(Boolean)],
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the signer process exited (${code}) before it served`)));

@@ -1,8 +1,9 @@
 /**
  * What the image runs: the CLI compiled by `npm run build` (scripts/build.ts), started through
- * bin/keylease.js with plain node and no TypeScript loader. A coordinator derives a key (in its worker
- * thread, compiled too) and an agent (one bundle) claims, writes and releases it. Any TypeScript file
- * loaded on the way would fail the process.
+ * bin/keylease.js with plain node and no TypeScript loader. A coordinator derives keys (in its worker
+ * thread, compiled too); agents (one bundle), with the Node options the webhook gives them, claim, write
+ * and release a key (files) and sign with one (signer). Any TypeScript file loaded on the way, or any
+ * WebAssembly (--jitless has none), would fail the process.
  */
 import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, symlink } from 'node:fs/promises';
@@ -10,7 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { AGENT_NODE_OPTIONS } from '../../coordinator/k8s/webhook/agent-sidecar.js';
 import { writeSecrets } from '../support/coordinator-fixture.js';
+import { freePorts } from '../support/ports.js';
+import { attestationRequest, TEST_CHAIN } from '../support/signer-requests.js';
 import { KeyleaseProcess, runKeylease } from '../support/processes.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -25,7 +29,7 @@ function build(outDir: string): Promise<void> {
   });
 }
 
-test('the compiled CLI, without tsx: coordinator derives a key, agent claims, writes and releases it', async () => {
+test('the compiled CLI, without tsx: coordinator derives keys; agents with the injected Node options claim, write, sign and release', async () => {
   const dir = await tempDir('compiled-cli');
   const processes: KeyleaseProcess[] = [];
   try {
@@ -67,15 +71,17 @@ test('the compiled CLI, without tsx: coordinator derives a key, agent claims, wr
 
     const secrets = await writeSecrets(dir.path);
     const coordinator = new KeyleaseProcess(
-      ['coordinator', '--data-dir', join(dir.path, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'],
+      ['coordinator', '--data-dir', join(dir.path, 'data'), '--kek-file', secrets.kekFile, '--mnemonic-file', secrets.mnemonicFile, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...signerChainFlags()],
       {},
       entry,
     );
     processes.push(coordinator);
     const ready = await coordinator.waitForMessage('coordinator ready', 30_000);
+    // Agents run with the Node options the webhook injects (--jitless among them: no WebAssembly).
+    const asInjected = { NODE_OPTIONS: AGENT_NODE_OPTIONS };
     const agent = new KeyleaseProcess(
       ['agent', '--coordinator', String(ready['grpc']), '--pod-name', 'compiled-0', '--keys', '1', '--layout', 'plain', '--out', join(dir.path, 'pod'), '--health-listen', '127.0.0.1:0'],
-      {},
+      asInjected,
       entry,
     );
     processes.push(agent);
@@ -84,10 +90,39 @@ test('the compiled CLI, without tsx: coordinator derives a key, agent claims, wr
     const exit = await agent.kill('SIGTERM');
     assert.is(exit.code, 0, agent.lines.slice(-10).join('\n'));
     assert.ok(agent.records.some((r) => r.msg === 'lease released'), 'the agent released its key');
+
+    const [signerPort] = await freePorts(1);
+    const signer = new KeyleaseProcess(
+      ['agent', '--coordinator', String(ready['grpc']), '--pod-name', 'compiled-1', '--keys', '1', '--signer-listen', `127.0.0.1:${signerPort}`,
+        '--signer-state-dir', join(dir.path, 'signer-state'), '--signer-preset', TEST_CHAIN.preset, '--health-listen', '127.0.0.1:0'],
+      asInjected,
+      entry,
+    );
+    processes.push(signer);
+    await signer.waitForMessage('keys claimed and written', 60_000);
+    const signerBase = `http://127.0.0.1:${signerPort}/api/v1/eth2`;
+    const [pubKey] = (await (await fetch(`${signerBase}/publicKeys`)).json()) as string[];
+    const signed = await fetch(`${signerBase}/sign/${pubKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(attestationRequest(3, 5)) });
+    const answer = await signed.text();
+    assert.is(signed.status, 200, answer);
+    assert.match(answer, /"signature":"0x[0-9a-f]{192}"/);
+    assert.is((await signer.kill('SIGTERM')).code, 0, signer.lines.slice(-10).join('\n'));
   } finally {
     await Promise.all(processes.map((p) => p.kill('SIGTERM')));
     await dir.cleanup();
   }
 });
+
+/** The signer tests' chain (minimal preset, genesis 200 s ago: epoch about 12), so an attestation of epoch 5 is signable. */
+function signerChainFlags(): string[] {
+  return [
+    '--genesis-validators-root', TEST_CHAIN.genesisValidatorsRoot,
+    '--genesis-fork-version', TEST_CHAIN.genesisForkVersion,
+    '--deposit-contract-address', '0x4242424242424242424242424242424242424242',
+    '--genesis-time', String(Math.floor(Date.now() / 1000) - 200),
+    '--seconds-per-slot', '2',
+    '--slots-per-epoch', '8',
+  ];
+}
 
 test.run();

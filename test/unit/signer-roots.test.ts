@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignerError } from '../../agent/signer/errors.js';
-import type { PresetName } from '../../agent/signer/preset.js';
+import type { PresetName } from '../../shared/eth/consensus-preset.js';
 import { parseSigningRequest, type SigningRequest } from '../../agent/signer/signing-request.js';
 import { typesFor } from '../../agent/signer/ssz-types.js';
 import { signDeposit } from '../../shared/eth/deposit/index.js';

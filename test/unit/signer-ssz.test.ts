@@ -6,7 +6,7 @@
 import { BitListType, BitVectorType } from '@chainsafe/ssz';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PRESET_NAMES } from '../../agent/signer/preset.js';
+import { PRESET_NAMES } from '../../shared/eth/consensus-preset.js';
 import {
   bitList,
   bitListFromBytes,

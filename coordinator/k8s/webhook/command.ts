@@ -4,7 +4,8 @@ import { createLogger } from '../../../shared/log/logger.js';
 import { loadKubeClient } from '../kube-config.js';
 import { trackServerVersion } from './server-version-tracker.js';
 import { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
-import { injectionOptions, SIGNER_PRESETS, type InjectionOptions } from './injection-options.js';
+import { PRESET_NAMES } from '../../../shared/eth/consensus-preset.js';
+import { injectionOptions, type InjectionOptions } from './injection-options.js';
 import { startWebhookServer } from './server.js';
 import { listenOn } from '../../../shared/net/listen.js';
 
@@ -22,7 +23,7 @@ export const WEBHOOK_COMMAND: CommandSpec = {
     { name: 'max-keys-per-pod', kind: 'int', default: 64, min: 1, max: 10_000, description: 'Largest keylease.io/keys accepted (match the coordinator\'s --max-keys-per-claim).' },
     { name: 'native-sidecars', kind: 'string', default: 'auto', choices: ['auto', 'always', 'never'], description: 'Inject the agent as a native sidecar: auto (when the API server is 1.29 or newer), always, or never (nodes older than the control plane).' },
     { name: 'lease-ttl-ms', kind: 'int', default: 30_000, min: 2000, max: 3_600_000, description: 'The coordinators\' --lease-ttl-ms: in files and keymanager modes the validator client must be killed within half of it after its agent fences.' },
-    { name: 'agent-signer-preset', kind: 'string', default: 'mainnet', choices: SIGNER_PRESETS, description: 'Signer mode: the consensus preset of the pool\'s network, given to every injected agent (minimal for devnets such as lodestar dev).' },
+    { name: 'agent-signer-preset', kind: 'string', default: 'mainnet', choices: PRESET_NAMES, description: 'Signer mode: the consensus preset of the pool\'s network, given to every injected agent (minimal for devnets such as lodestar dev).' },
     { name: 'kubeconfig', kind: 'string', description: 'Kubeconfig to read the API server version with (default: the pod\'s ServiceAccount).' },
     ...LOG_LEVEL_FLAGS,
   ],

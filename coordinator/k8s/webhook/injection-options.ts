@@ -1,10 +1,6 @@
+import { PRESET_NAMES, type PresetName } from '../../../shared/eth/consensus-preset.js';
 import { ConfigError } from '../../../shared/errors/keylease-error.js';
 
-/**
- * The agent's --signer-preset choices (agent/signer/preset.ts, which a unit test holds this to). Not
- * imported: the image replaces the agent's modules with a bundle, which the webhook cannot load from.
- */
-export const SIGNER_PRESETS = ['mainnet', 'minimal'] as const;
 
 /** What a deployment chooses about injection; everything else about the sidecar is fixed in agent-sidecar.ts. */
 export interface InjectionOptions {
@@ -34,7 +30,7 @@ export interface InjectionOptions {
    * The consensus preset of the pool's network (the agent's --signer-preset in signer mode). The coordinators
    * grant the network's root and fork version but not its preset: a minimal-preset devnet needs it said here.
    */
-  readonly signerPreset: (typeof SIGNER_PRESETS)[number];
+  readonly signerPreset: PresetName;
   readonly agentResources: {
     readonly requests: { readonly cpu: string; readonly memory: string };
     readonly limits: { readonly memory: string };
@@ -50,8 +46,8 @@ export const DEFAULT_INJECTION_OPTIONS: Omit<InjectionOptions, 'agentImage' | 'c
   leaseTtlMs: 30_000,
   signerPreset: 'mainnet',
   // No CPU limit on purpose: a throttled agent renews late and fences itself, taking the keys offline.
-  // Memory (npm run bench:footprint, 100 keys): 57-62 MiB steady, 60-65 MiB peak, about 15 MiB of it the
-  // agent's own (the rest the node binary's shared pages); the request leaves headroom, and the limit room for
+  // Memory (npm run bench:footprint, 100 keys, with AGENT_NODE_OPTIONS): 52-55 MiB steady and peak, about 14 MiB
+  // of it the agent's own (the rest the node binary's shared pages); the request leaves headroom, and the limit room for
   // one scrypt keystore (256 MiB while it opens), which the Prysm layout decrypts.
   agentResources: { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '384Mi' } },
 };
@@ -66,7 +62,7 @@ export function injectionOptions(given: Partial<InjectionOptions> & Pick<Injecti
   if (!Number.isInteger(options.maxKeysPerPod) || options.maxKeysPerPod < 1) throw new ConfigError('the most keys per pod must be a whole number of at least 1');
   if (!Number.isInteger(options.leaseTtlMs) || options.leaseTtlMs < 2000) throw new ConfigError('the lease TTL must be a whole number of milliseconds, at least 2000 (the coordinator\'s smallest --lease-ttl-ms)');
   if (!['auto', 'always', 'never'].includes(options.nativeSidecars)) throw new ConfigError(`native sidecars ${JSON.stringify(options.nativeSidecars)}: use auto, always or never`);
-  if (!(SIGNER_PRESETS as readonly string[]).includes(options.signerPreset)) throw new ConfigError(`signer preset ${JSON.stringify(options.signerPreset)}: use ${SIGNER_PRESETS.join(' or ')}`);
+  if (!(PRESET_NAMES as readonly string[]).includes(options.signerPreset)) throw new ConfigError(`signer preset ${JSON.stringify(options.signerPreset)}: use ${PRESET_NAMES.join(' or ')}`);
   if (!['Always', 'IfNotPresent', 'Never'].includes(options.agentImagePullPolicy)) throw new ConfigError(`image pull policy ${JSON.stringify(options.agentImagePullPolicy)}: use Always, IfNotPresent or Never`);
   return options;
 }
