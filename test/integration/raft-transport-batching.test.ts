@@ -1,6 +1,6 @@
 /**
  * PeerTransport over real gRPC on loopback: the messages queued for a peer in one turn of the event
- * loop travel in one envelope, and every one of them arrives, in order, as sent.
+ * loop (or until flush()) travel in one envelope, and every one of them arrives, in order, as sent.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,6 +54,31 @@ test('messages sent in one turn arrive together, all of them, in order; later tu
     assert.equal(atB[7], append(7), 'a message arrives exactly as sent');
     assert.is(b.agentEndpointOf('a'), '127.0.0.1:1', 'the envelope still names the sender');
     assert.equal(atA, []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('flush() sends what is queued at once; later messages of the same turn follow, each exactly once, in order', async () => {
+  const [portA, portB] = (await freePorts(2)) as [number, number];
+  const atB: Message[] = [];
+  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), []);
+  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
+  try {
+    await a.start();
+    await b.start();
+    for (let n = 0; n < 5; n++) a.send(append(n));
+    a.flush();
+    for (let n = 5; n < 10; n++) a.send(append(n));
+    a.flush();
+    a.flush(); // nothing queued: sends nothing
+    a.send(append(10)); // left to the end of the turn
+    await eventually(async () => (atB.length >= 11 ? true : undefined), 10_000, 'all 11 messages at b');
+    // A later message, sent after the others arrived: anything duplicated would have arrived before it.
+    a.send(append(11));
+    await eventually(async () => (atB.some((m) => (m as AppendMessage).index === 11) ? true : undefined), 10_000, 'the last message at b');
+    assert.equal(atB.map((m) => (m as AppendMessage).index), Array.from({ length: 12 }, (_, n) => n));
   } finally {
     await a.close();
     await b.close();

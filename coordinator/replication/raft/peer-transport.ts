@@ -81,7 +81,10 @@ export class PeerTransport {
     );
   }
 
-  /** Queues `message`; everything queued for a peer in this turn of the event loop leaves in one write. */
+  /**
+   * Queues `message`; everything queued for a peer leaves in one write, at the end of this turn of the
+   * event loop or at the next flush(), whichever comes first.
+   */
   send(message: Message): void {
     if (this.closed) return;
     const queue = this.outbox.get(message.to);
@@ -89,12 +92,19 @@ export class PeerTransport {
     else this.outbox.set(message.to, [Buffer.from(JSON.stringify(message))]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  /**
+   * Writes what is queued now. The Raft driver calls it before it waits on its disk, so messages already
+   * waiting leave at once instead of after the write's own turn of the event loop.
+   */
+  flush(): void {
+    if (this.outbox.size === 0) return;
     const outbox = this.outbox;
     this.outbox = new Map();
     if (this.closed) return;

@@ -245,7 +245,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   /**
    * Commands proposed in one turn of the event loop become entries together: one append to each
-   * follower and one disk write for all of them.
+   * follower and one disk write for all of them. (Proposing a lone command at once saved ~0.02 ms at one
+   * in flight, and would split a burst of requests arriving in one turn into two serial disk writes.)
    */
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     this.checkOpen();
@@ -457,13 +458,16 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private kick(): void {
     if (this.closed || this.failure) return;
     for (const message of this.node.takeMessages()) this.transport.send(message);
-    // A commit learned while a write is in flight is applied now, not after that write.
-    const committed = this.node.takeCommittedEntries();
-    if (committed.length > 0) {
-      for (const entry of committed) this.apply(entry);
-      this.serveReads();
+    if (this.draining) {
+      // A commit learned while a write is in flight is applied now, not after that write.
+      const committed = this.node.takeCommittedEntries();
+      if (committed.length > 0) {
+        for (const entry of committed) this.apply(entry);
+        this.serveReads();
+      }
+      return;
     }
-    if (this.draining) return;
+    // Otherwise the next Ready carries the commit, and drain applies it once that Ready's write started.
     this.draining = this.drain()
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
@@ -479,13 +483,21 @@ export class RaftReplicatedLog implements ReplicatedLog {
       const ready = this.node.ready();
       // Replication traffic claims nothing about our disk and may leave before the write completes.
       for (const message of ready.messages) this.transport.send(message);
-      // Committed entries are durable on a quorum already, and the state machine is rebuilt from the log
-      // on restart: they are applied now rather than after this replica's own write (and must be, in
-      // order with what takeCommittedEntries hands out).
       if (ready.snapshot) this.installSnapshot(ready.snapshot);
-      for (const entry of ready.committedEntries) this.apply(entry);
-      await this.storage.persist(ready);
+      // Appends leave before the disk write starts (they need nothing of it), acknowledgements as soon
+      // as it ends: neither waits for a later turn of the event loop.
+      this.transport.flush();
+      const persisted = this.storage.persist(ready);
+      // Committed entries are durable on a quorum already, and the state machine is rebuilt from the log
+      // on restart: they are applied while this replica's own write is under way rather than before it
+      // starts or after it ends (and must be now, in order with what takeCommittedEntries hands out).
+      try {
+        for (const entry of ready.committedEntries) this.apply(entry);
+      } finally {
+        await persisted;
+      }
       for (const message of ready.messagesAfterPersist) this.transport.send(message);
+      this.transport.flush();
       if (ready.softState) this.setRole(ready.softState);
       this.readIndexesConfirmed(ready.readStates);
       this.node.advance(ready);
