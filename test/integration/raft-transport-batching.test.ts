@@ -24,6 +24,33 @@ function transport(id: string, port: number, peers: Map<string, string>, receive
   });
 }
 
+/**
+ * Transports a and b connected to each other, started; `run` gets them and what each received, and both
+ * are closed after it.
+ */
+interface Pair {
+  readonly a: PeerTransport;
+  readonly b: PeerTransport;
+  readonly atA: Message[];
+  readonly atB: Message[];
+}
+
+async function withPair(run: (pair: Pair) => Promise<void>): Promise<void> {
+  const [portA, portB] = (await freePorts(2)) as [number, number];
+  const atA: Message[] = [];
+  const atB: Message[] = [];
+  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), atA);
+  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
+  try {
+    await a.start();
+    await b.start();
+    await run({ a, b, atA, atB });
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
 const append = (n: number): AppendMessage => ({
   type: 'append',
   from: 'a',
@@ -36,14 +63,7 @@ const append = (n: number): AppendMessage => ({
 });
 
 test('messages sent in one turn arrive together, all of them, in order; later turns keep the order', async () => {
-  const [portA, portB] = (await freePorts(2)) as [number, number];
-  const atA: Message[] = [];
-  const atB: Message[] = [];
-  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), atA);
-  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
-  try {
-    await a.start();
-    await b.start();
+  await withPair(async ({ a, b, atA, atB }) => {
     for (let n = 0; n < 50; n++) a.send(append(n));
     await eventually(async () => (atB.length === 50 ? true : undefined), 10_000, 'the first 50 messages at b');
     for (let n = 50; n < 60; n++) a.send(append(n));
@@ -54,20 +74,11 @@ test('messages sent in one turn arrive together, all of them, in order; later tu
     assert.equal(atB[7], append(7), 'a message arrives exactly as sent');
     assert.is(b.agentEndpointOf('a'), '127.0.0.1:1', 'the envelope still names the sender');
     assert.equal(atA, []);
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  });
 });
 
 test('flush() sends what is queued at once; later messages of the same turn follow, each exactly once, in order', async () => {
-  const [portA, portB] = (await freePorts(2)) as [number, number];
-  const atB: Message[] = [];
-  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), []);
-  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
-  try {
-    await a.start();
-    await b.start();
+  await withPair(async ({ a, atB }) => {
     for (let n = 0; n < 5; n++) a.send(append(n));
     a.flush();
     for (let n = 5; n < 10; n++) a.send(append(n));
@@ -79,20 +90,11 @@ test('flush() sends what is queued at once; later messages of the same turn foll
     a.send(append(11));
     await eventually(async () => (atB.some((m) => (m as AppendMessage).index === 11) ? true : undefined), 10_000, 'the last message at b');
     assert.equal(atB.map((m) => (m as AppendMessage).index), Array.from({ length: 12 }, (_, n) => n));
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  });
 });
 
 test('a message whose sender differs from its envelope is dropped; the rest of the envelope arrives', async () => {
-  const [portA, portB] = (await freePorts(2)) as [number, number];
-  const atB: Message[] = [];
-  const a = transport('a', portA, new Map([['b', `127.0.0.1:${portB}`]]), []);
-  const b = transport('b', portB, new Map([['a', `127.0.0.1:${portA}`]]), atB);
-  try {
-    await a.start();
-    await b.start();
+  await withPair(async ({ a, atB }) => {
     a.send(append(1));
     a.send({ ...append(2), from: 'c' });
     a.send(append(3));
@@ -101,10 +103,7 @@ test('a message whose sender differs from its envelope is dropped; the rest of t
     a.send(append(4));
     await eventually(async () => (atB.some((m) => (m as AppendMessage).index === 4) ? true : undefined), 10_000, 'the last message at b');
     assert.equal(atB.map((m) => (m as AppendMessage).index), [1, 3, 4]);
-  } finally {
-    await a.close();
-    await b.close();
-  }
+  });
 });
 
 test.run();
