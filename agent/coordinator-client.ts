@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { newAllocationClient } from '../shared/proto/allocation-client.js';
-import type { AllocationClient, ClaimResponse__Output, ReleaseResponse__Output } from '../shared/proto/load.js';
+import type { AllocationClient, ClaimResponse__Output, ReleaseResponse__Output, RenewResponse__Output } from '../shared/proto/load.js';
+import { AllocationChannels } from './allocation-channels.js';
+import { RenewalStream } from './renewal-stream.js';
 
 /** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
 const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
@@ -34,6 +35,31 @@ export class CoordinatorCallError extends Error {
 
 type Invocation<T> = (client: AllocationClient, metadata: grpc.Metadata, options: grpc.CallOptions, done: (error: grpc.ServiceError | null, value?: T) => void) => void;
 
+/**
+ * The watermarks a renewal carries (remote-signer mode): `slashingProtection` in full, or empty with
+ * `protectionVersion` naming those sent earlier and unchanged since (see RenewRequest).
+ */
+export interface RenewWatermarks {
+  readonly slashingProtection?: string;
+  readonly protectionVersion?: string;
+}
+
+export interface Renewed {
+  readonly leaseTtlMs: number;
+  /** The version of the watermarks the leader holds for the lease; empty if it holds none of a version. */
+  readonly protectionVersion: string;
+}
+
+export interface CoordinatorClientOptions {
+  /** Shared by many clients in one process (the fleet bench); by default the client has its own, and closes them. */
+  readonly channels?: AllocationChannels;
+  /** 'unary' renews with a Renew call each time, as agents before RenewStream did. */
+  readonly renewOver?: 'stream' | 'unary';
+}
+
+/** After a replica answered that it has no RenewStream (it runs an older version), renew there with calls this long. */
+const UNARY_FALLBACK_MS = 5 * 60_000;
+
 /** How the agent hands keys to its client, as the coordinator records it (decides what an unproven end means). */
 export type SigningMode = 'signer' | 'keymanager' | 'files';
 
@@ -50,26 +76,35 @@ export interface ClaimedKeys {
  * Talks to whichever coordinator replica answers: a follower that knows the leader names it, and the
  * same claim or release is sent there at once (one redirect, within the call's deadline; a renewal goes
  * there on its next attempt); on UNAVAILABLE without a name, or a deadline, the next call moves on to
- * the next configured endpoint.
+ * the next configured endpoint. Renewals go on one long-lived RenewStream per replica.
  */
 export class CoordinatorClient {
   private readonly configured: string[];
-  private readonly clients = new Map<string, AllocationClient>();
+  private readonly channels: AllocationChannels;
+  private readonly ownsChannels: boolean;
+  private readonly renewOver: 'stream' | 'unary';
+  private readonly streams = new Map<string, RenewalStream>();
+  /** Replicas without RenewStream, until when they are renewed with calls. */
+  private readonly unaryUntil = new Map<string, number>();
   private current: string;
   private redirects = 0;
 
   /**
    * `credentials` are insecure by default; with TLS credentials, coordinators must present a certificate
    * their CA signed. With `tokenFile`, every call carries the pod's ServiceAccount token, read afresh (the
-   * kubelet rotates it).
+   * kubelet rotates it); a renewal stream is reopened when the token changed.
    */
   constructor(
     endpoints: readonly string[],
-    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
     private readonly tokenFile: string | null = null,
+    options: CoordinatorClientOptions = {},
   ) {
     this.configured = [...endpoints];
     this.current = this.configured[0]!;
+    this.channels = options.channels ?? new AllocationChannels(credentials);
+    this.ownsChannels = options.channels === undefined;
+    this.renewOver = options.renewOver ?? 'stream';
   }
 
   get endpointCount(): number {
@@ -92,9 +127,26 @@ export class CoordinatorClient {
     return { leaseId: response.leaseId, leaseTtlMs: response.leaseTtlMs, genesisValidatorsRoot: response.genesisValidatorsRoot, genesisForkVersion: response.genesisForkVersion, keys: response.keys };
   }
 
-  /** `slashingProtection`: the watermarks signed so far (remote-signer mode), kept by the leader. */
-  async renew(podName: string, leaseId: string, timeoutMs: number, slashingProtection = ''): Promise<{ leaseTtlMs: number }> {
-    return this.call((client, metadata, options, done) => client.Renew({ podName, leaseId, slashingProtection }, metadata, options, done), timeoutMs, false);
+  /**
+   * On the endpoint's renewal stream; with a Renew call where the replica has no RenewStream (or the
+   * client was made to renew with calls). `watermarks`: what was signed so far (remote-signer mode),
+   * kept by the leader.
+   */
+  async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}): Promise<Renewed> {
+    const request = { podName, leaseId, slashingProtection: watermarks.slashingProtection ?? '', protectionVersion: watermarks.protectionVersion ?? '' };
+    const endpoint = this.current;
+    if (this.renewOver === 'stream' && (this.unaryUntil.get(endpoint) ?? 0) < Date.now()) {
+      try {
+        const response = await this.streamTo(endpoint, this.readToken()).renew(request, Math.max(1, timeoutMs));
+        return { leaseTtlMs: response.leaseTtlMs, protectionVersion: response.protectionVersion };
+      } catch (error) {
+        const failed = error as grpc.ServiceError;
+        if (failed.code !== grpc.status.UNIMPLEMENTED) throw this.callError(endpoint, failed);
+        this.unaryUntil.set(endpoint, Date.now() + UNARY_FALLBACK_MS);
+      }
+    }
+    const response = await this.call<RenewResponse__Output>((client, metadata, options, done) => client.Renew(request, metadata, options, done), timeoutMs, false);
+    return { leaseTtlMs: response.leaseTtlMs, protectionVersion: response.protectionVersion };
   }
 
   /** After the lease ended unproven: the client no longer holds these keys (proven), with its protection. */
@@ -114,17 +166,23 @@ export class CoordinatorClient {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    for (const stream of this.streams.values()) stream.close();
+    this.streams.clear();
+    if (this.ownsChannels) this.channels.close();
   }
 
-  private clientFor(endpoint: string): AllocationClient {
-    let client = this.clients.get(endpoint);
-    if (!client) {
-      client = newAllocationClient(endpoint, this.credentials);
-      this.clients.set(endpoint, client);
-    }
-    return client;
+  /** The open renewal stream to `endpoint` with this token, or a new one. */
+  private streamTo(endpoint: string, token: string | null): RenewalStream {
+    const existing = this.streams.get(endpoint);
+    if (existing?.open && existing.token === token) return existing;
+    existing?.close();
+    const stream = new RenewalStream(this.channels.for(endpoint), token);
+    this.streams.set(endpoint, stream);
+    return stream;
+  }
+
+  private readToken(): string | null {
+    return this.tokenFile ? readFileSync(this.tokenFile, 'utf8').trim() : null;
   }
 
   /**
@@ -133,13 +191,12 @@ export class CoordinatorClient {
    * fleet-failover test fenced with it). The renewal loop asks the named leader at once, in a new attempt.
    */
   private call<T>(invoke: Invocation<T>, timeoutMs: number, redirect = true): Promise<T> {
-    const token = this.tokenFile ? readFileSync(this.tokenFile, 'utf8').trim() : null;
-    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), token, redirect);
+    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), this.readToken(), redirect);
   }
 
   /** One attempt at `endpoint`; a follower's refusal that names the leader is followed once, right away. */
   private callAt<T>(endpoint: string, invoke: Invocation<T>, deadline: number, token: string | null, mayRedirect: boolean): Promise<T> {
-    const client = this.clientFor(endpoint);
+    const client = this.channels.for(endpoint);
     return new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
       if (token) metadata.set('authorization', `Bearer ${token}`);
@@ -148,21 +205,28 @@ export class CoordinatorClient {
           resolve(value as T);
           return;
         }
-        const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
+        const failed = this.callError(endpoint, error);
         const leader = error.metadata?.get(LEADER_TRAILER)[0];
-        const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
-        if (leader !== undefined) this.current = String(leader);
-        else if (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) this.moveOn();
         // Not applied here, and the leader is named: the same request cannot apply twice.
-        if (mayRedirect && notApplied && leader !== undefined && String(leader) !== endpoint && Date.now() < deadline) {
+        if (mayRedirect && failed.notApplied && leader !== undefined && String(leader) !== endpoint && Date.now() < deadline) {
           this.redirects++;
           resolve(this.callAt(String(leader), invoke, deadline, token, false));
           return;
         }
-        const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
-        reject(new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId)));
+        reject(failed);
       });
     });
+  }
+
+  /** What a failure at `endpoint` says, read from its trailers; the next call goes to the named leader, or on after a dead or hung replica. */
+  private callError(endpoint: string, error: grpc.ServiceError): CoordinatorCallError {
+    const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
+    const leader = error.metadata?.get(LEADER_TRAILER)[0];
+    const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
+    if (leader !== undefined) this.current = String(leader);
+    else if ((error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) && this.current === endpoint) this.moveOn();
+    const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
+    return new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId));
   }
 
   private moveOn(): void {

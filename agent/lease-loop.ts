@@ -6,6 +6,7 @@ import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient, type Si
 import { AgentError } from './errors.js';
 import type { KeyHolder } from './key-holders.js';
 import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
+import { RenewalWatermarks } from './renewal-watermarks.js';
 
 export type AgentPhase = 'claiming' | 'holding' | 'fenced' | 'stopped' | 'failed';
 
@@ -77,6 +78,7 @@ export class LeaseLoop {
   private unproven = false;
   private running: Promise<void> | null = null;
   private readonly listeners = new Set<(phase: AgentPhase) => void>();
+  private readonly watermarks = new RenewalWatermarks();
   failure: Error | null = null;
 
   constructor(private readonly options: LeaseLoopOptions) {}
@@ -266,6 +268,7 @@ export class LeaseLoop {
         const claimed = await client.claim(podName, pool, keyCount, this.options.requestTimeoutMs, this.options.signingMode);
         if (claimed.keys.length !== keyCount) throw new AgentError('CLAIM_MISMATCH', `coordinator granted ${claimed.keys.length} keys instead of ${keyCount}`);
         this.lease = claimed;
+        this.watermarks.reset();
         this.setDeadline(sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs));
         try {
           await this.options.holder.install(claimed.keys, claimed);
@@ -305,9 +308,12 @@ export class LeaseLoop {
 
   private async holdAndRenew(): Promise<void> {
     const { client, podName, logger, clock } = this.options;
+    /** The leader holds none of this agent's watermarks (a new leader): renew again at once, with them. */
+    let resend = false;
     while (!this.stopping && this.lease && this.phase === 'holding') {
       const ttlMs = this.lease.leaseTtlMs;
-      await this.sleep((ttlMs / 3) * (1 - RENEW_JITTER * Math.random()));
+      if (!resend) await this.sleep((ttlMs / 3) * (1 - RENEW_JITTER * Math.random()));
+      resend = false;
       if (this.stopping || !this.lease || this.phase !== 'holding') return;
       let retryMs = MIN_RETRY_MS;
       let switchesWithoutPause = 0;
@@ -318,13 +324,14 @@ export class LeaseLoop {
         try {
           // A third of what is left per attempt: a replica that hangs (paused, partitioned) must leave
           // time to try the others before the fence deadline.
-          const protection = this.options.holder.currentProtection?.() ?? '';
-          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), protection);
+          const watermarks = this.watermarks.next(this.options.holder.currentProtection?.() ?? '');
+          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), watermarks);
           const answeredAt = clock.monotonicMs();
           this.options.observer?.onRenewal('ok', (answeredAt - sentAt) / 1000, this.deadlineMs - answeredAt);
           // Only a renewal sent before the fence can extend the deadline.
           if (this.phase !== 'holding') return;
           this.setDeadline(sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
+          resend = this.watermarks.answered(watermarks, renewed);
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {

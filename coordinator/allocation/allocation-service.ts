@@ -135,11 +135,14 @@ export class AllocationService {
     return this.log.propose({ type: 'Claim', nowMs: this.clock.wallMs(), ...claimant(pod), pool, count, derivedKeys: [], signingMode });
   }
 
-  /** With the watermarks a remote-signer agent has signed up to, kept by the leader for the lease's expiry. */
-  async renew(pod: PodRef, leaseId: string, slashingProtection = ''): Promise<Result<{ ttlMs: number }>> {
+  /**
+   * With the watermarks a remote-signer agent has signed up to, kept by the leader for the lease's
+   * expiry, or only their version when the agent sent them earlier (see LeaseKeeper.renew).
+   */
+  async renew(pod: PodRef, leaseId: string, slashingProtection = '', protectionVersion = ''): Promise<Result<{ ttlMs: number; protectionVersion: string }>> {
     this.requireLeader();
     const protection = slashingProtection ? this.checkedProtection(pod.podName, leaseId, slashingProtection) : null;
-    const result = protection && !protection.ok ? protection : await this.leases.renew(pod, leaseId, protection?.value.protection);
+    const result = protection && !protection.ok ? protection : await this.leases.renew(pod, leaseId, protection?.value.protection, protectionVersion);
     if (!result.ok) this.observer.onRefusal?.('renew', result.refusal.code);
     return result;
   }

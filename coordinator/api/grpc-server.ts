@@ -7,7 +7,7 @@ import { ClaimsBusyError } from '../allocation/claim-admission.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
 import { PodIdentityError, type IdentityRefusalKind } from '../identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
-import { keyleaseProto, type AllocationHandlers } from '../../shared/proto/load.js';
+import { keyleaseProto, type AllocationHandlers, type RenewRequest__Output, type RenewResponse } from '../../shared/proto/load.js';
 import { reloadingServerCredentials } from '../../shared/tls/grpc-credentials.js';
 import type { ReloadingTls } from '../../shared/tls/reloading-tls.js';
 import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
@@ -104,10 +104,10 @@ export async function startGrpcServer(options: {
   const { allocation, metrics, logger } = options;
 
   /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
-  const podOf = async (call: grpc.ServerUnaryCall<{ podName: string }, unknown>, pool: string | null): Promise<PodRef> => {
-    if (!options.identity) return { podName: call.request.podName, podUid: null };
-    const token = String(call.metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, '');
-    return options.identity.podFor(token, call.request.podName, pool);
+  const podFor = async (metadata: grpc.Metadata, podName: string, pool: string | null): Promise<PodRef> => {
+    if (!options.identity) return { podName, podUid: null };
+    const token = String(metadata.get('authorization')[0] ?? '').replace(/^Bearer\s+/i, '');
+    return options.identity.podFor(token, podName, pool);
   };
 
   /** Times a request and maps its result or failure to a gRPC answer. */
@@ -119,7 +119,7 @@ export async function startGrpcServer(options: {
     return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       const stopTimer = metrics.requestSeconds.startTimer({ operation });
       const pool = operation === 'claim' ? (call.request as unknown as { pool: string }).pool : null;
-      podOf(call as unknown as grpc.ServerUnaryCall<{ podName: string }, unknown>, pool)
+      podFor(call.metadata, call.request.podName, pool)
         .then((pod) => run(call.request, pod))
         .then(
           (result) => {
@@ -135,6 +135,51 @@ export async function startGrpcServer(options: {
     };
   }
 
+  /**
+   * One agent's renewals on a long-lived stream, each checked (the stream's token, the pod) and answered
+   * as Renew answers it, echoing its sequence. The first refusal or failure ends the stream with Renew's
+   * status and trailers; the agent opens a new stream for its next renewal.
+   */
+  function renewStream(call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>): void {
+    let ended = false;
+    let inFlight = 0;
+    let halfClosed = false;
+    const end = (error?: ServiceError) => {
+      if (ended) return;
+      ended = true;
+      if (error) call.emit('error', error);
+      else call.end();
+    };
+    call.on('data', (request: RenewRequest__Output) => {
+      if (ended) return;
+      inFlight++;
+      const stopTimer = metrics.requestSeconds.startTimer({ operation: 'renew' });
+      podFor(call.metadata, request.podName, null)
+        .then((pod) => allocation.renew(pod, request.leaseId, request.slashingProtection, request.protectionVersion))
+        .then(
+          (result) => {
+            stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
+            if (!result.ok) end(refusalError(result.refusal));
+            else if (!ended && !call.cancelled) call.write({ leaseTtlMs: result.value.ttlMs, protectionVersion: result.value.protectionVersion, sequence: request.sequence });
+          },
+          (error: unknown) => {
+            stopTimer({ outcome: 'error' });
+            end(failureError(error, logger, 'renew', knownLeader));
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          if (halfClosed && inFlight === 0) end();
+        });
+    });
+    // The agent closed its side: answer what it sent, then close ours.
+    call.on('end', () => {
+      halfClosed = true;
+      if (inFlight === 0) end();
+    });
+    call.on('cancelled', () => (ended = true));
+  }
+
   const handlers: AllocationHandlers = {
     Claim: handle(
       'claim',
@@ -147,7 +192,8 @@ export async function startGrpcServer(options: {
         keys: grant.keys.map((key) => ({ pubKey: key.pubKey, keystoreJson: key.keystoreJson, keystorePassword: key.keystorePassword, slashingProtection: key.slashingProtection })),
       }),
     ),
-    Renew: handle('renew', (request, pod) => allocation.renew(pod, request.leaseId, request.slashingProtection), (value) => ({ leaseTtlMs: value.ttlMs })),
+    Renew: handle('renew', (request, pod) => allocation.renew(pod, request.leaseId, request.slashingProtection, request.protectionVersion), (value) => ({ leaseTtlMs: value.ttlMs, protectionVersion: value.protectionVersion })),
+    RenewStream: renewStream,
     Release: handle('release', (request, pod) => allocation.release(pod, request.leaseId, {
           requestId: request.requestId,
           slashingProtection: request.slashingProtection,

@@ -13,6 +13,8 @@ interface LiveLease {
   expiresAtMs: number;
   /** The highest watermarks the agent reported with its renewals (remote-signer mode), per key. */
   protection: Record<string, KeyProtection> | null;
+  /** The agent's name for the watermarks it last sent in full (empty from agents that always send them). */
+  protectionVersion: string;
 }
 
 export interface LeaseKeeperEvents {
@@ -71,8 +73,12 @@ export class LeaseKeeper {
    * Extends a lease by its TTL from now. Only the leader answers; the log is not written. A leader just
    * elected answers once it has read every existing lease (one ReadIndex round): answering before, it
    * would call live leases unknown and make their agents fence.
+   *
+   * `protectionVersion` names the watermarks sent with `protection`; without `protection`, it names
+   * those the agent sent earlier. The answer says which version this leader holds ('' for none), so an
+   * agent sends its watermarks in full only when they changed or this leader lacks them.
    */
-  async renew(pod: PodRef, leaseId: string, protection?: Readonly<Record<string, KeyProtection>>): Promise<Result<{ ttlMs: number }>> {
+  async renew(pod: PodRef, leaseId: string, protection?: Readonly<Record<string, KeyProtection>>, protectionVersion = ''): Promise<Result<{ ttlMs: number; protectionVersion: string }>> {
     if (this.loading) await this.loading;
     // Not (yet) able to answer: the agent retries, here or at another replica, well before its fence.
     if (!this.leader || !this.loaded) throw new NotLeaderError(null);
@@ -87,10 +93,11 @@ export class LeaseKeeper {
     if (protection) {
       const kept = (lease.protection ??= {});
       for (const [pubKey, marks] of Object.entries(protection)) kept[pubKey] = mergeProtection(kept[pubKey] ?? null, marks)!;
+      lease.protectionVersion = protectionVersion;
     }
     // The hottest path of a large fleet: not even the fields are built unless they are logged.
     if (this.logger.level === 'debug') this.logger.debug('lease renewed', { podName, leaseId });
-    return accept({ ttlMs: lease.ttlMs });
+    return accept({ ttlMs: lease.ttlMs, protectionVersion: lease.protectionVersion });
   }
 
   /** Wall-clock time at which this leader will expire the pod's lease if it hears nothing more. */
@@ -196,7 +203,7 @@ export class LeaseKeeper {
     this.loaded = true;
     const now = this.clock.monotonicMs();
     // Watermarks reported to the former leader are lost with it: the next claim takes them from the clock (S8).
-    for (const lease of leases) this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs, protection: null });
+    for (const lease of leases) this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: now + lease.ttlMs, protection: null, protectionVersion: '' });
     this.nextCoolingEndMs = coolingEnd;
     if (leases.length > 0) this.logger.info('leader holds every existing lease for a full TTL from now', { leases: leases.length });
   }
@@ -208,8 +215,8 @@ export class LeaseKeeper {
       const { lease } = result.value as { lease: Lease };
       // A repeated claim from a live pod counts as a renewal.
       const known = this.live.get(lease.podName);
-      const protection = known?.leaseId === lease.leaseId ? known.protection : null;
-      this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs, protection });
+      const same = known?.leaseId === lease.leaseId;
+      this.track(lease.podName, { leaseId: lease.leaseId, podUid: lease.podUid, pool: lease.pool, ttlMs: lease.ttlMs, expiresAtMs: this.clock.monotonicMs() + lease.ttlMs, protection: same ? known.protection : null, protectionVersion: same ? known.protectionVersion : '' });
     } else if (command.type === 'Release' || command.type === 'ExpireLease' || command.type === 'HolderGone') {
       // A retried release answers from memory: it must not end a newer lease of the same pod.
       if (command.type !== 'HolderGone' && this.live.get(command.podName)?.leaseId === command.leaseId) this.live.delete(command.podName);

@@ -12,22 +12,21 @@ let constructor: grpc.ServiceClientConstructor | undefined;
  * the coordinator serves (shared/proto/load.ts), with messages encoded by shared/proto/codec, so the sidecar
  * loads neither proto-loader nor protobufjs.
  */
-export function newAllocationClient(address: string, credentials: grpc.ChannelCredentials): AllocationClient {
+export function newAllocationClient(address: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): AllocationClient {
   constructor ??= grpc.makeGenericClientConstructor(allocationDefinition(), 'Allocation');
-  return new constructor(address, credentials) as unknown as AllocationClient;
+  return new constructor(address, credentials, options) as unknown as AllocationClient;
 }
 
 function allocationDefinition(): grpc.ServiceDefinition {
   const codecs = new DescriptorCodecs(keyleaseDescriptor as unknown as DescriptorNamespace);
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of codecs.service(SERVICE)) {
-    if (method.streaming) throw new Error(`${SERVICE}/${method.name} streams, which this client does not support`);
     const request = codecs.codec(method.requestType);
     const response = codecs.codec(method.responseType);
     definition[method.name] = {
       path: `/${SERVICE}/${method.name}`,
-      requestStream: false,
-      responseStream: false,
+      requestStream: method.requestStream,
+      responseStream: method.responseStream,
       requestSerialize: (message: object) => request.encode(message as Record<string, unknown>),
       requestDeserialize: request.decode,
       responseSerialize: (message: object) => response.encode(message as Record<string, unknown>),

@@ -27,7 +27,7 @@ export function raftProto(): RaftProtoGrpcType {
 
 export type { ClaimRequest__Output } from './generated/keylease/v1/ClaimRequest.js';
 export type { ClaimResponse, ClaimResponse__Output } from './generated/keylease/v1/ClaimResponse.js';
-export type { RenewRequest__Output } from './generated/keylease/v1/RenewRequest.js';
+export type { RenewRequest, RenewRequest__Output } from './generated/keylease/v1/RenewRequest.js';
 export type { RenewResponse, RenewResponse__Output } from './generated/keylease/v1/RenewResponse.js';
 export type { ReleaseRequest__Output } from './generated/keylease/v1/ReleaseRequest.js';
 export type { ReleaseResponse, ReleaseResponse__Output } from './generated/keylease/v1/ReleaseResponse.js';

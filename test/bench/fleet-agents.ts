@@ -4,6 +4,7 @@
  * Driven by its parent over IPC (see fleet.ts): it reports what its pods see each second and, on
  * request, floods the leader with renewals of the leases it holds to find the rate the leader sustains.
  */
+import { AllocationChannels } from '../../agent/allocation-channels.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
 import { systemClock } from '../../shared/clock/clock.js';
@@ -50,11 +51,13 @@ const logger = createLogger({
 
 const observer = new FleetObserver();
 const loops: LeaseLoop[] = [];
-// A client per pod, as each agent has its own (which replica it asks next is its own business); grpc-js
-// shares the connections to each address between them.
+// A client per pod, as each agent has its own (which replica it asks next, and its renewal stream, are
+// its own business); the pods of this process share one channel per replica, so that the process keeps
+// three channels rather than three per pod, and the bench measures the coordinators.
+const channels = new AllocationChannels();
 const clients: CoordinatorClient[] = [];
 for (let i = config.firstPod; i < config.firstPod + config.pods; i++) {
-  const client = new CoordinatorClient(config.endpoints);
+  const client = new CoordinatorClient(config.endpoints, undefined, null, { channels });
   clients.push(client);
   const loop = new LeaseLoop({ podName: `validator-${i}`, pool: 'default', keyCount: config.keysPerPod, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger, fenceMarginMs: 0, requestTimeoutMs: config.requestTimeoutMs, observer: observer.forPod(i) });
   loops.push(loop);
@@ -113,6 +116,7 @@ process.on('message', (command: AgentsCommand) => {
       clearInterval(ticker);
       send({ type: 'stopped', handedBack: results.filter((r) => r.handedBack).length });
       for (const client of clients) client.close();
+      channels.close();
       process.disconnect();
     })();
   }

@@ -184,7 +184,7 @@ test('a remote-signer lease that expires: its keys cool down (no quarantine), th
     assert.is(lease.genesisValidatorsRoot, genesisValidatorsRoot);
     // What the agent's signer signed so far travels with its renewal; then the agent dies.
     const signed = JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: genesisValidatorsRoot }, data: [{ pubkey: pubKey, signed_blocks: [{ slot: '1000000' }], signed_attestations: [{ source_epoch: '1', target_epoch: '2' }] }] });
-    await client.renew('validator-s', lease.leaseId, 5000, signed);
+    await client.renew('validator-s', lease.leaseId, 5000, { slashingProtection: signed });
 
     const expired = await coordinator.process.waitFor((r) => r.msg === 'lease expired without renewal' && r['podName'] === 'validator-s', 10_000, 'the lease to expire');
     assert.is(expired['quarantined'], 0, 'a remote-signer agent signs nothing after its deadline: its keys are not quarantined');

@@ -63,7 +63,7 @@ export class DescriptorCodecs {
   }
 
   /** A service's methods with full request and response type names. */
-  service(serviceName: string): Array<{ name: string; requestType: string; responseType: string; streaming: boolean }> {
+  service(serviceName: string): Array<{ name: string; requestType: string; responseType: string; requestStream: boolean; responseStream: boolean }> {
     const service = this.services.get(serviceName);
     if (!service?.methods) throw new ProtoCodecError(`no service ${serviceName} in the descriptor`);
     const scope = serviceName.slice(0, serviceName.lastIndexOf('.'));
@@ -71,7 +71,8 @@ export class DescriptorCodecs {
       name,
       requestType: this.resolve(method.requestType, scope, serviceName),
       responseType: this.resolve(method.responseType, scope, serviceName),
-      streaming: method.requestStream === true || method.responseStream === true,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
     }));
   }
 

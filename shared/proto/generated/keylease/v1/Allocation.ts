@@ -39,6 +39,11 @@ export interface AllocationClient extends grpc.Client {
   renew(argument: _keylease_v1_RenewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
   renew(argument: _keylease_v1_RenewRequest, callback: grpc.requestCallback<_keylease_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
   
+  RenewStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse__Output>;
+  RenewStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse__Output>;
+  renewStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse__Output>;
+  renewStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse__Output>;
+  
   ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
   ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
   ReportRemoved(argument: _keylease_v1_ReportRemovedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_keylease_v1_ReportRemovedResponse__Output>): grpc.ClientUnaryCall;
@@ -57,6 +62,8 @@ export interface AllocationHandlers extends grpc.UntypedServiceImplementation {
   
   Renew: grpc.handleUnaryCall<_keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse>;
   
+  RenewStream: grpc.handleBidiStreamingCall<_keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse>;
+  
   ReportRemoved: grpc.handleUnaryCall<_keylease_v1_ReportRemovedRequest__Output, _keylease_v1_ReportRemovedResponse>;
   
 }
@@ -65,5 +72,6 @@ export interface AllocationDefinition extends grpc.ServiceDefinition {
   Claim: MethodDefinition<_keylease_v1_ClaimRequest, _keylease_v1_ClaimResponse, _keylease_v1_ClaimRequest__Output, _keylease_v1_ClaimResponse__Output>
   Release: MethodDefinition<_keylease_v1_ReleaseRequest, _keylease_v1_ReleaseResponse, _keylease_v1_ReleaseRequest__Output, _keylease_v1_ReleaseResponse__Output>
   Renew: MethodDefinition<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse, _keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse__Output>
+  RenewStream: MethodDefinition<_keylease_v1_RenewRequest, _keylease_v1_RenewResponse, _keylease_v1_RenewRequest__Output, _keylease_v1_RenewResponse__Output>
   ReportRemoved: MethodDefinition<_keylease_v1_ReportRemovedRequest, _keylease_v1_ReportRemovedResponse, _keylease_v1_ReportRemovedRequest__Output, _keylease_v1_ReportRemovedResponse__Output>
 }

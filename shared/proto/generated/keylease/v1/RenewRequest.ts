@@ -5,10 +5,14 @@ export interface RenewRequest {
   'podName'?: (string);
   'leaseId'?: (string);
   'slashingProtection'?: (string);
+  'protectionVersion'?: (string);
+  'sequence'?: (number);
 }
 
 export interface RenewRequest__Output {
   'podName': (string);
   'leaseId': (string);
   'slashingProtection': (string);
+  'protectionVersion': (string);
+  'sequence': (number);
 }

@@ -3,8 +3,12 @@
 
 export interface RenewResponse {
   'leaseTtlMs'?: (number);
+  'protectionVersion'?: (string);
+  'sequence'?: (number);
 }
 
 export interface RenewResponse__Output {
   'leaseTtlMs': (number);
+  'protectionVersion': (string);
+  'sequence': (number);
 }
