@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { status } from '@grpc/grpc-js';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { fetchAssignments, startCoordinatorProcess, writeSecrets, type StartedCoordinator } from '../support/coordinator-fixture.js';
@@ -107,6 +107,30 @@ test('a token lent to another pod, no token, and a service account outside the p
     lent.close();
     anonymous.close();
     intruderClient.close();
+  }
+});
+
+test('renewals on the stream are checked against the token: a token of another pod is refused, and a changed token file opens a new stream', async () => {
+  const tokenFile = await podTokenFile('validator-3');
+  const own = await readFile(tokenFile, 'utf8');
+  const client = new CoordinatorClient([coordinator.grpcEndpoint], undefined, tokenFile);
+  const otherTokenFile = await podTokenFile('validator-4');
+  const lent = new CoordinatorClient([coordinator.grpcEndpoint], undefined, otherTokenFile);
+  try {
+    const lease = await client.claim('validator-3', 'default', 1, 10_000);
+    assert.is((await client.renew('validator-3', lease.leaseId, 10_000)).leaseTtlMs, lease.leaseTtlMs, 'renewed with its own token');
+    const another = await callRefusal(lent.renew('validator-3', lease.leaseId, 10_000));
+    assert.is(another.status, status.UNAUTHENTICATED);
+    assert.is(another.refusalCode, 'TOKEN_FOR_ANOTHER_POD');
+    // The kubelet rewrites the token file; here with another pod's token, which the next renewal must carry.
+    await writeFile(tokenFile, await readFile(otherTokenFile, 'utf8'));
+    const swapped = await callRefusal(client.renew('validator-3', lease.leaseId, 10_000));
+    assert.is(swapped.refusalCode, 'TOKEN_FOR_ANOTHER_POD', 'the stream opened with the first token did not carry on');
+    await writeFile(tokenFile, own);
+    assert.is((await client.renew('validator-3', lease.leaseId, 10_000)).leaseTtlMs, lease.leaseTtlMs, 'renewed again with its own token');
+  } finally {
+    client.close();
+    lent.close();
   }
 });
 
