@@ -1,8 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
+import { RenewalWatermarks } from '../../agent/renewal-watermarks.js';
+import { keyleaseProto, type RenewRequest__Output } from '../../shared/proto/load.js';
 import { parseInterchange, watermarksByKey } from '../../shared/eth/slashing-protection/index.js';
 import { callRefusal } from '../support/call-refusal.js';
 import { eventually, startCoordinatorProcess, writeSecrets } from '../support/coordinator-fixture.js';
@@ -84,6 +87,34 @@ test('the stream ends at a refusal and the next renewal opens another; an agent 
     unary.close();
     await coordinator.process.kill('SIGKILL');
     await dir.cleanup();
+  }
+});
+
+test('against a replica from before RenewStream (a rolling upgrade) the agent renews with Renew calls, its watermarks in full each time', async () => {
+  // The older replica's service: every method of today's contract but RenewStream, so a call to it is UNIMPLEMENTED.
+  const { RenewStream: _unknownThen, ...olderService } = keyleaseProto().keylease.v1.Allocation.service;
+  const received: RenewRequest__Output[] = [];
+  const server = new grpc.Server();
+  server.addService(olderService, {
+    Renew: (call: grpc.ServerUnaryCall<RenewRequest__Output, unknown>, done: grpc.sendUnaryData<unknown>) => {
+      received.push(call.request);
+      done(null, { leaseTtlMs: 7000 });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const client = new CoordinatorClient([`127.0.0.1:${port}`]);
+  const watermarks = new RenewalWatermarks();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const sent = watermarks.next('{"watermarks":"as signed so far"}');
+      const renewed = await client.renew('validator-o', 'lease-1', 5000, sent);
+      assert.is(renewed.leaseTtlMs, 7000);
+      assert.not.ok(watermarks.answered(sent, renewed), 'nothing to send again at once: they went in full');
+    }
+    assert.equal(received.map((r) => r.slashingProtection), ['{"watermarks":"as signed so far"}', '{"watermarks":"as signed so far"}'], 'both renewals reached it as Renew calls, in full');
+  } finally {
+    client.close();
+    server.forceShutdown();
   }
 });
 
