@@ -11,9 +11,11 @@ export const AGENT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // A replica that restarts, or a survivor that was slow to accept, is tried again within 2 s.
   'grpc.initial_reconnect_backoff_ms': 250,
   'grpc.max_reconnect_backoff_ms': 2000,
-  // The renewal stream is always open, so the pings run: a silent connection is dropped within 20 s.
-  'grpc.keepalive_time_ms': 15_000,
-  'grpc.keepalive_timeout_ms': 5000,
+  // The renewal stream is always open, so the pings run: a silent connection is dropped within a minute.
+  // Generous: a missed ping drops every call on the connection, and a starved event loop (the agent's
+  // or the replica's) answers late; a renewal that goes unanswered moves on to another replica anyway.
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 20_000,
   // Per-call statistics nothing reads.
   'grpc.enable_channelz': 0,
 };
