@@ -55,7 +55,7 @@ export class RenewalStream {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.end(streamError(grpc.status.DEADLINE_EXCEEDED, `no answer to a renewal on the renewal stream within ${Math.round(timeoutMs)} ms`));
-        this.call.cancel();
+        this.leave();
       }, timeoutMs);
       this.pending.set(sequence, { resolve, reject, timer });
       this.call.write({ ...request, sequence });
@@ -64,7 +64,16 @@ export class RenewalStream {
 
   close(): void {
     this.end(streamError(grpc.status.CANCELLED, 'the renewal stream was closed by the agent'));
-    this.call.cancel();
+    this.leave();
+  }
+
+  /**
+   * Half-closes rather than cancels: a cancel is an RST_STREAM, and a replica's HTTP/2 layer takes a
+   * burst of them (a fleet whose renewals time out together on one connection) for an attack and drops
+   * the whole connection. The replica answers what it has and ends the stream.
+   */
+  private leave(): void {
+    if (this.call.writable) this.call.end();
   }
 
   private end(error: grpc.ServiceError): void {
