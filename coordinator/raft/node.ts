@@ -10,6 +10,7 @@ import {
   type AppendResponseMessage,
   type ConfChange,
   type ConfState,
+  type DurableEntries,
   type Entry,
   type EntryType,
   type HardState,
@@ -57,6 +58,8 @@ export interface RaftNodeOptions {
   /** Characters of snapshot data per InstallSnapshot chunk. */
   readonly snapshotChunkSize: number;
   readonly storage: RecoveredState;
+  /** Where entries dropped from memory are read back; without it the log keeps every entry until compaction. */
+  readonly durableEntries?: DurableEntries;
 }
 
 export interface RaftStatus {
@@ -123,7 +126,7 @@ export class RaftNode {
     this.opts = opts;
     const { hardState, snapshot, entries } = opts.storage;
     const snapshotIndex = snapshot?.meta.index ?? 0;
-    this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit);
+    this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit, opts.durableEntries ?? null);
     this.membership = new MembershipHistory(snapshotIndex, snapshot?.meta.confState ?? EMPTY_CONF_STATE, entries);
     this.snapshot = snapshot;
     this.term = hardState.term;
@@ -367,6 +370,7 @@ export class RaftNode {
     const entries = this.log.entriesBetween(this.handedOut, through);
     this.handedOut = through;
     this.applied = Math.max(this.applied, through);
+    this.log.dropApplied(this.applied);
     return entries;
   }
 
@@ -382,6 +386,7 @@ export class RaftNode {
     }
     const lastApplied = ready.committedEntries.at(-1);
     if (lastApplied !== undefined) this.applied = Math.max(this.applied, lastApplied.index);
+    this.log.dropApplied(this.applied);
     // The leader's own entries count toward a quorum only now that they are durable. Followers learn
     // the new commit index with the next append or heartbeat (see handleAppendResponse).
     if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex())) this.maybeCommit();

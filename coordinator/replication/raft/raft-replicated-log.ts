@@ -14,10 +14,15 @@ import { LeaderChangeCounter } from './leader-changes.js';
 
 /**
  * A snapshot is also taken once the entries since the last hold this many characters, whatever their
- * number: Raft keeps them in memory until then, and a pool's imports (a thousand keystores an entry)
- * would otherwise hold a hundred megabytes there at 100,000 keys.
+ * number: a pool's imports (a thousand keystores an entry) would otherwise leave a hundred megabytes of
+ * log to keep on disk, send to a new follower and replay at a restart at 100,000 keys.
  */
 const SNAPSHOT_EVERY_CHARS = 32 << 20;
+/**
+ * Applied entries kept in memory (data characters) for followers a little behind; older ones are read
+ * back from LevelDB. The rest of the SNAPSHOT_EVERY_CHARS between snapshots stays on disk only.
+ */
+const MEMORY_TAIL_CHARS = 2 << 20;
 
 export interface RaftReplicaOptions {
   readonly replicaId: NodeId;
@@ -156,6 +161,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       maxEntriesPerMsg: 256,
       snapshotChunkSize: 512 * 1024,
       storage: recovered,
+      durableEntries: { read: (from, through) => storage.readEntries(from, through), memoryTailChars: MEMORY_TAIL_CHARS },
     });
     let log: RaftReplicatedLog | null = null;
     const transport = new PeerTransport({
