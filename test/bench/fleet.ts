@@ -238,6 +238,8 @@ try {
   }
   if (holdingNow() === pods) console.log(`  every pod holding its keys after ${seconds(started)} s (${(pods / Number(seconds(started))).toFixed(0)} claims/s; load ${load()})`);
   else console.log(`  NOT every pod held its keys within ${claimTimeoutSeconds} s: ${holdingNow()} of ${pods} do; going on with them (load ${load()})`);
+  // Leadership may have changed while the fleet claimed: the steady figures and the SIGKILL are the current leader's.
+  leader = await cluster.leader();
   await rssLine(`with ${pods} pods holding`, leader);
   if (heapSnapshotDir) {
     for (const proc of cluster.processes.values()) proc.child.kill('SIGUSR2');
