@@ -4,7 +4,7 @@
  * thread receives keys already sealed under the KEK.
  */
 import { parentPort } from 'node:worker_threads';
-import { deriveSigningKey } from './derive.js';
+import { deriveSigningKeyFromRoot, deriveValidatorRootKey } from './derive.js';
 import { sealNewKey } from './pool-key.js';
 import type { DerivationReply, DerivationRequest } from './derivation-protocol.js';
 
@@ -17,10 +17,12 @@ port.on('message', (request: DerivationRequest) => {
 async function derive(request: DerivationRequest): Promise<void> {
   const kek = Buffer.from(request.kek);
   const seed = new Uint8Array(request.seed);
+  let rootKey: Uint8Array | null = null;
   try {
+    rootKey = deriveValidatorRootKey(seed);
     for (let i = 0; i < request.count; i++) {
       const index = request.fromIndex + i;
-      const { privKey, pubKey, path } = deriveSigningKey(seed, index);
+      const { privKey, pubKey, path } = deriveSigningKeyFromRoot(rootKey, index);
       try {
         const sealed = await sealNewKey(kek, privKey, pubKey, path);
         port.postMessage({ requestId: request.requestId, type: 'key', key: { ...sealed, derivationIndex: index } } satisfies DerivationReply);
@@ -34,5 +36,6 @@ async function derive(request: DerivationRequest): Promise<void> {
   } finally {
     kek.fill(0);
     seed.fill(0);
+    rootKey?.fill(0);
   }
 }
