@@ -70,7 +70,7 @@ test('mnemonic files are normalized and validated, and a bad one is never echoed
 test('a sealed key opens only with its KEK and only on its own public key', async () => {
   const kek = randomBytes(32);
   const { privKey, pubKey, path } = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
-  const sealed = await sealNewKey(kek, privKey, pubKey, path);
+  const sealed = sealNewKey(kek, privKey, pubKey, path);
   assert.is(sealed.pubKey, pubKeyHex(pubKey));
   assert.not.ok(sealed.sealedSecret.includes(Buffer.from(privKey).toString('hex')));
   const opened = openPoolKey(kek, sealed);
@@ -87,7 +87,7 @@ test('a sealed key opens only with its KEK and only on its own public key', asyn
 test('keys sealed by an earlier version (v1, not deflated) still open; new ones are sealed deflated (v2) and smaller', async () => {
   const kek = randomBytes(32);
   const key = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
-  const sealed = await sealNewKey(kek, key.privKey, key.pubKey, key.path);
+  const sealed = sealNewKey(kek, key.privKey, key.pubKey, key.path);
   const opened = openPoolKey(kek, sealed);
   assert.ok(sealed.sealedSecret.startsWith('v2:'));
   // The v1 layout: AES-256-GCM over the JSON as it is, the public key as associated data.
