@@ -28,7 +28,7 @@ export interface DerivationObserver {
  * Keys per message to a worker: small, so every worker stays busy to the end of a request and a pause
  * (CPU pressure) takes effect within a few keys; large next to the cost of a message (one key ≈ 50 ms).
  */
-const CHUNK_KEYS = 4;
+export const CHUNK_KEYS = 4;
 /** Workers beyond the first leave after this long without work: each holds its own heap. */
 const IDLE_EXIT_MS = 30_000;
 /** While held back, how often to look again whether derivation may go on. */
