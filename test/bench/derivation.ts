@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CHUNK_KEYS, DerivationPool } from '../../coordinator/keys/derivation-pool.js';
+import { DerivationPool } from '../../coordinator/keys/derivation-pool.js';
 import { mnemonicToSeed } from '../../coordinator/keys/derive.js';
 import { TEST_MNEMONIC } from '../support/coordinator-fixture.js';
 import { benchNumber } from './bench-options.js';
@@ -23,9 +23,9 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 async function rate(workers: number): Promise<{ keysPerSecond: number; cpuMsPerKey: number }> {
   const pool = new DerivationPool(workers);
   try {
-    // Every worker loads first (tsx, BLS; ~0.4 s of CPU from the TypeScript source), one chunk each:
-    // their start-up is not derivation. (A pool starts a worker per chunk it cannot hand to an idle one.)
-    await pool.derive(seed, kek, 0, workers * CHUNK_KEYS);
+    // Every worker loads first (tsx, BLS; ~0.4 s of CPU from the TypeScript source), a key each: their
+    // start-up is not derivation. (A request's last keys go one per message, each to a worker of its own.)
+    await pool.derive(seed, kek, 0, workers);
     const count = keysPerWorker * workers;
     const started = performance.now();
     const cpu = process.cpuUsage();
