@@ -44,7 +44,7 @@ export function deriveSigningKeyFromRoot(rootKey: Uint8Array, index: number): De
   return { privKey, pubKey, path: signingKeyPath(index) };
 }
 
-/** EIP-2333 derivation along EIP-2334's signing path. For many keys of one seed, use the root key once instead. */
+/** EIP-2333 derivation along EIP-2334's signing path (~6 ms of CPU). For many keys of one seed, derive the root key once instead. */
 export function deriveSigningKey(seed: Uint8Array, index: number): DerivedSigningKey {
   const rootKey = deriveValidatorRootKey(seed);
   try {
