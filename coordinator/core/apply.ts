@@ -20,6 +20,7 @@ import { addDerivedKeysProblem, AWAITING, confirmDeposits, countAwaitingDeposit,
 import { confirmForeignKeys, recordFoundDeposits, restoreKeys } from './foreign.js';
 import { importProtection } from './protection-import.js';
 import { firstFreeKeys, noteFreedKeys } from './free-keys.js';
+import { heldSealedSecret } from './sealed-secret.js';
 import { SIGNING_MODES, type CoreState, type Lease, type NewPoolKey, type Pool, type PoolKey, type PoolSettings, type ReadonlyCoreState } from './types.js';
 
 const PUBKEY = /^0x[0-9a-f]{96}$/;
@@ -464,7 +465,7 @@ export function newKey(key: NewPoolKey, pool: string, derivationIndex: number | 
     pool,
     derivationIndex,
     path: key.path,
-    sealedSecret: key.sealedSecret,
+    sealedSecret: heldSealedSecret(key.sealedSecret),
     addedAtMs: nowMs,
     state: 'unallocated',
     holderPod: null,

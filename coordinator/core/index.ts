@@ -9,3 +9,4 @@ export { assignmentHistory, type HistoryQuery } from './history.js';
 export { claimable, countAwaitingDeposit } from './deposits.js';
 export { isForeign, type ChainSighting, type ForeignMark } from './foreign.js';
 export { clockWatermarks, hasSlotClock } from './slot-clock.js';
+export { heldSealedSecret, sealedSecretText } from './sealed-secret.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { heldSealedSecret, sealedSecretText } from './sealed-secret.js';
 import type { AssignmentRecord, CoreState, Lease, Pool, PoolKey, ReadonlyCoreState, RememberedRequest } from './types.js';
 
 export const SNAPSHOT_FORMAT = 'keylease-core-v2';
@@ -32,7 +33,7 @@ export function takeSnapshot(state: ReadonlyCoreState, canonical = true): CoreSn
     format: SNAPSHOT_FORMAT,
     leaseSequence: state.leaseSequence,
     pools: sortedValues(state.pools).map((p) => ({ ...p })),
-    keys: sortedValues(state.keys).map((k) => ({ ...k })),
+    keys: sortedValues(state.keys).map((k) => ({ ...k, sealedSecret: sealedSecretText(k.sealedSecret) })),
     leases: sortedValues(state.leases).map((l) => ({ ...l, pubKeys: [...l.pubKeys] })),
     // In log order, as kept: forgetting the oldest first depends on it, on every replica alike.
     recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })),
@@ -149,7 +150,7 @@ export function restoreSnapshot(snapshot: CoreSnapshot): CoreState {
 
 // Snapshots written before quarantine (S7) and clock watermarks (S8) lack their fields.
 function restoreKey(state: CoreState, key: PoolKey): void {
-  state.keys.set(key.pubKey, { ...key, quarantine: key.quarantine ?? null, clockWatermarksDue: key.clockWatermarksDue ?? false });
+  state.keys.set(key.pubKey, { ...key, sealedSecret: heldSealedSecret(key.sealedSecret), quarantine: key.quarantine ?? null, clockWatermarksDue: key.clockWatermarksDue ?? false });
 }
 
 // Snapshots written before pod uids were recorded have none: such leases accept any pod of their name.

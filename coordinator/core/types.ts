@@ -37,7 +37,7 @@ export interface PoolKey {
   /** EIP-2334 index for keys derived from the pool's mnemonic; null for imported keys. */
   readonly derivationIndex: number | null;
   readonly path: string;
-  /** EIP-2335 keystore and its password, sealed with AES-256-GCM under the KEK. */
+  /** EIP-2335 keystore and its password, sealed with AES-256-GCM under the KEK; held as bytes (sealed-secret.ts). */
   readonly sealedSecret: string;
   readonly addedAtMs: number;
   state: KeyState;

@@ -1,7 +1,7 @@
 import bls from '@chainsafe/bls';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { NewPoolKey } from '../core/index.js';
+import { sealedSecretText, type NewPoolKey } from '../core/index.js';
 import { decryptKeystore, encryptKeystoreSync, parseKeystore } from '../../shared/eth/keystore.js';
 import { KeystoreError } from '../../shared/eth/errors.js';
 import { pubKeyHex } from './derive.js';
@@ -54,8 +54,9 @@ export async function sealImportedKeystore(kek: Buffer, keystoreJson: string, ke
   return { pubKey, path: keystore.path, sealedSecret: seal(kek, pubKey, keystoreJson, keystorePassword) };
 }
 
+/** Opens a key's sealed secret, as text or in the form the core holds it in. */
 export function openPoolKey(kek: Buffer, key: NewPoolKey): OpenedPoolKey {
-  const [version, payload] = key.sealedSecret.split(':');
+  const [version, payload] = sealedSecretText(key.sealedSecret).split(':');
   if (!SEAL_VERSIONS.includes(version ?? '') || !payload) {
     throw new KeysError('KEYSTORE_SEALED', `the sealed secret of key ${key.pubKey} is in an unknown format: the data directory was written by another keylease version`);
   }

@@ -1,15 +1,29 @@
-import { RaftInvariantError, type Entry, type Snapshot } from './types.js';
+import { ColdTerms } from './cold-terms.js';
+import { RaftInvariantError, type DurableEntries, type Entry, type Snapshot } from './types.js';
+
+/** What an entry is reckoned to hold in memory beyond its data: the object, its fields, the array slot. */
+const ENTRY_OVERHEAD_CHARS = 64;
+const entrySize = (entry: Entry) => entry.data.length + ENTRY_OVERHEAD_CHARS;
 
 /**
- * The in-memory Raft log of one node: a compaction point (the last entry a snapshot covers) followed by
- * the entries after it. Entries up to `stableIndex` are durable; the rest are waiting for the driver to
+ * The Raft log of one node: a compaction point (the last entry a snapshot covers) followed by the
+ * entries after it. Entries up to `stableIndex` are durable; the rest are waiting for the driver to
  * persist them (they go out in the next Ready). `committed` only moves forward.
+ *
+ * With `durable`, entries that are durable and applied are dropped from memory once more than a tail of
+ * them is held (only their terms stay, for the consistency checks); a lagging follower's entries are
+ * read back from the durable log. Without it every entry stays in memory until compaction.
  */
 export class RaftLog {
   private snapshotIndex: number;
   private snapshotTerm: number;
-  /** entries[k].index === snapshotIndex + 1 + k. */
+  /** Entries in (snapshotIndex, coldThrough] are only on disk; their terms are in coldTerms. */
+  private coldThrough: number;
+  private coldTerms = new ColdTerms();
+  /** entries[k].index === coldThrough + 1 + k. */
   private entries: Entry[];
+  /** The sum of entrySize over `entries`. */
+  private memoryChars = 0;
   private committedIndex: number;
   /**
    * Entries at or below this index need not be handed to the driver again: they are durable, or covered
@@ -19,14 +33,22 @@ export class RaftLog {
   /** A snapshot received from the leader that the driver has not yet made durable. */
   private unstableSnapshot: Snapshot | null = null;
 
-  constructor(snapshotIndex: number, snapshotTerm: number, durableEntries: readonly Entry[], committed: number) {
+  constructor(
+    snapshotIndex: number,
+    snapshotTerm: number,
+    durableEntries: readonly Entry[],
+    committed: number,
+    private readonly durable: DurableEntries | null = null,
+  ) {
     this.snapshotIndex = snapshotIndex;
     this.snapshotTerm = snapshotTerm;
+    this.coldThrough = snapshotIndex;
     this.entries = [...durableEntries];
     this.entries.forEach((entry, k) => {
       if (entry.index !== snapshotIndex + 1 + k) {
         throw new RaftInvariantError(`recovered log has a gap: entry ${k} after snapshot ${snapshotIndex} has index ${entry.index}`);
       }
+      this.memoryChars += entrySize(entry);
     });
     this.stableIndex = this.lastIndex();
     // A commit index beyond the durable log means the disk lost entries it had confirmed.
@@ -45,7 +67,7 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapshotIndex + this.entries.length;
+    return this.coldThrough + this.entries.length;
   }
 
   lastTerm(): number {
@@ -56,7 +78,8 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index === this.snapshotIndex) return this.snapshotTerm;
     if (index < this.snapshotIndex || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.snapshotIndex - 1]!.term;
+    if (index <= this.coldThrough) return this.coldTerms.at(index);
+    return this.entries[index - this.coldThrough - 1]!.term;
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -71,14 +94,30 @@ export class RaftLog {
   /** Up to `maxCount` entries from `from` on; null if `from` was compacted (a snapshot is needed). */
   entriesFrom(from: number, maxCount: number): Entry[] | null {
     if (from <= this.snapshotIndex) return null;
-    const start = from - this.snapshotIndex - 1;
-    return this.entries.slice(start, start + maxCount);
+    return this.slice(from, Math.min(from + maxCount - 1, this.lastIndex()));
   }
 
   /** Entries in (after, through], all of which must still be in the log. */
   entriesBetween(after: number, through: number): Entry[] {
     if (after < this.snapshotIndex) throw new RaftInvariantError(`entries after ${after} were compacted (log starts after ${this.snapshotIndex})`);
-    return this.entries.slice(after - this.snapshotIndex, through - this.snapshotIndex);
+    return this.slice(after + 1, Math.min(through, this.lastIndex()));
+  }
+
+  /** Entries [from, through], those dropped from memory read back from the durable log. */
+  private slice(from: number, through: number): Entry[] {
+    if (through < from) return [];
+    const hot = through > this.coldThrough ? this.entries.slice(Math.max(from, this.coldThrough + 1) - this.coldThrough - 1, through - this.coldThrough) : [];
+    if (from > this.coldThrough) return hot;
+    const coldTo = Math.min(through, this.coldThrough);
+    const cold = this.durable!.read(from, coldTo);
+    cold.forEach((entry, k) => {
+      // Only what Raft made durable is dropped, so the disk must hold exactly it: anything else is broken storage.
+      if (entry.index !== from + k || entry.term !== this.coldTerms.at(from + k)) {
+        throw new RaftInvariantError(`the durable log returned entry ${entry.index} (term ${entry.term}) for ${from + k} (term ${this.coldTerms.at(from + k)})`);
+      }
+    });
+    if (cold.length !== coldTo - from + 1) throw new RaftInvariantError(`the durable log returned ${cold.length} entries for ${from}..${coldTo}`);
+    return hot.length === 0 ? [...cold] : [...cold, ...hot];
   }
 
   /** The leader's own append: entries must continue the log. */
@@ -86,7 +125,10 @@ export class RaftLog {
     if (entries.length > 0 && entries[0]!.index !== this.lastIndex() + 1) {
       throw new RaftInvariantError(`append at ${entries[0]!.index} does not continue the log ending at ${this.lastIndex()}`);
     }
-    this.entries.push(...entries);
+    for (const entry of entries) {
+      this.entries.push(entry);
+      this.memoryChars += entrySize(entry);
+    }
   }
 
   /**
@@ -115,8 +157,9 @@ export class RaftLog {
 
   private truncateAndAppend(entries: readonly Entry[]): void {
     const from = entries[0]!.index;
-    this.entries.length = from - this.snapshotIndex - 1;
-    this.entries.push(...entries);
+    if (from <= this.coldThrough) throw new RaftInvariantError(`truncating at ${from}, but entries through ${this.coldThrough} are applied`);
+    for (const dropped of this.entries.splice(from - this.coldThrough - 1)) this.memoryChars -= entrySize(dropped);
+    this.append(entries);
     this.stableIndex = Math.min(this.stableIndex, from - 1);
   }
 
@@ -141,7 +184,7 @@ export class RaftLog {
 
   /** Entries the driver has not yet been asked to persist. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stableIndex - this.snapshotIndex);
+    return this.entries.slice(this.stableIndex - this.coldThrough);
   }
 
   pendingSnapshot(): Snapshot | null {
@@ -169,7 +212,10 @@ export class RaftLog {
   restore(snapshot: Snapshot): void {
     this.snapshotIndex = snapshot.meta.index;
     this.snapshotTerm = snapshot.meta.term;
+    this.coldThrough = snapshot.meta.index;
+    this.coldTerms = new ColdTerms();
     this.entries = [];
+    this.memoryChars = 0;
     this.committedIndex = snapshot.meta.index;
     this.stableIndex = snapshot.meta.index;
     this.unstableSnapshot = snapshot;
@@ -182,7 +228,39 @@ export class RaftLog {
       throw new RaftInvariantError(`cannot compact to ${index}: committed ${this.committedIndex}, durable ${this.stableIndex}`);
     }
     this.snapshotTerm = this.term(index)!;
-    this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
+    if (index <= this.coldThrough) {
+      this.coldTerms.dropThrough(index);
+      return;
+    }
+    this.dropFromMemory(index - this.coldThrough);
+    this.coldTerms = new ColdTerms();
+  }
+
+  /**
+   * Drops the oldest entries from memory that are durable and applied through `applied`, keeping at
+   * least the durable log's `memoryTailChars` of the newest. Entries go in bulk, once twice the tail is
+   * held, so that the array is copied rarely.
+   */
+  dropApplied(applied: number): void {
+    if (this.durable === null || this.memoryChars <= 2 * this.durable.memoryTailChars) return;
+    const through = Math.min(applied, this.stableIndex, this.committedIndex);
+    let count = 0;
+    let chars = this.memoryChars;
+    for (const entry of this.entries) {
+      if (entry.index > through || chars <= this.durable.memoryTailChars) break;
+      chars -= entrySize(entry);
+      this.coldTerms.push(entry.index, entry.term);
+      count++;
+    }
+    this.dropFromMemory(count);
+  }
+
+  /** Removes the first `count` entries from memory; coldThrough moves past them. */
+  private dropFromMemory(count: number): void {
+    if (count === 0) return;
+    for (let k = 0; k < count; k++) this.memoryChars -= entrySize(this.entries[k]!);
+    this.entries = this.entries.slice(count);
+    this.coldThrough += count;
   }
 }

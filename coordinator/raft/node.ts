@@ -10,6 +10,7 @@ import {
   type AppendResponseMessage,
   type ConfChange,
   type ConfState,
+  type DurableEntries,
   type Entry,
   type EntryType,
   type HardState,
@@ -46,6 +47,13 @@ export interface RaftNodeOptions {
   readonly learners?: readonly NodeId[];
   /** A follower campaigns after a random number of ticks in [electionTicks, 2·electionTicks). */
   readonly electionTicks: number;
+  /**
+   * Used instead of electionTicks (in the same way) while the transport reports the leader's connection
+   * up (peerConnection): a live process that stopped sending for a while (a long garbage collection, a
+   * starved CPU) is waited for longer than one whose connection closed. It bounds both when a follower
+   * campaigns and how long it ignores other campaigns. Defaults to electionTicks.
+   */
+  readonly stalledLeaderTicks?: number;
   readonly heartbeatTicks: number;
   /** Uniform in [0, 1); injected so that a simulation replays exactly. */
   readonly random: () => number;
@@ -57,6 +65,8 @@ export interface RaftNodeOptions {
   /** Characters of snapshot data per InstallSnapshot chunk. */
   readonly snapshotChunkSize: number;
   readonly storage: RecoveredState;
+  /** Where entries dropped from memory are read back; without it the log keeps every entry until compaction. */
+  readonly durableEntries?: DurableEntries;
 }
 
 export interface RaftStatus {
@@ -103,6 +113,8 @@ export class RaftNode {
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private leadTransferee: NodeId | null = null;
+  /** Peers whose connection the transport reports up (peerConnection). */
+  private readonly connectedPeers = new Set<NodeId>();
   private readonly readOnly = new ReadOnlyQueue();
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingTermCommit: string[] = [];
@@ -123,7 +135,7 @@ export class RaftNode {
     this.opts = opts;
     const { hardState, snapshot, entries } = opts.storage;
     const snapshotIndex = snapshot?.meta.index ?? 0;
-    this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit);
+    this.log = new RaftLog(snapshotIndex, snapshot?.meta.term ?? 0, entries, hardState.commit, opts.durableEntries ?? null);
     this.membership = new MembershipHistory(snapshotIndex, snapshot?.meta.confState ?? EMPTY_CONF_STATE, entries);
     this.snapshot = snapshot;
     this.term = hardState.term;
@@ -154,6 +166,29 @@ export class RaftNode {
     else this.tickElection();
   }
 
+  /**
+   * Time that passed while this node could not read its messages (a long turn of the driver's event
+   * loop): a leader's heartbeats fall due, but no election or check-quorum clock moves, since whatever
+   * the followers answered meanwhile is still unread. Other roles ignore it.
+   */
+  tickHeartbeat(): void {
+    if (this.role !== 'leader') return;
+    this.heartbeatElapsed++;
+    if (this.heartbeatElapsed >= this.opts.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  /**
+   * The transport's word on `peer`'s connection: up while the peer's stream to this node is open. A
+   * follower waits stalledLeaderTicks for a silent leader whose connection is up, electionTicks otherwise.
+   */
+  peerConnection(peer: NodeId, connected: boolean): void {
+    if (connected) this.connectedPeers.add(peer);
+    else this.connectedPeers.delete(peer);
+  }
+
   step(m: Message): void {
     if (m.to !== this.id) return;
     if (m.term > this.term) {
@@ -161,7 +196,7 @@ export class RaftNode {
         // Leader stickiness: while we heard from a live leader within an election timeout, a higher-term
         // campaign comes from a node that could not hear it (a partition, or a removed node); ignore it.
         // A leadership transfer is sanctioned by that leader, so it goes through.
-        const inLease = this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+        const inLease = this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.leaderTimeoutTicks();
         if (inLease && !m.transfer) return;
       }
       // A pre-vote, and a granted pre-vote answer, speak of a term nobody has entered yet.
@@ -367,6 +402,7 @@ export class RaftNode {
     const entries = this.log.entriesBetween(this.handedOut, through);
     this.handedOut = through;
     this.applied = Math.max(this.applied, through);
+    this.log.dropApplied(this.applied);
     return entries;
   }
 
@@ -382,6 +418,7 @@ export class RaftNode {
     }
     const lastApplied = ready.committedEntries.at(-1);
     if (lastApplied !== undefined) this.applied = Math.max(this.applied, lastApplied.index);
+    this.log.dropApplied(this.applied);
     // The leader's own entries count toward a quorum only now that they are durable. Followers learn
     // the new commit index with the next append or heartbeat (see handleAppendResponse).
     if (this.role === 'leader' && this.progress.get(this.id)?.maybeUpdate(this.log.lastStableIndex())) this.maybeCommit();
@@ -416,7 +453,8 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    const timeout = this.randomizedElectionTimeout + this.leaderTimeoutTicks() - this.opts.electionTicks;
+    if (this.promotable() && this.electionElapsed >= timeout) {
       this.electionElapsed = 0;
       this.campaign(this.opts.preVote ? 'preElection' : 'election', false);
     }
@@ -438,6 +476,12 @@ export class RaftNode {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
     }
+  }
+
+  /** Ticks of silence after which this node stops counting on the leader it knows (see stalledLeaderTicks). */
+  private leaderTimeoutTicks(): number {
+    const stalled = this.lead !== null && this.lead !== this.id && this.connectedPeers.has(this.lead);
+    return stalled ? Math.max(this.opts.electionTicks, this.opts.stalledLeaderTicks ?? 0) : this.opts.electionTicks;
   }
 
   /** Whether a quorum of voters was heard from since the last check; starts a new round. */

@@ -19,6 +19,17 @@ export interface Entry {
   readonly data: string;
 }
 
+/**
+ * The driver's durable log, from which a node reads back the entries it dropped from memory (RaftLog).
+ * Only entries that are durable, committed and applied are dropped, and never any a snapshot covers.
+ */
+export interface DurableEntries {
+  /** Entries [from, through], in order; synchronous, so the node stays a step function. */
+  read(from: number, through: number): readonly Entry[];
+  /** How much of the newest applied entries stays in memory (data characters, plus 64 an entry), for followers that lag a little. */
+  readonly memoryTailChars: number;
+}
+
 /** What must be durable before this node may answer anyone (Raft figure 2, "persistent state"). */
 export interface HardState {
   readonly term: number;

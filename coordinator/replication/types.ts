@@ -25,9 +25,9 @@ export interface ReplicatedLog {
   /** Whether this replica may answer claims, renewals and expiries now. */
   isLeader(): boolean;
   /**
-   * Called on every agent request: a replicated log that runs on a timer (Raft's heartbeats and election
-   * clock) runs it now if it is late. Requests read in one turn of the event loop all run before any
-   * timer, and under a storm of them a leader's heartbeats came late enough for followers to elect another.
+   * Called on every agent request: a replicated log that runs on a timer sends a leader's heartbeats now
+   * if they are late. Requests read in one turn of the event loop all run before any timer, and under a
+   * storm of them a leader's heartbeats came late enough for followers to elect another.
    */
   keepTime?(): void;
   /** Where agents reach the leader (its advertised agent endpoint), or null while none is known. */

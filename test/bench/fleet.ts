@@ -15,14 +15,19 @@
  *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
  *   --heap-snapshot-dir DIR  every replica writes a V8 heap snapshot into DIR once the fleet holds its keys
  *   --replica-node-options "OPTS"  node options for every replica (V8 heap sizes, say: --max-old-space-size=384)
+ *   --replicas-from built|tsx  run the replicas from dist/ as the image does (the default; built first when stale),
+ *     or from the TypeScript through tsx (which holds ~80 MB more per replica)
+ *   --agent-nice N  the agent processes run at this nice level (1-19): in a cluster the pods run on other machines,
+ *                   here they take the CPU the coordinators are measured with (CPU hogs keep the normal level)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSecrets } from '../support/coordinator-fixture.js';
+import { builtCliEntry } from '../support/built-cli.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 import { benchNumber } from './bench-options.js';
@@ -39,6 +44,8 @@ const agentProcs = benchNumber('agent-procs', Math.max(1, Math.ceil(pods / 2500)
 const claimTimeoutSeconds = benchNumber('claim-timeout-s', 1800);
 /** Pods started a second across the fleet (a paced rollout); 0 starts every pod at once. */
 const startPerSecond = benchNumber('start-per-s', 0);
+const agentNice = benchNumber('agent-nice', 0);
+if (!Number.isInteger(agentNice) || agentNice < 0 || agentNice > 19) throw new Error(`--agent-nice ${agentNice}: give a nice level from 0 (none) to 19`);
 const cpuHog = process.argv.includes('--cpu-hog');
 const replicaLogsAt = process.argv.indexOf('--replica-logs');
 const replicaLogs = replicaLogsAt === -1 ? null : process.argv[replicaLogsAt + 1]!;
@@ -49,6 +56,9 @@ const heapSnapshotAt = process.argv.indexOf('--heap-snapshot-dir');
 const heapSnapshotDir = heapSnapshotAt === -1 ? null : process.argv[heapSnapshotAt + 1]!;
 const nodeOptionsAt = process.argv.indexOf('--replica-node-options');
 const replicaNodeOptions = nodeOptionsAt === -1 ? [] : process.argv[nodeOptionsAt + 1]!.split(/\s+/).filter(Boolean);
+const replicasFromAt = process.argv.indexOf('--replicas-from');
+const replicasFrom = replicasFromAt === -1 ? 'built' : process.argv[replicasFromAt + 1]!;
+if (replicasFrom !== 'built' && replicasFrom !== 'tsx') throw new Error(`--replicas-from ${replicasFrom}: say built (dist/, as the image runs) or tsx (the TypeScript)`);
 if (keys % pods !== 0) throw new Error(`--keys ${keys} must be a multiple of --pods ${pods}: every pod claims the same number`);
 const keysPerPod = keys / pods;
 
@@ -108,7 +118,7 @@ async function renewalsAnswered(httpBase: string): Promise<number> {
   return total;
 }
 
-console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores, pods started ${startPerSecond > 0 ? `${startPerSecond}/s` : 'all at once'}${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
+console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores, pods started ${startPerSecond > 0 ? `${startPerSecond}/s` : 'all at once'}${agentNice > 0 ? `, agents at nice ${agentNice}` : ''}${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
 console.log(`  load average at start: ${load()}`);
 
 const keystores = await benchKeystores(keys, (line) => console.log(`  ${line}`));
@@ -117,6 +127,8 @@ const secrets = await writeSecrets(dir.path);
 const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], [
   '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
 ]);
+if (replicasFrom === 'built') cluster.entry = builtCliEntry((line) => console.log(`  ${line}`));
+console.log(`  replicas run ${replicasFrom === 'built' ? `the built CLI (${cluster.entry.join(' ')})` : 'the TypeScript through tsx'}${replicaNodeOptions.length > 0 ? ` with node options ${replicaNodeOptions.join(' ')}` : ''}`);
 cluster.nodeArgs = [
   ...replicaNodeOptions,
   ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
@@ -162,6 +174,13 @@ try {
     console.log(`  RSS ${label}: ${cluster.replicas.map((r, i) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB${heaps[i] ? ` (heap ${heaps[i]!.heap.toFixed(0)}, external ${heaps[i]!.external.toFixed(0)})` : ''}`).join(', ')} (load ${load()})`);
   };
   await rssLine('before any key', leader);
+  // Terms and leaders each replica saw: a fleet that keeps its leader stays in the term it started in.
+  const leadershipLine = async (label: string) => {
+    const statuses = await Promise.all(cluster.replicas.map((r) => cluster.status(r.id)));
+    const seen = cluster.replicas.map((r, i) => `${r.id} ${statuses[i] ? `term ${statuses[i]!.term}, ${(statuses[i] as unknown as { leaderChanges: number }).leaderChanges} leaders seen` : 'gone'}`);
+    console.log(`  leadership ${label}: ${seen.join('; ')} (first leader: term ${firstTerm})`);
+  };
+  const firstTerm = (await cluster.status(leader))?.term ?? NaN;
 
   // Seeding: the admin Keymanager import on the leader, in batches (a key imported twice is a duplicate,
   // so a batch cut short by a change of leader is simply sent again to the next one).
@@ -194,6 +213,7 @@ try {
     const first = p * perProc;
     const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000, startPerSecond: startPerSecond / agentProcs };
     const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (agentNice > 0) setPriority(child.pid!, agentNice);
     agents.push(child);
     holding.set(child, 0);
     stopped.push(
@@ -226,6 +246,8 @@ try {
   }
   if (holdingNow() === pods) console.log(`  every pod holding its keys after ${seconds(started)} s (${(pods / Number(seconds(started))).toFixed(0)} claims/s; load ${load()})`);
   else console.log(`  NOT every pod held its keys within ${claimTimeoutSeconds} s: ${holdingNow()} of ${pods} do; going on with them (load ${load()})`);
+  // Leadership may have changed while the fleet claimed: the steady figures and the SIGKILL are the current leader's.
+  leader = await cluster.leader();
   await rssLine(`with ${pods} pods holding`, leader);
   if (heapSnapshotDir) {
     for (const proc of cluster.processes.values()) proc.child.kill('SIGUSR2');
@@ -264,6 +286,7 @@ try {
     row('flooded renewals', latencies);
   }
   await rssLine('after the steady phase and flood', leader);
+  await leadershipLine('before the failover');
 
   // Failover under the fleet's load: strike a third of a renewal interval after a steady stretch.
   let next = leader;
@@ -279,6 +302,7 @@ try {
     console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${failoverSeconds} s (load ${load()})`);
     await sleep(2 * ttlMs);
     await rssLine('after the failover', next);
+    await leadershipLine('after the failover');
     await sleep(1500);
   }
 

@@ -145,6 +145,8 @@ export class SimCluster {
   private chaos = true;
   private readonly raftOptions: Omit<RaftNodeOptions, 'id' | 'peers' | 'random' | 'storage'>;
   private readonly compactEvery: number;
+  /** How much of the applied log nodes keep in memory (null: all of it); drawn apart so seeds keep their other draws. */
+  private readonly memoryTailChars: number | null;
   private replicasCreated = 0;
   /** Membership changes proposed and not yet known committed or lost, by the replica they concern. */
   private readonly pendingChanges = new Map<NodeId, { readonly change: ConfChange; readonly index: number; readonly term: number }>();
@@ -166,7 +168,8 @@ export class SimCluster {
       snapshotChunkSize: pick(random, [512, 2048, 16384]),
     };
     this.compactEvery = intBetween(random, 8, 40);
-    this.trace(`${JSON.stringify(this.raftOptions)} compactEvery=${this.compactEvery}`);
+    this.memoryTailChars = pick(seededRandom(options.seed ^ 0x7a11), [null, 0, 300, 3000]);
+    this.trace(`${JSON.stringify(this.raftOptions)} compactEvery=${this.compactEvery} memoryTailChars=${this.memoryTailChars ?? 'all'}`);
     const initial = Array.from({ length: options.replicas }, (_, i) => `n${i + 1}`);
     for (const id of initial) this.addReplica(id, initial);
   }
@@ -176,8 +179,10 @@ export class SimCluster {
     const random = this.random;
     const nodeRandom = seededRandom(this.options.seed * 31 + this.replicasCreated++);
     const slowDisk = random() < 0.5;
-    const makeNode = (storage: RecoveredState) => new RaftNode({ ...this.raftOptions, id, peers, random: nodeRandom, storage });
-    const replica = new Replica(id, makeNode, () => new CoreStateMachine(), {
+    const memoryTailChars = this.memoryTailChars;
+    const durableEntries = memoryTailChars === null ? {} : { durableEntries: { read: (from: number, through: number) => replica.disk.readEntries(from, through), memoryTailChars } };
+    const makeNode = (storage: RecoveredState) => new RaftNode({ ...this.raftOptions, ...durableEntries, id, peers, random: nodeRandom, storage });
+    const replica: Replica<CoreStateMachine> = new Replica(id, makeNode, () => new CoreStateMachine(), {
       send: (messages) => this.network.send(messages),
       schedule: (delay, run) => this.scheduler.after(delay, () => this.step(replica, run)),
       persistLatency: () => (slowDisk ? intBetween(random, 1, 12) : 0),

@@ -57,6 +57,12 @@ export class SimDisk {
     this.snapshot = { meta, data };
   }
 
+  /** Durable entries [from, through]: what Raft reads back once it dropped them from memory. */
+  readEntries(from: number, through: number): Entry[] {
+    if (from <= this.snapshotIndex() || through > this.lastIndex()) throw new Error(`reading ${from}..${through}, the durable log holds (${this.snapshotIndex()}, ${this.lastIndex()}]`);
+    return this.entries.slice(from - this.snapshotIndex() - 1, through - this.snapshotIndex());
+  }
+
   recover(): RecoveredState {
     return { hardState: this.hardState, snapshot: this.snapshot, entries: [...this.entries] };
   }

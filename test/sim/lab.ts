@@ -12,6 +12,8 @@ export type Interference = (m: Message) => Message | null;
 export type LabOptions = Partial<Omit<RaftNodeOptions, 'id' | 'peers' | 'storage' | 'random'>> & {
   /** Take a snapshot and compact once this many applied entries are in a log. */
   readonly compactEvery?: number;
+  /** Nodes drop applied entries beyond this much from memory and read them back from their disk. */
+  readonly memoryTailChars?: number;
 };
 
 /**
@@ -30,10 +32,12 @@ export class Lab {
   private readonly cut = new Set<string>();
   private readonly nodeOptions: Omit<RaftNodeOptions, 'id' | 'peers' | 'storage' | 'random'>;
   private readonly compactEvery: number;
+  private readonly memoryTailChars: number | undefined;
 
   constructor(ids: readonly NodeId[], options: LabOptions = {}) {
-    const { compactEvery = Number.POSITIVE_INFINITY, ...nodeOptions } = options;
+    const { compactEvery = Number.POSITIVE_INFINITY, memoryTailChars, ...nodeOptions } = options;
     this.compactEvery = compactEvery;
+    this.memoryTailChars = memoryTailChars;
     this.nodeOptions = {
       electionTicks: 10,
       heartbeatTicks: 1,
@@ -50,8 +54,10 @@ export class Lab {
   /** Starts a replica with an empty disk; `peers` is its bootstrap configuration (empty for a joiner). */
   addReplica(id: NodeId, peers: readonly NodeId[]): Replica<EntryListStateMachine> {
     const random = seededRandom([...id].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
-    const makeNode = (storage: RecoveredState) => new RaftNode({ ...this.nodeOptions, id, peers, random, storage });
-    const replica = new Replica(id, makeNode, () => new EntryListStateMachine(), {
+    const memoryTailChars = this.memoryTailChars;
+    const durableEntries = memoryTailChars === undefined ? {} : { durableEntries: { read: (from: number, through: number) => replica.disk.readEntries(from, through), memoryTailChars } };
+    const makeNode = (storage: RecoveredState) => new RaftNode({ ...this.nodeOptions, ...durableEntries, id, peers, random, storage });
+    const replica: Replica<EntryListStateMachine> = new Replica(id, makeNode, () => new EntryListStateMachine(), {
       send: (messages) => {
         this.sent.push(...messages);
         this.queue.push(...messages);

@@ -198,6 +198,26 @@ test('a follower whose entries were compacted catches up through a chunked snaps
   assert.is(lab.applied('n3').length, 12);
 });
 
+test('a follower lagging past the entries the leader keeps in memory catches up from the leader\'s disk, without a snapshot', () => {
+  const lab = new Lab(THREE, { memoryTailChars: 0 });
+  const reads: Array<[number, number]> = [];
+  const disk = lab.disk('n1');
+  const readEntries = disk.readEntries.bind(disk);
+  disk.readEntries = (from, through) => (reads.push([from, through]), readEntries(from, through));
+  lab.elect('n1');
+  lab.isolate('n3');
+  for (let i = 0; i < 12; i++) lab.act('n1', (n) => n.propose(`cmd-${i}`));
+  lab.deliverAll();
+  assert.equal(reads, [], 'nothing is read back while every follower keeps up');
+  lab.heal();
+  lab.heartbeatRounds(3);
+  assert.ok(reads.length > 0, 'the lagging follower\'s entries came from the leader\'s disk');
+  assert.is(lab.sent.filter((m) => m.type === 'snapshotChunk').length, 0, 'no snapshot was needed');
+  assert.is(lab.node('n1').status().firstIndex, 1, 'the leader compacted nothing');
+  assert.equal(lab.applied('n3'), lab.applied('n1'));
+  assert.is(lab.applied('n3').length, 12);
+});
+
 test('leadership transfer hands over without waiting for an election timeout, refusing proposals meanwhile', () => {
   const lab = new Lab(THREE, { checkQuorum: true, preVote: true });
   lab.elect('n1');

@@ -37,6 +37,9 @@ export class TestCluster {
   /** Node options put before the CLI for every replica started from now on (a benchmark's --cpu-prof). */
   nodeArgs: readonly string[] = [];
 
+  /** The node arguments that start the CLI: its TypeScript through tsx, or the built one (builtCliEntry). */
+  entry: readonly string[] = TSX_ENTRY;
+
   private constructor(
     readonly replicas: readonly ReplicaSpec[],
     private readonly secrets: { kekFile: string; mnemonicFile: string },
@@ -85,7 +88,7 @@ export class TestCluster {
       ...(options.join ? ['--join'] : []),
       ...this.extra,
       ...(options.extra ?? []),
-    ], {}, [...this.nodeArgs, ...TSX_ENTRY]);
+    ], {}, [...this.nodeArgs, ...this.entry]);
     this.processes.set(id, proc);
     await proc.waitForMessage('coordinator ready', 30_000);
     return proc;

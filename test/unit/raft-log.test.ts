@@ -83,4 +83,79 @@ test('restoring a snapshot replaces the log and commits to its index', () => {
   assert.is(log.pendingSnapshot(), null);
 });
 
+/** A durable log beside a RaftLog that may drop entries from memory: the entries stableTo confirmed. */
+function withDisk(entries: readonly Entry[], memoryTailChars: number) {
+  const disk = new Map<number, Entry>(entries.map((e) => [e.index, e]));
+  const reads: Array<[number, number]> = [];
+  const durable = {
+    memoryTailChars,
+    read: (from: number, through: number) => {
+      reads.push([from, through]);
+      return Array.from({ length: through - from + 1 }, (_, k) => disk.get(from + k)!);
+    },
+  };
+  return { disk, reads, log: new RaftLog(0, 0, entries, 0, durable) };
+}
+
+test('applied durable entries beyond the tail leave memory and are read back from disk for a lagging follower', () => {
+  const entries = Array.from({ length: 10 }, (_, k) => entry(k + 1, k < 4 ? 1 : 2, 'x'.repeat(36)));
+  const { reads, log } = withDisk(entries, 300); // each entry counts 100: three stay in memory
+  log.commitTo(10);
+  log.dropApplied(10);
+  assert.equal(log.entriesFrom(8, 10), entries.slice(7), 'the tail is served from memory');
+  assert.equal(reads, []);
+  assert.equal(log.entriesFrom(2, 4), entries.slice(1, 5), 'older entries come from the disk');
+  assert.equal(log.entriesFrom(6, 4), entries.slice(5, 9), 'a read may span disk and memory');
+  assert.equal(reads, [[2, 5], [6, 7]]);
+  assert.equal(terms(log), [1, 1, 1, 1, 2, 2, 2, 2, 2, 2], 'terms of dropped entries stay known');
+  assert.equal(log.findConflictByTerm(10, 1), { index: 4, term: 1 });
+  assert.ok(log.maybeAppend(3, 1, 10, [entry(4, 1, 'x'.repeat(36)), entry(5, 2, 'x'.repeat(36))]), 'an append that matches dropped entries is accepted');
+  assert.equal(log.maybeAppend(3, 2, 10, []), null, 'and one that does not is refused');
+});
+
+test('only entries that are applied, committed and durable leave memory', () => {
+  const entries = Array.from({ length: 6 }, (_, k) => entry(k + 1, 1, 'x'.repeat(36)));
+  const { reads, log } = withDisk(entries, 0);
+  log.commitTo(4);
+  log.dropApplied(2);
+  log.append([entry(7, 1, 'x'.repeat(36))]);
+  log.dropApplied(6);
+  assert.equal(log.entriesFrom(1, 10), [...entries, entry(7, 1, 'x'.repeat(36))]);
+  assert.equal(reads, [[1, 4]], 'nothing past the commit index, or not yet durable, left memory');
+  assert.equal(log.unstableEntries(), [entry(7, 1, 'x'.repeat(36))]);
+  assert.equal(log.entriesBetween(4, 6), entries.slice(4), 'committed entries to apply are in memory');
+});
+
+test('without a durable log nothing leaves memory', () => {
+  const entries = Array.from({ length: 5 }, (_, k) => entry(k + 1, 1, 'x'.repeat(1000)));
+  const log = new RaftLog(0, 0, entries, 5);
+  log.dropApplied(5);
+  assert.equal(log.entriesFrom(1, 10), entries);
+});
+
+test('compaction past or within the dropped entries keeps the terms and the read-back exact', () => {
+  const entries = Array.from({ length: 10 }, (_, k) => entry(k + 1, k < 3 ? 1 : k < 6 ? 2 : 3, 'x'.repeat(36)));
+  const { reads, log } = withDisk(entries, 200);
+  log.commitTo(10);
+  log.dropApplied(10);
+  log.compact(4);
+  assert.equal([log.firstIndex(), log.term(4), log.term(3)], [5, 2, undefined]);
+  assert.equal(log.entriesFrom(4, 1), null, 'entries a snapshot covers need the snapshot');
+  assert.equal(log.entriesFrom(5, 10), entries.slice(4));
+  assert.equal(terms(log), [2, 2, 3, 3, 3, 3]);
+  log.compact(9);
+  assert.equal([log.firstIndex(), log.term(9), log.lastIndex()], [10, 3, 10]);
+  assert.equal(log.entriesFrom(10, 5), [entries[9]]);
+  assert.equal(reads, [[5, 8]]);
+});
+
+test('a durable log returning other entries than Raft dropped is a broken invariant', () => {
+  const entries = Array.from({ length: 4 }, (_, k) => entry(k + 1, 1, 'x'.repeat(36)));
+  const { disk, log } = withDisk(entries, 0);
+  log.commitTo(4);
+  log.dropApplied(4);
+  disk.set(2, entry(2, 7));
+  assert.throws(() => log.entriesFrom(1, 4), (e: unknown) => e instanceof RaftInvariantError);
+});
+
 test.run();

@@ -103,4 +103,22 @@ test('another replica\'s data directory is refused', async () => {
   }
 });
 
+test('durable entries are read back synchronously, as Raft does once it dropped them from memory; what is not durable is an error', async () => {
+  const dir = await tempDir('raft-storage');
+  try {
+    const { storage } = await RaftStorage.open(dir.path, 'r1', silentLogger);
+    await storage.persist({ ...noReady, entries: [entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2)], hardState: { term: 2, vote: 'r1', commit: 4 } });
+    assert.equal(storage.readEntries(2, 4), [entry(2, 1), entry(3, 2), entry(4, 2)]);
+    await storage.writeSnapshotParts(2, ['{}']);
+    await storage.compact({ index: 2, term: 1, confState: { voters: ['r1'], learners: [] } }, 1);
+    assert.equal(storage.readEntries(3, 3), [entry(3, 2)]);
+    for (const [from, through] of [[2, 3], [4, 5]] as const) {
+      assert.throws(() => storage.readEntries(from, through), (e: unknown) => e instanceof StorageError && e.message.includes('durable log holds 3..4'));
+    }
+    await storage.close();
+  } finally {
+    await dir.cleanup();
+  }
+});
+
 test.run();

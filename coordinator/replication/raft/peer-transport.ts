@@ -17,6 +17,8 @@ export interface PeerTransportOptions {
   /** CA, certificate and key for mutual TLS between replicas, kept current as the files rotate. */
   readonly tls: ReloadingTls | null;
   readonly onMessage: (message: Message) => void;
+  /** A peer's stream to this replica opened (first message) or closed (its process died, or the stream was reset). */
+  readonly onConnection?: (peer: NodeId, connected: boolean) => void;
   readonly logger: Logger;
 }
 
@@ -43,6 +45,8 @@ export class PeerTransport {
   /** Messages (JSON) queued in this turn of the event loop, by recipient. */
   private outbox = new Map<NodeId, Buffer[]>();
   private flushScheduled = false;
+  /** Open streams from each peer to this replica. */
+  private readonly inbound = new Map<NodeId, number>();
   /** One for every peer client: each new connection takes the CA and certificate current at that moment. */
   private readonly channelCredentials: grpc.ChannelCredentials;
   private closed = false;
@@ -68,9 +72,25 @@ export class PeerTransport {
   async start(): Promise<void> {
     const handlers: RaftPeerHandlers = {
       Stream: (call, callback) => {
-        call.on('data', (envelope: RaftEnvelope__Output) => this.receive(envelope));
-        call.on('error', () => {});
-        call.on('end', () => callback(null, {}));
+        // The stream counts as the peer's connection from its first message until it ends in any way.
+        let from: NodeId | null = null;
+        const ended = () => {
+          if (from !== null) this.inboundEnded(from);
+          from = null;
+        };
+        call.on('data', (envelope: RaftEnvelope__Output) => {
+          if (this.receive(envelope) && from === null) {
+            from = envelope.from;
+            this.inboundStarted(from);
+          }
+        });
+        call.on('error', ended);
+        call.on('cancelled', ended);
+        call.on('close', ended);
+        call.on('end', () => {
+          ended();
+          callback(null, {});
+        });
       },
     };
     this.server.addService(raftProto().keylease.raft.v1.RaftPeer.service, handlers);
@@ -141,10 +161,27 @@ export class PeerTransport {
     });
   }
 
-  private receive(envelope: RaftEnvelope__Output): void {
+  private inboundStarted(peer: NodeId): void {
+    const open = (this.inbound.get(peer) ?? 0) + 1;
+    this.inbound.set(peer, open);
+    if (open === 1) this.options.onConnection?.(peer, true);
+  }
+
+  private inboundEnded(peer: NodeId): void {
+    const open = (this.inbound.get(peer) ?? 0) - 1;
+    if (open > 0) {
+      this.inbound.set(peer, open);
+      return;
+    }
+    this.inbound.delete(peer);
+    if (!this.closed) this.options.onConnection?.(peer, false);
+  }
+
+  /** Hands the envelope's messages on; false if it was not meant for this replica. */
+  private receive(envelope: RaftEnvelope__Output): boolean {
     if (envelope.to !== this.options.replicaId || envelope.from === this.options.replicaId) {
       this.options.logger.warn('dropping Raft messages not meant for this replica', { from: envelope.from, to: envelope.to });
-      return;
+      return false;
     }
     if (envelope.fromAgentEndpoint) this.agentEndpoints.set(envelope.from, envelope.fromAgentEndpoint);
     // Configured addresses win; a member added at run time is answered where it says it listens.
@@ -166,6 +203,7 @@ export class PeerTransport {
       }
       this.options.onMessage(message);
     }
+    return true;
   }
 
   private streamTo(peer: NodeId): grpc.ClientWritableStream<RaftEnvelope> | null {

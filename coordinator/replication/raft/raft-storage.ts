@@ -125,6 +125,24 @@ export class RaftStorage {
   }
 
   /**
+   * Durable entries [from, through], read synchronously (Raft reads back entries it dropped from memory
+   * for a follower that lags): they must be in the durable log.
+   */
+  readEntries(from: number, through: number): Entry[] {
+    if (from < this.firstIndex || through > this.lastIndex) {
+      throw new StorageError('STORAGE_CORRUPT', `Raft asked to read entries ${from}..${through}, but the durable log holds ${this.firstIndex}..${this.lastIndex}: this is a bug; the replica stops`);
+    }
+    const entries: Entry[] = [];
+    for (let index = from; index <= through; index++) {
+      const key = entryKey(index);
+      const stored = this.db.getSync(key);
+      if (stored === undefined) throw new StorageError('STORAGE_CORRUPT', `Raft log entry ${index} is missing from the store: restore this replica's data directory or replace the replica`);
+      entries.push(decodeRecord<Entry>(stored, key));
+    }
+    return entries;
+  }
+
+  /**
    * Writes the parts of a snapshot at `index` (synced, in several batches: nothing refers to them until
    * compact or persist switches to the snapshot), and returns their lengths. May run while other writes
    * go on; parts are taken from `parts` one at a time.
