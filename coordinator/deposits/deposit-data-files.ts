@@ -11,7 +11,7 @@ import {
 } from '../../shared/eth/deposit/index.js';
 import { encryptKeystore } from '../../shared/eth/keystore.js';
 import type { NetworkSettings } from '../../shared/eth/networks.js';
-import { deriveSigningKey, mnemonicToSeed } from '../keys/derive.js';
+import { deriveSigningKeyFromRoot, deriveValidatorRootKey, mnemonicToSeed } from '../keys/derive.js';
 
 /** Keystores encrypted at once: the KDF runs on libuv's thread pool, and scrypt takes 256 MiB each. */
 const KEYSTORE_CONCURRENCY = 2;
@@ -47,6 +47,12 @@ export async function writeDepositDataFiles(request: DepositDataFilesRequest): P
   const genesisForkVersion = hexToBytes(request.network.genesisForkVersion, 4, 'genesis fork version');
   await mkdir(request.outDir, { recursive: true });
   const seed = mnemonicToSeed(request.mnemonic);
+  let rootKey: Uint8Array;
+  try {
+    rootKey = deriveValidatorRootKey(seed);
+  } finally {
+    seed.fill(0);
+  }
   const deposits: SignedDeposit[] = new Array(request.count);
   const keystoreFiles: string[] = new Array(request.keystorePassword === undefined ? 0 : request.count);
   let next = 0;
@@ -55,7 +61,7 @@ export async function writeDepositDataFiles(request: DepositDataFilesRequest): P
     await Promise.all(
       Array.from({ length: KEYSTORE_CONCURRENCY }, async () => {
         for (let position = next++; position < request.count; position = next++) {
-          const key = deriveSigningKey(seed, request.start + position);
+          const key = deriveSigningKeyFromRoot(rootKey, request.start + position);
           try {
             deposits[position] = signDeposit({ privKey: key.privKey, withdrawalCredentials, amountGwei: FULL_DEPOSIT_GWEI, genesisForkVersion });
             if (request.keystorePassword !== undefined) {
@@ -72,7 +78,7 @@ export async function writeDepositDataFiles(request: DepositDataFilesRequest): P
       }),
     );
   } finally {
-    seed.fill(0);
+    rootKey.fill(0);
   }
   const depositDataFile = join(request.outDir, `deposit_data-${request.timestamp}.json`);
   await writeExclusive(depositDataFile, depositDataJson(deposits, request.network.name));

@@ -25,8 +25,9 @@ export interface DerivationObserver {
 }
 
 /**
- * Keys per message to a worker: small, so every worker stays busy to the end of a request and a pause
- * (CPU pressure) takes effect within a few keys; large next to the cost of a message (one key ≈ 50 ms).
+ * Keys per message to a worker: small, so a pause (CPU pressure) takes effect within a few keys; large
+ * next to the cost of a message and of the m/12381/3600 root key each message derives anew (one key
+ * ≈ 75 ms of CPU, the root ≈ 2 ms). A request's last keys go one per message (see `chunkSizes`).
  */
 const CHUNK_KEYS = 4;
 /** Workers beyond the first leave after this long without work: each holds its own heap. */
@@ -86,7 +87,11 @@ export class DerivationPool {
     if (this.closed) return Promise.reject(new KeysError('DERIVATION', 'key derivation stopped: the coordinator is shutting down'));
     return new Promise((resolve, reject) => {
       const job: Job = { seed, kek, fromIndex, keys: new Array(count), done: 0, failed: false, onProgress, resolve, reject };
-      for (let offset = 0; offset < count; offset += CHUNK_KEYS) this.queue.push({ job, offset, count: Math.min(CHUNK_KEYS, count - offset) });
+      let offset = 0;
+      for (const size of chunkSizes(count, this.size)) {
+        this.queue.push({ job, offset, count: size });
+        offset += size;
+      }
       this.reportBacklog();
       this.pump();
     });
@@ -206,4 +211,17 @@ export class DerivationPool {
     for (const chunk of this.running.values()) keys += chunk.count;
     this.observer?.onBacklog(keys);
   }
+}
+
+/**
+ * Full chunks while every worker still has more to come, then the last `CHUNK_KEYS × workers` keys one
+ * by one: the workers finish a request within a key of each other (not a chunk, ~0.3 s), and a request
+ * smaller than that spreads over all of them.
+ */
+function chunkSizes(count: number, workers: number): number[] {
+  const singles = Math.min(count, CHUNK_KEYS * workers);
+  const sizes: number[] = [];
+  for (let left = count - singles; left > 0; left -= CHUNK_KEYS) sizes.push(Math.min(CHUNK_KEYS, left));
+  for (let i = 0; i < singles; i++) sizes.push(1);
+  return sizes;
 }

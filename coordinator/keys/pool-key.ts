@@ -2,7 +2,7 @@ import bls from '@chainsafe/bls';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { sealedSecretText, type NewPoolKey } from '../core/index.js';
-import { decryptKeystore, encryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
+import { decryptKeystore, encryptKeystoreSync, parseKeystore } from '../../shared/eth/keystore.js';
 import { KeystoreError } from '../../shared/eth/errors.js';
 import { pubKeyHex } from './derive.js';
 import { KeysError } from './errors.js';
@@ -24,10 +24,11 @@ const TAG_BYTES = 16;
  * A key enters the pool encrypted once: an EIP-2335 keystore under a fresh random password, and that
  * keystore and password sealed together with AES-256-GCM under the KEK. The public key is the
  * associated data, so a sealed secret moved onto another key's record fails to open.
+ * The keystore's KDF runs on the calling thread and blocks it (~70 ms): call it on a worker thread.
  */
-export async function sealNewKey(kek: Buffer, privKey: Uint8Array, pubKey: Uint8Array, path: string): Promise<NewPoolKey> {
+export function sealNewKey(kek: Buffer, privKey: Uint8Array, pubKey: Uint8Array, path: string): NewPoolKey {
   const keystorePassword = randomBytes(32).toString('hex');
-  const keystore = await encryptKeystore(keystorePassword, privKey, pubKey, path);
+  const keystore = encryptKeystoreSync(keystorePassword, privKey, pubKey, path);
   const pubKeyText = pubKeyHex(pubKey);
   return { pubKey: pubKeyText, path, sealedSecret: seal(kek, pubKeyText, JSON.stringify(keystore), keystorePassword) };
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, pbkdf2, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, pbkdf2, pbkdf2Sync, randomBytes, randomUUID, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { KeystoreError } from './errors.js';
 
@@ -112,12 +112,30 @@ export async function decryptKeystore(keystore: Eip2335Keystore, password: strin
 }
 
 export async function encryptKeystore(password: string, secret: Uint8Array, pubKey: Uint8Array | string, path: string, options: EncryptOptions = {}): Promise<Eip2335Keystore> {
+  const kdf = newKdfModule(options);
+  return assembleKeystore(kdf, await deriveDecryptionKey(kdf, normalizeKeystorePassword(password)), secret, pubKey, path);
+}
+
+/**
+ * encryptKeystore with the KDF on the calling thread, which it blocks (~70 ms at c=2^18): for worker
+ * threads only. libuv's pool, where the async KDF runs, is one per process and has 4 threads: worker
+ * threads that hand their KDFs to it use at most 4 cores, and crowd out the file and LevelDB work of
+ * the event loop.
+ */
+export function encryptKeystoreSync(password: string, secret: Uint8Array, pubKey: Uint8Array | string, path: string, options: EncryptOptions = {}): Eip2335Keystore {
+  const kdf = newKdfModule(options);
+  return assembleKeystore(kdf, deriveDecryptionKeySync(kdf, normalizeKeystorePassword(password)), secret, pubKey, path);
+}
+
+function newKdfModule(options: EncryptOptions): KdfModule {
   const salt = randomBytes(32).toString('hex');
-  const kdf: KdfModule =
-    options.kdf === 'scrypt'
-      ? { function: 'scrypt', params: { dklen: 32, n: SCRYPT_N, r: 8, p: 1, salt }, message: '' }
-      : { function: 'pbkdf2', params: { dklen: 32, c: options.pbkdf2Iterations ?? PBKDF2_ITERATIONS, prf: 'hmac-sha256', salt }, message: '' };
-  const decryptionKey = await deriveDecryptionKey(kdf, normalizeKeystorePassword(password));
+  return options.kdf === 'scrypt'
+    ? { function: 'scrypt', params: { dklen: 32, n: SCRYPT_N, r: 8, p: 1, salt }, message: '' }
+    : { function: 'pbkdf2', params: { dklen: 32, c: options.pbkdf2Iterations ?? PBKDF2_ITERATIONS, prf: 'hmac-sha256', salt }, message: '' };
+}
+
+/** Encrypts `secret` under the KDF's output, which it zeroes. */
+function assembleKeystore(kdf: KdfModule, decryptionKey: Buffer, secret: Uint8Array, pubKey: Uint8Array | string, path: string): Eip2335Keystore {
   try {
     const iv = randomBytes(16);
     const cipher = createCipheriv('aes-128-ctr', decryptionKey.subarray(0, 16), iv);
@@ -145,11 +163,24 @@ async function deriveDecryptionKey(kdf: KdfModule, password: Buffer): Promise<Bu
   try {
     if (kdf.function === 'pbkdf2') return await pbkdf2Async(password, salt, kdf.params.c, kdf.params.dklen, 'sha256');
     const { n, r, p, dklen } = kdf.params;
-    return await scryptAsync(password, salt, dklen, { N: n, r, p, maxmem: 128 * n * r * p + 64 * 1024 * 1024 });
+    return await scryptAsync(password, salt, dklen, { N: n, r, p, maxmem: scryptMaxmem(kdf.params) });
   } finally {
     password.fill(0);
   }
 }
+
+function deriveDecryptionKeySync(kdf: KdfModule, password: Buffer): Buffer {
+  const salt = Buffer.from(kdf.params.salt, 'hex');
+  try {
+    if (kdf.function === 'pbkdf2') return pbkdf2Sync(password, salt, kdf.params.c, kdf.params.dklen, 'sha256');
+    const { n, r, p, dklen } = kdf.params;
+    return scryptSync(password, salt, dklen, { N: n, r, p, maxmem: scryptMaxmem(kdf.params) });
+  } finally {
+    password.fill(0);
+  }
+}
+
+const scryptMaxmem = ({ n, r, p }: { n: number; r: number; p: number }) => 128 * n * r * p + 64 * 1024 * 1024;
 
 function isHex(value: unknown, bytes: number): value is string {
   return typeof value === 'string' && value.length === bytes * 2 && HEX.test(value);

@@ -39,6 +39,21 @@ test('two workers derive the same keys as the direct path, sealed and in index o
   assert.ok(ticks >= 10, `only ${ticks} timer callbacks ran while 10 keys were derived`);
 });
 
+test('a request\'s last keys (all of a small one) go one per message, so the workers finish together: the backlog falls key by key', async () => {
+  const pool = new DerivationPool(2);
+  const backlog: number[] = [];
+  pool.observer = { onKeyDerived: () => {}, onBacklog: (keys) => backlog.push(keys) };
+  try {
+    const keys = await pool.derive(mnemonicToSeed(MNEMONIC), randomBytes(32), 0, 5);
+    assert.equal(keys.map((k) => k.derivationIndex), [0, 1, 2, 3, 4]);
+    // The request resolves with its last key; the backlog is told once that key's message is done.
+    while (backlog.at(-1) !== 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(backlog, [5, 4, 3, 2, 1, 0]);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('while no worker is allowed no key is derived; derivation goes on once workers are allowed again', async () => {
   let allowed = 0;
   let asked = 0;

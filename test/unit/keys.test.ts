@@ -2,7 +2,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import bls from '@chainsafe/bls';
 import { deriveChildSK, deriveMasterSK } from '@chainsafe/bls-hd-key';
-import { mnemonicToSeedSync } from '@scure/bip39';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,49 +13,9 @@ import { openPoolKey, sealImportedKeystore, sealNewKey } from '../../coordinator
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../shared/eth/keystore.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const bigintOf = (bytes: Uint8Array) => BigInt('0x' + Buffer.from(bytes).toString('hex'));
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 
-// The official EIP-2333 test cases (https://eips.ethereum.org/EIPS/eip-2333#test-cases); the integers exceed 2^53.
-const EIP2333_VECTORS = [
-  {
-    seed: 'c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04',
-    masterSK: '6083874454709270928345386274498605044986640685124978867557563392430687146096',
-    childIndex: 0,
-    childSK: '20397789859736650942317412262472558107875392172444076792671091975210932703118',
-  },
-  {
-    seed: '3141592653589793238462643383279502884197169399375105820974944592',
-    masterSK: '29757020647961307431480504535336562678282505419141012933316116377660817309383',
-    childIndex: 3141592653,
-    childSK: '25457201688850691947727629385191704516744796114925897962676248250929345014287',
-  },
-  {
-    seed: '0099FF991111002299DD7744EE3355BBDD8844115566CC55663355668888CC00',
-    masterSK: '27580842291869792442942448775674722299803720648445448686099262467207037398656',
-    childIndex: 4294967295,
-    childSK: '29358610794459428860402234341874281240803786294062035874021252734817515685787',
-  },
-  {
-    seed: 'd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3',
-    masterSK: '19022158461524446591288038168518313374041767046816487870552872741050760015818',
-    childIndex: 42,
-    childSK: '31372231650479070279774297061823572166496564838472787488249775572789064611981',
-  },
-];
-
-test('EIP-2333 test vectors: master and child keys', () => {
-  for (const v of EIP2333_VECTORS) {
-    const master = deriveMasterSK(Buffer.from(v.seed, 'hex'));
-    assert.is(bigintOf(master).toString(), v.masterSK);
-    assert.is(bigintOf(deriveChildSK(master, v.childIndex)).toString(), v.childSK);
-  }
-});
-
-test('EIP-2333 test case 0 seed is the BIP39 seed of its mnemonic with passphrase TREZOR', () => {
-  assert.is(Buffer.from(mnemonicToSeedSync(MNEMONIC, 'TREZOR')).toString('hex'), EIP2333_VECTORS[0]!.seed);
-});
-
+// The EIP-2333 test vectors are in eip2333.test.ts; here, the path and the public key.
 test('signing keys follow EIP-2334 m/12381/3600/i/0/0, with the public key of the secret', () => {
   const seed = mnemonicToSeed(MNEMONIC);
   for (const index of [0, 1, 7]) {
@@ -111,7 +70,7 @@ test('mnemonic files are normalized and validated, and a bad one is never echoed
 test('a sealed key opens only with its KEK and only on its own public key', async () => {
   const kek = randomBytes(32);
   const { privKey, pubKey, path } = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
-  const sealed = await sealNewKey(kek, privKey, pubKey, path);
+  const sealed = sealNewKey(kek, privKey, pubKey, path);
   assert.is(sealed.pubKey, pubKeyHex(pubKey));
   assert.not.ok(sealed.sealedSecret.includes(Buffer.from(privKey).toString('hex')));
   const opened = openPoolKey(kek, sealed);
@@ -128,7 +87,7 @@ test('a sealed key opens only with its KEK and only on its own public key', asyn
 test('keys sealed by an earlier version (v1, not deflated) still open; new ones are sealed deflated (v2) and smaller', async () => {
   const kek = randomBytes(32);
   const key = deriveSigningKey(mnemonicToSeed(MNEMONIC), 3);
-  const sealed = await sealNewKey(kek, key.privKey, key.pubKey, key.path);
+  const sealed = sealNewKey(kek, key.privKey, key.pubKey, key.path);
   const opened = openPoolKey(kek, sealed);
   assert.ok(sealed.sealedSecret.startsWith('v2:'));
   // The v1 layout: AES-256-GCM over the JSON as it is, the public key as associated data.

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decryptKeystore, encryptKeystore, normalizeKeystorePassword, parseKeystore } from '../../shared/eth/keystore.js';
+import { decryptKeystore, encryptKeystore, encryptKeystoreSync, normalizeKeystorePassword, parseKeystore } from '../../shared/eth/keystore.js';
 import { KeystoreError } from '../../shared/eth/errors.js';
 
 // The official EIP-2335 test vectors (https://eips.ethereum.org/EIPS/eip-2335#test-cases).
@@ -64,14 +64,16 @@ test('a wrong password is refused by the checksum and the error does not repeat 
   }
 });
 
-test('encrypt then decrypt returns the secret, with both KDFs, and the result passes the parser', async () => {
+test('encrypt then decrypt returns the secret, with both KDFs, on the thread pool or the calling thread, and the result passes the parser', async () => {
   const secret = Buffer.from(SECRET, 'hex');
   for (const kdf of ['pbkdf2', 'scrypt'] as const) {
-    const keystore = await encryptKeystore('correct horse', secret, Buffer.from(PUBKEY, 'hex'), 'm/12381/3600/0/0/0', { kdf });
-    const reparsed = parseKeystore(JSON.stringify(keystore));
-    assert.is(reparsed.crypto.kdf.function, kdf);
-    assert.is(reparsed.pubkey, PUBKEY);
-    assert.is(Buffer.from(await decryptKeystore(reparsed, 'correct horse')).toString('hex'), SECRET);
+    for (const encrypt of [encryptKeystore, encryptKeystoreSync]) {
+      const keystore = await encrypt('correct horse', secret, Buffer.from(PUBKEY, 'hex'), 'm/12381/3600/0/0/0', { kdf });
+      const reparsed = parseKeystore(JSON.stringify(keystore));
+      assert.is(reparsed.crypto.kdf.function, kdf);
+      assert.is(reparsed.pubkey, PUBKEY);
+      assert.is(Buffer.from(await decryptKeystore(reparsed, 'correct horse')).toString('hex'), SECRET, `${encrypt.name} with ${kdf}`);
+    }
   }
 });
 
