@@ -14,6 +14,7 @@ export class CoordinatorMetrics implements AllocationObserver {
   private readonly derived: Counter<'pool'>;
   private readonly releases: Counter<'pool'>;
   private readonly expiries: Counter<'pool'>;
+  private readonly renewalsConfirmedByQuorum: Counter;
   private readonly refusals: Counter<'operation' | 'code'>;
   readonly requestSeconds: Histogram<'operation' | 'outcome'>;
 
@@ -25,6 +26,7 @@ export class CoordinatorMetrics implements AllocationObserver {
     this.derived = new Counter({ name: 'keylease_keys_derived_total', help: 'Keys derived from a pool mnemonic.', labelNames: ['pool'], registers });
     this.releases = new Counter({ name: 'keylease_releases_total', help: 'Leases released by their agent.', labelNames: ['pool'], registers });
     this.expiries = new Counter({ name: 'keylease_lease_expiries_total', help: 'Leases expired without renewal.', labelNames: ['pool'], registers });
+    this.renewalsConfirmedByQuorum = new Counter({ name: 'keylease_renewals_quorum_confirmed_total', help: 'Renewals the leader answered only after a quorum round, its leader lease having lapsed (followers answering heartbeats late, a stalled leader, a transfer).', registers });
     this.refusals = new Counter({ name: 'keylease_refusals_total', help: 'Requests refused, by operation and refusal code.', labelNames: ['operation', 'code'], registers });
     this.requestSeconds = new Histogram({
       name: 'keylease_request_duration_seconds',
@@ -140,6 +142,10 @@ export class CoordinatorMetrics implements AllocationObserver {
 
   onExpired(pool: string): void {
     this.expiries.inc({ pool });
+  }
+
+  onRenewalConfirmedByQuorum(): void {
+    this.renewalsConfirmedByQuorum.inc();
   }
 
   onRefusal(operation: Operation, code: string): void {

@@ -19,6 +19,8 @@ interface LiveLease {
 
 export interface LeaseKeeperEvents {
   onExpired?(pool: string): void;
+  /** A renewal waited for a quorum round: this leader's lease had lapsed. */
+  onRenewalConfirmedByQuorum?(): void;
 }
 
 /**
@@ -82,6 +84,14 @@ export class LeaseKeeper {
     if (this.loading) await this.loading;
     // Not (yet) able to answer: the agent retries, here or at another replica, well before its fence.
     if (!this.leader || !this.loaded) throw new NotLeaderError(null);
+    if (!this.log.leaderLeaseHeld()) {
+      // A leader that stalled may have been replaced without knowing it yet; its answer would let the
+      // agent sign past the expiry its successor counts. A quorum round after the request arrived proves
+      // no successor was elected before it, so any later one gives this lease a full TTL from its promotion.
+      this.events.onRenewalConfirmedByQuorum?.();
+      await this.log.read(() => undefined);
+      if (!this.leader || !this.loaded) throw new NotLeaderError(null);
+    }
     const { podName } = pod;
     const lease = this.live.get(podName);
     // A lease taken by a verified pod is renewed only by that pod, not by a namesake that replaced it.

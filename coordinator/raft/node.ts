@@ -111,6 +111,16 @@ export class RaftNode {
   private votes = new Map<NodeId, boolean>();
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /**
+   * Ticks since this node restarted, up to electionTicks. Until then it grants no vote outside a
+   * leadership transfer: it may have answered a leader's heartbeat just before it went down, and that
+   * leader's lease counts on it not helping to replace the leader for an election timeout.
+   */
+  private ticksSinceStart = 0;
+  /** Heartbeat rounds broadcast by this node, over all its terms (see leaseRound). */
+  private heartbeatRound = 0;
+  /** A timeoutNow went out in this term: its receiver may win an election at any time, so no lease. */
+  private transferSent = false;
   private randomizedElectionTimeout = 0;
   private leadTransferee: NodeId | null = null;
   /** Peers whose connection the transport reports up (peerConnection). */
@@ -146,6 +156,8 @@ export class RaftNode {
     this.lastHardState = hardState;
     this.lastSoftState = this.softState();
     const fresh = hardState.term === 0 && snapshot === null && entries.length === 0;
+    // A node that never ran answered no heartbeat, so it has no leader's lease to respect.
+    if (fresh) this.ticksSinceStart = opts.electionTicks;
     if (fresh && opts.peers.length > 0) this.bootstrap({ voters: [...opts.peers].sort(), learners: [...(opts.learners ?? [])].sort() });
     this.resetElectionTimer();
   }
@@ -162,6 +174,7 @@ export class RaftNode {
   // ---------------------------------------------------------------- driver interface
 
   tick(): void {
+    if (this.ticksSinceStart < this.opts.electionTicks) this.ticksSinceStart++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -196,7 +209,7 @@ export class RaftNode {
         // Leader stickiness: while we heard from a live leader within an election timeout, a higher-term
         // campaign comes from a node that could not hear it (a partition, or a removed node); ignore it.
         // A leadership transfer is sanctioned by that leader, so it goes through.
-        const inLease = this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.leaderTimeoutTicks();
+        const inLease = this.opts.checkQuorum && ((this.lead !== null && this.electionElapsed < this.leaderTimeoutTicks()) || this.ticksSinceStart < this.opts.electionTicks);
         if (inLease && !m.transfer) return;
       }
       // A pre-vote, and a granted pre-vote answer, speak of a term nobody has entered yet.
@@ -304,6 +317,25 @@ export class RaftNode {
     return { ok: true };
   }
 
+  /** The heartbeat rounds this node has broadcast so far; the driver notes when each went out. */
+  heartbeatRoundsSent(): number {
+    return this.heartbeatRound;
+  }
+
+  /**
+   * The newest heartbeat round a quorum answered in this leader's term, or 0 when this node holds no
+   * lease. Every voter that answered round r reset its election clock when it read the heartbeat, and
+   * neither campaigns nor helps another campaign for an election timeout after (checkQuorum's
+   * stickiness, and ticksSinceStart across its restarts); so no other leader can be elected until an
+   * election timeout after r was sent (dissertation §6.4.1), and the driver may answer from memory until
+   * then, less a margin for clock drift. A leadership transfer bypasses the stickiness: no lease in a term
+   * that sent timeoutNow, or while a transfer is pending.
+   */
+  leaseRound(): number {
+    if (this.role !== 'leader' || !this.opts.checkQuorum || this.transferSent || this.leadTransferee !== null) return 0;
+    return this.currentMembership().quorumIndex((id) => (id === this.id ? this.heartbeatRound : (this.progress.get(id)?.heartbeatRoundAcked ?? 0)));
+  }
+
   /** Hands leadership to `to` once its log is caught up; proposals are refused until then. */
   transferLeadership(to: NodeId): RaftRequestResult {
     if (this.role !== 'leader') return this.refuse('NOT_LEADER', `${this.id} is not the leader`);
@@ -315,7 +347,7 @@ export class RaftNode {
     // The transfer is aborted if it has not completed within an election timeout from now.
     this.electionElapsed = 0;
     const pr = this.progress.get(to)!;
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to);
     return { ok: true };
   }
@@ -596,6 +628,7 @@ export class RaftNode {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      this.transferSent = false;
     }
     this.lead = null;
     this.votes = new Map();
@@ -639,7 +672,7 @@ export class RaftNode {
   private handleHeartbeat(m: HeartbeatMessage): void {
     // The leader never sends a commit index past what it knows we hold.
     this.log.commitTo(m.commit);
-    this.send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.term, ctx: m.ctx });
+    this.send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.term, ctx: m.ctx, ...(m.round === undefined ? {} : { round: m.round }) });
   }
 
   private handleSnapshotChunk(m: SnapshotChunkMessage): void {
@@ -725,10 +758,16 @@ export class RaftNode {
 
   private broadcastHeartbeat(): void {
     const ctx = this.readOnly.latestCtx();
+    const round = ++this.heartbeatRound;
     for (const [to, pr] of this.progress) {
       if (to === this.id) continue;
-      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit: Math.min(pr.match, this.log.committed), ctx });
+      this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit: Math.min(pr.match, this.log.committed), ctx, round });
     }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.transferSent = true;
+    this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
   }
 
   /**
@@ -786,9 +825,7 @@ export class RaftNode {
     this.maybeCommit();
     if (wasPaused) this.sendAppend(m.from);
     while (this.sendAppend(m.from, false));
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
-    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
   private handleHeartbeatResponse(m: HeartbeatResponseMessage): void {
@@ -796,6 +833,8 @@ export class RaftNode {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // Progress starts afresh in each term, so only rounds of this term are counted.
+    if (m.round !== undefined && m.round > pr.heartbeatRoundAcked) pr.heartbeatRoundAcked = Math.min(m.round, this.heartbeatRound);
     if (pr.state === 'replicate') pr.freeOneInflight();
     // The follower is reachable: resume whatever was lost on the way (appends or a snapshot chunk).
     if (pr.state === 'snapshot') {

@@ -30,6 +30,8 @@ export class Progress {
   snapshotOffsetAtHeartbeat = -1;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The newest heartbeat round of this term the follower answered (0: none). */
+  heartbeatRoundAcked = 0;
 
   constructor(
     next: number,

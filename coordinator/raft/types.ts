@@ -122,11 +122,14 @@ export interface HeartbeatMessage extends MessageBase {
   readonly type: 'heartbeat';
   readonly commit: number;
   readonly ctx: string | null;
+  /** The leader's heartbeat round, echoed in the answer: a quorum's answers to round r start its lease. Absent from older replicas. */
+  readonly round?: number;
 }
 
 export interface HeartbeatResponseMessage extends MessageBase {
   readonly type: 'heartbeatResponse';
   readonly ctx: string | null;
+  readonly round?: number;
 }
 
 /**

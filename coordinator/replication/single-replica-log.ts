@@ -80,6 +80,11 @@ export class SingleReplicaLog implements ReplicatedLog {
   isLeader(): boolean {
     return !this.closed;
   }
+  /** No other replica exists to be elected. */
+  leaderLeaseHeld(): boolean {
+    return this.isLeader();
+  }
+
 
   /** A single replica is its own leader: there is nowhere else to send an agent. */
   leaderHint(): string | null {

@@ -25,6 +25,11 @@ export interface ReplicatedLog {
   /** Whether this replica may answer claims, renewals and expiries now. */
   isLeader(): boolean;
   /**
+   * Whether this leader may answer from memory now, without a quorum round: no other replica can have
+   * been elected since a quorum last confirmed it. When false, confirm with read() before answering.
+   */
+  leaderLeaseHeld(): boolean;
+  /**
    * Called on every agent request: a replicated log that runs on a timer sends a leader's heartbeats now
    * if they are late. Requests read in one turn of the event loop all run before any timer, and under a
    * storm of them a leader's heartbeats came late enough for followers to elect another.

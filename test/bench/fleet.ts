@@ -106,16 +106,25 @@ async function heapMb(httpBase: string): Promise<{ heap: number; external: numbe
   return { heap: gauge('keylease_process_nodejs_heap_size_used_bytes'), external: gauge('keylease_process_nodejs_external_memory_bytes') };
 }
 
-/** Renewals the replica answered OK so far, from its /metrics. */
-async function renewalsAnswered(httpBase: string): Promise<number> {
+/**
+ * Renewals the replica answered OK so far, and those of them it answered only after a quorum round
+ * (its leader lease had lapsed), from its /metrics.
+ */
+async function renewalsAnswered(httpBase: string): Promise<{ ok: number; quorumConfirmed: number }> {
   const response = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (response.status !== 200) throw new Error(`${httpBase}/metrics answered ${response.status}: ${text.slice(0, 200)}`);
-  let total = 0;
+  let ok = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('keylease_request_duration_seconds_count{') && line.includes('operation="renew"') && line.includes('outcome="ok"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('keylease_request_duration_seconds_count{') && line.includes('operation="renew"') && line.includes('outcome="ok"')) ok += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return total;
+  const quorumConfirmed = Number(/^keylease_renewals_quorum_confirmed_total (\S+)/m.exec(text)?.[1] ?? NaN);
+  return { ok, quorumConfirmed };
+}
+
+/** The difference of two readings, as the bench prints it. */
+function answeredSince(before: { ok: number; quorumConfirmed: number }, after: { ok: number; quorumConfirmed: number }): { ok: number; quorumConfirmed: number } {
+  return { ok: after.ok - before.ok, quorumConfirmed: after.quorumConfirmed - before.quorumConfirmed };
 }
 
 console.log(`fleet bench: ${pods} pods × ${keysPerPod} keys = ${keys} keys, lease TTL ${ttlMs} ms (renewal every ~${Math.round(ttlMs / 3)} ms), 3 replicas + ${agentProcs} agent processes on ${availableParallelism()} cores, pods started ${startPerSecond > 0 ? `${startPerSecond}/s` : 'all at once'}${agentNice > 0 ? `, agents at nice ${agentNice}` : ''}${cpuHog ? `, beside ${availableParallelism()} CPU hogs` : ''}`);
@@ -261,10 +270,11 @@ try {
   let countedAt = performance.now();
   let cpuAt = cpuSeconds(leaderPid);
   await sleep(holdSeconds * 1000);
-  const steadyAnswered = (await renewalsAnswered(cluster.spec(leader).httpBase)) - counted;
+  const steady = answeredSince(counted, await renewalsAnswered(cluster.spec(leader).httpBase));
+  const steadyAnswered = steady.ok;
   const steadyWindow = (performance.now() - countedAt) / 1000;
   const steadyCpu = cpuSeconds(leaderPid) - cpuAt;
-  console.log(`  steady ${holdSeconds} s: the leader answered ${(steadyAnswered / steadyWindow).toFixed(0)} renewals/s by its metrics, the agents saw ${(renewMs.steady.length / steadyWindow).toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s); leader CPU ${(100 * steadyCpu / steadyWindow).toFixed(0)} % of a core, ${((1e6 * steadyCpu) / Math.max(1, steadyAnswered)).toFixed(0)} µs per renewal (load ${load()})`);
+  console.log(`  steady ${holdSeconds} s: the leader answered ${(steadyAnswered / steadyWindow).toFixed(0)} renewals/s by its metrics, the agents saw ${(renewMs.steady.length / steadyWindow).toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s); leader CPU ${(100 * steadyCpu / steadyWindow).toFixed(0)} % of a core, ${((1e6 * steadyCpu) / Math.max(1, steadyAnswered)).toFixed(0)} µs per renewal; ${steady.quorumConfirmed} renewals waited for a quorum round, the leader lease having lapsed (load ${load()})`);
 
   // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
   if (floodSeconds > 0) {
@@ -274,7 +284,8 @@ try {
     cpuAt = cpuSeconds(leaderPid);
     broadcast({ type: 'flood', seconds: floodSeconds, inFlight: floodInFlight });
     await waitUntil(() => floods.at(-1)!.length === agents.length, (floodSeconds + 60) * 1000, 'the flood to end');
-    const floodAnswered = (await renewalsAnswered(cluster.spec(leader).httpBase)) - counted;
+    const flooded = answeredSince(counted, await renewalsAnswered(cluster.spec(leader).httpBase));
+    const floodAnswered = flooded.ok;
     const floodWindow = (performance.now() - countedAt) / 1000;
     const floodCpu = cpuSeconds(leaderPid) - cpuAt;
     const floodRate = floodAnswered / floodWindow;
@@ -282,7 +293,7 @@ try {
     const flood = floods.at(-1)!;
     const latencies = flood.flatMap((f) => f.latenciesMs);
     const floodSeen = flood.reduce((n, f) => n + f.renewals, 0) / floodSeconds;
-    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed (load ${load()})`);
+    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed; ${flooded.quorumConfirmed} waited for a quorum round (load ${load()})`);
     row('flooded renewals', latencies);
   }
   await rssLine('after the steady phase and flood', leader);

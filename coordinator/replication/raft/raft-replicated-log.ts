@@ -32,6 +32,14 @@ const MEMORY_TAIL_CHARS = 2 << 20;
  */
 const STALLED_LEADER_TIMEOUTS = 3;
 
+/**
+ * A leader answers renewals from memory for this share of (electionTicks − 1) ticks after it sent a
+ * heartbeat round that a quorum answered. A follower's first tick may come at once after the heartbeat,
+ * and its ticks come no closer than 0.9 of a tick (tickIfDue), so it cannot campaign sooner than
+ * 0.9·(electionTicks − 1) ticks after; 0.8 leaves a tenth of that for clocks running at other rates.
+ */
+const LEADER_LEASE_SHARE = 0.8;
+
 export interface RaftReplicaOptions {
   readonly replicaId: NodeId;
   readonly directory: string;
@@ -138,6 +146,12 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private entryCharsSinceSnapshot = 0;
   private closed = false;
   private failure: Error | null = null;
+  /**
+   * When heartbeat rounds went out, oldest first (performance.now() taken before the node call that
+   * sent them, so never later than the sending). Not every round is here; a round's lease is counted
+   * from the newest noted round at or before it, which went out no later.
+   */
+  private readonly heartbeatRoundsSentAt: Array<{ readonly round: number; readonly at: number }> = [];
 
   private constructor(
     private readonly recoveredCommit: number,
@@ -234,6 +248,38 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   isLeader(): boolean {
     return this.role === 'leader' && !this.closed && this.failure === null;
+  }
+
+  /** See ReplicatedLog.leaderLeaseHeld and RaftNode.leaseRound. */
+  leaderLeaseHeld(): boolean {
+    if (!this.isLeader()) return false;
+    const round = this.node.leaseRound();
+    if (round === 0) return false;
+    const sent = this.heartbeatRoundsSentAt;
+    let newest = -1;
+    while (newest + 1 < sent.length && sent[newest + 1]!.round <= round) newest++;
+    if (newest < 0) return false;
+    // Rounds before the newest confirmed one will never matter again.
+    if (newest > 0) sent.splice(0, newest);
+    return performance.now() < sent[0]!.at + this.leaseMs;
+  }
+
+  private get leaseMs(): number {
+    return LEADER_LEASE_SHARE * (this.options.electionTicks - 1) * this.options.tickMs;
+  }
+
+  /** Runs a node call that may broadcast heartbeats, and notes when any it sent went out. */
+  private noteHeartbeats<T>(call: () => T): T {
+    const at = performance.now();
+    const result = call();
+    const round = this.node.heartbeatRoundsSent();
+    const sent = this.heartbeatRoundsSentAt;
+    if (round > (sent.at(-1)?.round ?? 0)) {
+      sent.push({ round, at });
+      // Bounded while no quorum answers (a partitioned leader): the oldest rounds are dropped, which only shortens a lease.
+      if (sent.length > 1024) sent.splice(0, sent.length - 512);
+    }
+    return result;
   }
 
   /** The agent endpoint of the current leader, as far as this replica knows. */
@@ -449,7 +495,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const now = performance.now();
     if (now - this.lastHeartbeatAt < this.options.tickMs || this.closed || this.failure) return;
     this.lastHeartbeatAt = now;
-    this.node.tickHeartbeat();
+    this.noteHeartbeats(() => this.node.tickHeartbeat());
     this.kick();
   }
 
@@ -472,7 +518,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private tick(): void {
     if (this.closed || this.failure) return;
-    this.node.tick();
+    this.noteHeartbeats(() => this.node.tick());
     this.expireProposals();
     this.kick();
   }
@@ -483,7 +529,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     if (message.type === 'appendResponse' && !message.reject) {
       this.acknowledged.set(message.from, Math.max(this.acknowledged.get(message.from) ?? 0, message.index));
     }
-    this.node.step(message);
+    this.noteHeartbeats(() => this.node.step(message));
     this.kick();
   }
 
@@ -536,7 +582,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       this.transport.flush();
       if (ready.softState) this.setRole(ready.softState);
       this.readIndexesConfirmed(ready.readStates);
-      this.node.advance(ready);
+      this.noteHeartbeats(() => this.node.advance(ready));
       this.serveReads();
       this.startReadRound();
       this.maybeCompact();
@@ -658,7 +704,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
       return;
     }
     const ctx = `${this.options.replicaId}:${++this.readSequence}`;
-    const requested = this.node.readIndex(ctx);
+    const requested = this.noteHeartbeats(() => this.node.readIndex(ctx));
     if (!requested.ok) {
       for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
       return;
