@@ -21,7 +21,7 @@ for arg in "$@"; do
   esac
 done
 
-ensure_tools buildah:buildah debootstrap:debootstrap podman:podman gcc:gcc
+ensure_tools buildah:buildah debootstrap:debootstrap podman:podman gcc:gcc runc:runc
 # One build at a time per cache (CI, a cluster script and other checkouts may all ask for the image).
 lock_cache -x
 started=$SECONDS

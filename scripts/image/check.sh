@@ -15,7 +15,7 @@ lock_cache -s
 [ -f "$IMAGE_ENV" ] || die "no $IMAGE_ENV: run npm run image:build first"
 # shellcheck disable=SC1090
 source "$IMAGE_ENV"
-ensure_tools podman:podman buildah:buildah
+ensure_tools podman:podman buildah:buildah runc:runc
 ensure_in_storage "$KEYLEASE_IMAGE" "$KEYLEASE_IMAGE_ARCHIVE"
 ensure_in_storage "$KEYLEASE_PAUSE_IMAGE" "$KEYLEASE_PAUSE_ARCHIVE"
 

@@ -14,8 +14,12 @@ IMAGE_ENV="$IMAGE_CACHE/images.env"
 log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
 
-imgbuildah() { buildah "${IMAGE_STORAGE[@]}" "$@"; }
-imgpodman() { podman "${IMAGE_STORAGE[@]}" --tmpdir "$IMAGE_RUNROOT/libpod" "$@"; }
+# Containers run under runc, the runtime the e2e node's containerd uses too. Debian's default, crun 1.8,
+# refuses a machine whose cgroup v2 hierarchy is mounted beside v1 with a controller in it (hybrid mode:
+# "drop all controllers from cgroupv2"), as some of these machines are; runc runs there.
+IMAGE_OCI_RUNTIME=/usr/bin/runc
+imgbuildah() { BUILDAH_RUNTIME="$IMAGE_OCI_RUNTIME" buildah "${IMAGE_STORAGE[@]}" "$@"; }
+imgpodman() { podman "${IMAGE_STORAGE[@]}" --runtime "$IMAGE_OCI_RUNTIME" --tmpdir "$IMAGE_RUNROOT/libpod" "$@"; }
 
 # Installs Debian packages with apt (only ever called for what is missing).
 apt_install() {

@@ -12,7 +12,7 @@ key="$(cd "$here" && content_key pause.sh pause/pause.c)"
 archive="$IMAGE_CACHE/pause-$key.tar"
 if [ -f "$archive" ]; then echo "$archive"; exit 0; fi
 
-ensure_tools gcc:gcc buildah:buildah
+ensure_tools gcc:gcc buildah:buildah runc:runc
 [ -f "/usr/lib/$(gcc -dumpmachine)/libc.a" ] || apt_install libc6-dev
 mkdir -p "$IMAGE_CACHE"
 work="$(mktemp -d "$IMAGE_CACHE/tmp-pause.XXXXXX")"
