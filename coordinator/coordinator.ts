@@ -226,6 +226,9 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       ...(log instanceof RaftReplicatedLog ? { raftStatus: (withStateHash: boolean) => log.status(withStateHash), clusterAdmin: { admin: log, token: () => currentToken } } : {}),
     }));
     closers.push(() => httpServer.close());
+    // Runs first at shutdown, while everything still serves: agents are redirected to the new leader by
+    // refusals that name it, instead of meeting closed ports at a replica that still leads.
+    if (log instanceof RaftReplicatedLog) closers.push(() => log.handOverLeadership());
     logger.info('coordinator ready', {
       grpc: `${config.grpc.host}:${grpcServer.port}`,
       http: `${config.http.host}:${httpServer.port}`,

@@ -77,6 +77,18 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
   return { code: grpc.status.INTERNAL, details: `the coordinator could not complete the ${operation}; see its logs` };
 }
 
+/** A renewal stream ended by this replica's shutdown: nothing was applied; the agent renews elsewhere, at the leader if known. */
+function shuttingDownError(knownLeader: () => KnownLeader | null): ServiceError {
+  const metadata = new grpc.Metadata();
+  metadata.set(NOT_APPLIED_TRAILER, '1');
+  const leader = knownLeader();
+  if (leader) {
+    metadata.set(LEADER_TRAILER, leader.agentEndpoint);
+    metadata.set(LEADER_ID_TRAILER, leader.replicaId);
+  }
+  return { code: grpc.status.UNAVAILABLE, details: `this replica is shutting down: renew at another replica${leader ? ` (replica ${leader.replicaId} leads, at ${leader.agentEndpoint})` : ''}`, metadata };
+}
+
 /** The agent's declared signing mode; an empty or unknown one is passed on as given and refused by the core, naming it. */
 function signingModeOf(value: string): SigningMode {
   return (value === '' ? 'unknown' : value) as SigningMode;
@@ -140,16 +152,21 @@ export async function startGrpcServer(options: {
    * as Renew answers it, echoing its sequence. The first refusal or failure ends the stream with Renew's
    * status and trailers; the agent opens a new stream for its next renewal.
    */
+  /** The open renewal streams, ended when the server closes: they would hold its shutdown until they time out. */
+  const openStreams = new Set<(error: ServiceError) => void>();
+
   function renewStream(call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>): void {
     let ended = false;
     let inFlight = 0;
     let halfClosed = false;
     const end = (error?: ServiceError) => {
+      openStreams.delete(end);
       if (ended) return;
       ended = true;
       if (error) call.emit('error', error);
       else call.end();
     };
+    openStreams.add(end);
     call.on('data', (request: RenewRequest__Output) => {
       if (ended) return;
       inFlight++;
@@ -177,7 +194,10 @@ export async function startGrpcServer(options: {
       halfClosed = true;
       if (inFlight === 0) end();
     });
-    call.on('cancelled', () => (ended = true));
+    call.on('cancelled', () => {
+      ended = true;
+      openStreams.delete(end);
+    });
   }
 
   const handlers: AllocationHandlers = {
@@ -216,6 +236,7 @@ export async function startGrpcServer(options: {
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const end of [...openStreams]) end(shuttingDownError(knownLeader));
         const force = setTimeout(() => server.forceShutdown(), 5000);
         server.tryShutdown(() => {
           clearTimeout(force);

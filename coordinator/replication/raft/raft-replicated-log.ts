@@ -466,13 +466,25 @@ export class RaftReplicatedLog implements ReplicatedLog {
     });
   }
 
-  /** Graceful stop: hand leadership over first (no election timeout for the others), then close. */
+  /**
+   * The first step of a graceful stop: a leader hands leadership to a caught-up voter, so the others need
+   * no election timeout. The coordinator does this before it stops serving agents: a replica that still
+   * leads but refuses connections leaves agents nowhere to renew, and expires their leases itself.
+   */
+  async handOverLeadership(): Promise<void> {
+    if (this.closed || !this.isLeader() || this.node.confState().voters.length <= 1) return;
+    const handedOver = await this.transferLeadership().catch(() => false);
+    // Until the new leader's first message this replica names no leader; refusals that name it send
+    // agents straight there, so wait for it (an election timeout at most).
+    const deadline = performance.now() + this.options.tickMs * this.options.electionTicks;
+    while (handedOver && this.lead === null && !this.closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, this.options.tickMs / 4));
+    this.options.logger.info(handedOver ? 'leadership handed over before shutdown' : 'leadership transfer did not complete before shutdown', { lead: this.lead });
+  }
+
+  /** Graceful stop: hand leadership over first (unless done already), then close. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.isLeader() && this.node.confState().voters.length > 1) {
-      const handedOver = await this.transferLeadership().catch(() => false);
-      this.options.logger.info(handedOver ? 'leadership handed over before shutdown' : 'leadership transfer did not complete before shutdown', {});
-    }
+    await this.handOverLeadership();
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     while (this.draining) await this.draining;
