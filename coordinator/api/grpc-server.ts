@@ -147,14 +147,14 @@ export async function startGrpcServer(options: {
     };
   }
 
+  /** The open renewal streams, ended when the server closes: they would hold its shutdown until they time out. */
+  const openStreams = new Set<(error: ServiceError) => void>();
+
   /**
    * One agent's renewals on a long-lived stream, each checked (the stream's token, the pod) and answered
    * as Renew answers it, echoing its sequence. The first refusal or failure ends the stream with Renew's
    * status and trailers; the agent opens a new stream for its next renewal.
    */
-  /** The open renewal streams, ended when the server closes: they would hold its shutdown until they time out. */
-  const openStreams = new Set<(error: ServiceError) => void>();
-
   function renewStream(call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>): void {
     let ended = false;
     let inFlight = 0;

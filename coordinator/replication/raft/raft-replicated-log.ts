@@ -475,8 +475,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
     if (this.closed || !this.isLeader() || this.node.confState().voters.length <= 1) return;
     const handedOver = await this.transferLeadership().catch(() => false);
     // Until the new leader's first message this replica names no leader; refusals that name it send
-    // agents straight there, so wait for it (an election timeout at most).
-    const deadline = performance.now() + this.options.tickMs * this.options.electionTicks;
+    // agents straight there, so wait for it (two election timeouts at most, the longest an election takes).
+    const deadline = performance.now() + 2 * this.options.tickMs * this.options.electionTicks;
     while (handedOver && this.lead === null && !this.closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, this.options.tickMs / 4));
     this.options.logger.info(handedOver ? 'leadership handed over before shutdown' : 'leadership transfer did not complete before shutdown', { lead: this.lead });
   }
