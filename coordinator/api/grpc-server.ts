@@ -60,13 +60,10 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
     return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
   }
   if (error instanceof NotLeaderError) {
-    const metadata = new grpc.Metadata();
-    metadata.set(NOT_APPLIED_TRAILER, '1');
     // Whoever threw it (the log, the allocation service, the lease keeper), the leader is named here.
     const leader = knownLeader();
+    const metadata = notAppliedTrailers(leader);
     if (!leader) return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
-    metadata.set(LEADER_TRAILER, leader.agentEndpoint);
-    metadata.set(LEADER_ID_TRAILER, leader.replicaId);
     return { code: grpc.status.UNAVAILABLE, details: `this replica is not the leader; replica ${leader.replicaId} leads and takes agent calls at ${leader.agentEndpoint}`, metadata };
   }
   if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) {
@@ -79,14 +76,19 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
 
 /** A renewal stream ended by this replica's shutdown: nothing was applied; the agent renews elsewhere, at the leader if known. */
 function shuttingDownError(knownLeader: () => KnownLeader | null): ServiceError {
+  const leader = knownLeader();
+  return { code: grpc.status.UNAVAILABLE, details: `this replica is shutting down: renew at another replica${leader ? ` (replica ${leader.replicaId} leads, at ${leader.agentEndpoint})` : ''}`, metadata: notAppliedTrailers(leader) };
+}
+
+/** Trailers of a request that had no effect here, naming the leader (when known) for the agent to go to. */
+function notAppliedTrailers(leader: KnownLeader | null): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set(NOT_APPLIED_TRAILER, '1');
-  const leader = knownLeader();
   if (leader) {
     metadata.set(LEADER_TRAILER, leader.agentEndpoint);
     metadata.set(LEADER_ID_TRAILER, leader.replicaId);
   }
-  return { code: grpc.status.UNAVAILABLE, details: `this replica is shutting down: renew at another replica${leader ? ` (replica ${leader.replicaId} leads, at ${leader.agentEndpoint})` : ''}`, metadata };
+  return metadata;
 }
 
 /** The agent's declared signing mode; an empty or unknown one is passed on as given and refused by the core, naming it. */
