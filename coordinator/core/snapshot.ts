@@ -23,9 +23,12 @@ export function createEmptyState(): CoreState {
  * A copy of the state as plain data. Canonical (sorted by name) unless `canonical` is false: a replica's
  * own snapshot needs no canonical order (the core never depends on the order of its tables, since a
  * replica restored from a snapshot and one that replayed the log hold them in different orders), and
- * sorting 100,000 public keys costs a blocked event loop at every compaction.
+ * sorting 100,000 public keys costs a blocked event loop at every compaction. With `secrets` 'held', the
+ * keys' sealed secrets stay in the form the core holds them (immutable strings), for `snapshotText` to
+ * turn into text a part at a time: turning 100,000 of them at once blocked the loop, and the garbage
+ * (a hundred megabytes of base64) brought long collections after it.
  */
-export function takeSnapshot(state: ReadonlyCoreState, canonical = true): CoreSnapshot {
+export function takeSnapshot(state: ReadonlyCoreState, canonical = true, secrets: 'text' | 'held' = 'text'): CoreSnapshot {
   // Map keys are the names sorted by (pubKey, podName, pool name): a plain sort of strings orders them
   // as comparing the names would, without a comparator call per comparison.
   const sortedValues = <T>(map: ReadonlyMap<string, T>) => (canonical ? [...map.keys()].sort().map((name) => map.get(name)!) : [...map.values()]);
@@ -33,7 +36,7 @@ export function takeSnapshot(state: ReadonlyCoreState, canonical = true): CoreSn
     format: SNAPSHOT_FORMAT,
     leaseSequence: state.leaseSequence,
     pools: sortedValues(state.pools).map((p) => ({ ...p })),
-    keys: sortedValues(state.keys).map((k) => ({ ...k, sealedSecret: sealedSecretText(k.sealedSecret) })),
+    keys: sortedValues(state.keys).map((k) => (secrets === 'held' ? { ...k } : { ...k, sealedSecret: sealedSecretText(k.sealedSecret) })),
     leases: sortedValues(state.leases).map((l) => ({ ...l, pubKeys: [...l.pubKeys] })),
     // In log order, as kept: forgetting the oldest first depends on it, on every replica alike.
     recentRequests: [...state.recentRequests.entries()].map(([requestId, r]) => ({ requestId, ...r })),
@@ -57,9 +60,10 @@ interface SnapshotTextHeader {
 /**
  * The snapshot's text in parts of about `partChars` characters, each ending at a line's end: a large
  * state is written, stored and sent without one string of all of it, and the caller may yield to the
- * event loop between parts (the snapshot is a copy, so the state may change meanwhile).
+ * event loop between parts (the snapshot is a copy, so the state may change meanwhile). `secrets`: as the
+ * copy was taken with.
  */
-export function* snapshotText(snapshot: CoreSnapshot, partChars = 1 << 20): Generator<string> {
+export function* snapshotText(snapshot: CoreSnapshot, partChars = 1 << 20, secrets: 'text' | 'held' = 'text'): Generator<string> {
   const header: SnapshotTextHeader = {
     format: SNAPSHOT_TEXT_FORMAT,
     leaseSequence: snapshot.leaseSequence,
@@ -68,9 +72,10 @@ export function* snapshotText(snapshot: CoreSnapshot, partChars = 1 << 20): Gene
   };
   let lines: string[] = [JSON.stringify(header)];
   let chars = lines[0]!.length;
+  const asText = secrets === 'held' ? (key: PoolKey) => ({ ...key, sealedSecret: sealedSecretText(key.sealedSecret) }) : (key: PoolKey) => key;
   for (const records of [snapshot.keys, snapshot.leases, snapshot.recentRequests, snapshot.history] as const) {
     for (const record of records) {
-      const line = JSON.stringify(record);
+      const line = JSON.stringify(records === snapshot.keys ? asText(record as PoolKey) : record);
       lines.push(line);
       chars += line.length + 1;
       if (chars >= partChars) {

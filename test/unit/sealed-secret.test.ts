@@ -56,6 +56,11 @@ test('the core holds imported keys\' secrets as bytes; claims hand them out open
   const restored = restoreSnapshotText([text]);
   assert.equal(restored.keys, state.keys);
   assert.is(stateHash(restored), stateHash(state));
+
+  // A replica's own snapshot copies the secrets as held and turns them into text part by part: the same text.
+  const held = takeSnapshot(state, true, 'held');
+  assert.equal(held.keys.map((k) => k.sealedSecret), snapshot.keys.map((k) => heldSealedSecret(k.sealedSecret)), 'the copy keeps the held form');
+  assert.is([...snapshotText(held, 64, 'held')].join(''), text);
 });
 
 test('a snapshot written by an earlier version (secrets as text in each key\'s record) restores, opens and is written again byte for byte', async () => {

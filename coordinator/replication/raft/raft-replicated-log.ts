@@ -144,6 +144,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private writtenSnapshot: { readonly index: number; readonly data: PartedData } | null = null;
   /** Characters of entry data applied since the last snapshot: what the in-memory log holds. */
   private entryCharsSinceSnapshot = 0;
+  /** The size of the last snapshot this replica wrote, in characters. */
+  private lastSnapshotChars = 0;
   private closed = false;
   private failure: Error | null = null;
   /**
@@ -647,13 +649,17 @@ export class RaftReplicatedLog implements ReplicatedLog {
     if (this.snapshotting || this.writtenSnapshot) return;
     const entries = this.appliedIndex - this.snapshotIndex;
     if (entries < this.options.snapshotEvery && this.entryCharsSinceSnapshot < SNAPSHOT_EVERY_CHARS) return;
+    // Not before the log since the last holds half that snapshot's size: a snapshot costs the whole
+    // state, so this keeps its cost within twice the log written, however large the pool.
+    if (this.entryCharsSinceSnapshot < this.lastSnapshotChars / 2) return;
     // Entries applied before this replica's own write finished are compacted once they are durable here.
     if (this.appliedIndex > this.storage.durableLastIndex) return;
     const index = this.appliedIndex;
-    const copy = takeSnapshot(this.state, false);
+    const copy = takeSnapshot(this.state, false, 'held');
     this.entryCharsSinceSnapshot = 0;
-    this.snapshotting = this.writeSnapshot(index, snapshotText(copy))
+    this.snapshotting = this.writeSnapshot(index, snapshotText(copy, undefined, 'held'))
       .then((data) => {
+        this.lastSnapshotChars = data.partLengths.reduce((sum, length) => sum + length, 0);
         this.writtenSnapshot = { index, data };
       })
       .catch((error: unknown) => this.fail(error))
