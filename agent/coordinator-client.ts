@@ -12,6 +12,8 @@ const LEADER_ID_TRAILER = 'keylease-leader-id';
 
 /** Sent when the request certainly had no effect (no leader took it). */
 const NOT_APPLIED_TRAILER = 'keylease-not-applied';
+/** Sent with a busy refusal: when the leader expects to have room for the request, in milliseconds. */
+const RETRY_AFTER_TRAILER = 'keylease-retry-after-ms';
 
 /** A failed call: the gRPC status, the coordinator's refusal code if it refused, and its message. */
 export class CoordinatorCallError extends Error {
@@ -23,6 +25,8 @@ export class CoordinatorCallError extends Error {
     readonly notApplied = false,
     /** The replica id of the leader, when a follower named it. */
     readonly leaderId: string | null = null,
+    /** When a busy leader asked to be tried again, in milliseconds; null when it did not say. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
@@ -42,6 +46,12 @@ type Invocation<T> = (client: AllocationClient, metadata: grpc.Metadata, options
 export interface RenewWatermarks {
   readonly slashingProtection?: string;
   readonly protectionVersion?: string;
+}
+
+/** The renewal an answer is for: this attempt's, or an earlier one still unanswered that it waited for. */
+export interface AnsweredRenewal {
+  readonly sentAtMs: number;
+  readonly watermarks: RenewWatermarks;
 }
 
 export interface Renewed {
@@ -130,15 +140,22 @@ export class CoordinatorClient {
   /**
    * On the endpoint's renewal stream; with a Renew call where the replica has no RenewStream (or the
    * client was made to renew with calls). `watermarks`: what was signed so far (remote-signer mode),
-   * kept by the leader.
+   * kept by the leader. `sentAtMs` is now on the caller's clock. With `reuseSentAfterMs`, a renewal of
+   * this lease sent to this replica after that time and still unanswered is waited for rather than sent
+   * again: the answer then names that renewal (its send time, its watermarks), which the lease runs from.
    */
-  async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}): Promise<Renewed> {
+  async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}, sentAtMs = performance.now(), reuseSentAfterMs = Infinity): Promise<Renewed & { readonly answered: AnsweredRenewal }> {
     const request = { podName, leaseId, slashingProtection: watermarks.slashingProtection ?? '', protectionVersion: watermarks.protectionVersion ?? '' };
     const endpoint = this.current;
     if (this.renewOver === 'stream' && (this.unaryUntil.get(endpoint) ?? 0) < Date.now()) {
       try {
-        const response = await this.streamTo(endpoint, this.readToken()).renew(request, Math.max(1, timeoutMs));
-        return { leaseTtlMs: response.leaseTtlMs, protectionVersion: response.protectionVersion };
+        const answer = await this.streamTo(endpoint, this.readToken()).renew(request, Math.max(1, timeoutMs), sentAtMs, reuseSentAfterMs);
+        const sent = answer.request;
+        const answeredWatermarks: RenewWatermarks = {
+          ...(sent.slashingProtection ? { slashingProtection: sent.slashingProtection } : {}),
+          ...(sent.protectionVersion ? { protectionVersion: sent.protectionVersion } : {}),
+        };
+        return { leaseTtlMs: answer.response.leaseTtlMs, protectionVersion: answer.response.protectionVersion, answered: { sentAtMs: answer.sentAtMs, watermarks: answeredWatermarks } };
       } catch (error) {
         const failed = error as grpc.ServiceError;
         if (failed.code !== grpc.status.UNIMPLEMENTED) throw this.callError(endpoint, failed);
@@ -146,7 +163,7 @@ export class CoordinatorClient {
       }
     }
     const response = await this.call<RenewResponse__Output>((client, metadata, options, done) => client.Renew(request, metadata, options, done), timeoutMs, false);
-    return { leaseTtlMs: response.leaseTtlMs, protectionVersion: response.protectionVersion };
+    return { leaseTtlMs: response.leaseTtlMs, protectionVersion: response.protectionVersion, answered: { sentAtMs, watermarks } };
   }
 
   /** After the lease ended unproven: the client no longer holds these keys (proven), with its protection. */
@@ -226,7 +243,8 @@ export class CoordinatorClient {
     if (leader !== undefined) this.current = String(leader);
     else if ((error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) && this.current === endpoint) this.moveOn();
     const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
-    return new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId));
+    const retryAfterMs = Number(error.metadata?.get(RETRY_AFTER_TRAILER)[0] ?? NaN);
+    return new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId), Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null);
   }
 
   private moveOn(): void {

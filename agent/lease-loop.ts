@@ -56,6 +56,12 @@ const MAX_RENEW_RETRY_MS = 1000;
  */
 const RENEW_JITTER = 0.2;
 const CLAIM_RETRY_JITTER = 0.5;
+/**
+ * A busy leader names when to claim again, spacing a fleet's returns at the rate it serves claims; the
+ * agent adds up to this share, and waits no longer than the cap whatever it was told.
+ */
+const RETRY_AFTER_JITTER = 0.1;
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
  * The agent's life: claim, write the keys, renew every TTL/3, and fence (remove every key) when the
@@ -67,6 +73,8 @@ export class LeaseLoop {
   private phase: AgentPhase = 'claiming';
   private lease: ClaimedKeys | null = null;
   private deadlineMs = 0;
+  /** When the lease's last confirmed renewal (or its claim) was sent, on the clock's monotonic time. */
+  private renewalSentAtMs = 0;
   private fenceTimer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
@@ -268,6 +276,7 @@ export class LeaseLoop {
         const claimed = await client.claim(podName, pool, keyCount, this.options.requestTimeoutMs, this.options.signingMode);
         if (claimed.keys.length !== keyCount) throw new AgentError('CLAIM_MISMATCH', `coordinator granted ${claimed.keys.length} keys instead of ${keyCount}`);
         this.lease = claimed;
+        this.renewalSentAtMs = sentAt;
         this.watermarks.reset();
         this.setDeadline(sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs));
         try {
@@ -293,7 +302,15 @@ export class LeaseLoop {
         if (error instanceof CoordinatorCallError && error.refusalCode && FATAL_REFUSALS.has(error.refusalCode)) {
           throw new AgentError('CLAIM_REFUSED', `the coordinator refused the claim: ${error.message}`);
         }
-        if (error instanceof CoordinatorCallError && error.refusalCode === 'COORDINATOR_BUSY') logger.info('the coordinator is busy with other claims; retrying', { retryInMs: retryMs });
+        const busy = error instanceof CoordinatorCallError && error.refusalCode === 'COORDINATOR_BUSY';
+        if (busy && error.retryAfterMs !== null) {
+          // Told when: the leader's own schedule, not this agent's backoff, which stays where it was.
+          const waitMs = Math.min(MAX_RETRY_AFTER_MS, error.retryAfterMs * (1 + RETRY_AFTER_JITTER * Math.random()));
+          logger.info('the coordinator is busy with other claims; retrying when it said', { retryInMs: Math.round(waitMs) });
+          await this.sleep(waitMs);
+          continue;
+        }
+        if (busy) logger.info('the coordinator is busy with other claims; retrying', { retryInMs: retryMs });
         else if (error instanceof CoordinatorCallError && error.refusalCode === 'AWAITING_DEPOSITS') logger.info('waiting for deposits', { reason: error.message });
         else if (error instanceof CoordinatorCallError && error.refusalCode === 'PREVIOUS_POD_HOLDS_LEASE') logger.warn('waiting for the lease of the pod this one replaced to end', { reason: error.message });
         else if (error instanceof CoordinatorCallError && error.status === status.RESOURCE_EXHAUSTED) logger.warn('waiting for free keys', { reason: error.message });
@@ -325,13 +342,15 @@ export class LeaseLoop {
           // A third of what is left per attempt: a replica that hangs (paused, partitioned) must leave
           // time to try the others before the fence deadline.
           const watermarks = this.watermarks.next(this.options.holder.currentProtection?.() ?? '');
-          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), watermarks);
+          // A renewal sent since the last confirmed one and still unanswered is waited for, not repeated.
+          const renewed = await client.renew(podName, this.lease.leaseId, Math.min(this.options.requestTimeoutMs, Math.max(1, remainingMs / 3)), watermarks, sentAt, this.renewalSentAtMs);
           const answeredAt = clock.monotonicMs();
           this.options.observer?.onRenewal('ok', (answeredAt - sentAt) / 1000, this.deadlineMs - answeredAt);
-          // Only a renewal sent before the fence can extend the deadline.
+          // Only a renewal sent before the fence can extend the deadline, and only from when it was sent.
           if (this.phase !== 'holding') return;
-          this.setDeadline(sentAt + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
-          resend = this.watermarks.answered(watermarks, renewed);
+          this.renewalSentAtMs = renewed.answered.sentAtMs;
+          this.setDeadline(renewed.answered.sentAtMs + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
+          resend = this.watermarks.answered(renewed.answered.watermarks, renewed);
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {

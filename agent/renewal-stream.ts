@@ -1,11 +1,30 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AllocationClient, RenewRequest, RenewResponse__Output } from '../shared/proto/load.js';
 
-interface Pending {
-  readonly resolve: (response: RenewResponse__Output) => void;
+/** A renewal as sent: what it carried, and when (on the caller's clock). */
+export interface SentRenewal {
+  readonly request: Omit<RenewRequest, 'sequence'>;
+  readonly sentAtMs: number;
+}
+
+/** The answer to a renewal, with the renewal it answers (an earlier one than asked for, when that one was waited on). */
+export interface StreamRenewal extends SentRenewal {
+  readonly response: RenewResponse__Output;
+}
+
+interface Waiter {
+  readonly resolve: (answer: StreamRenewal) => void;
   readonly reject: (error: grpc.ServiceError) => void;
   readonly timer: NodeJS.Timeout;
 }
+
+/** A renewal sent and not answered yet; nobody waits for it once its attempt timed out. */
+interface Outstanding extends SentRenewal {
+  waiter: Waiter | null;
+}
+
+/** Unanswered renewals a stream may carry before it is given up for a fresh one. */
+const MAX_OUTSTANDING = 8;
 
 function streamError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
@@ -14,12 +33,19 @@ function streamError(code: grpc.status, details: string): grpc.ServiceError {
 /**
  * An agent's renewals to one replica on one RenewStream call: a renewal is a message, answered by a
  * message carrying its sequence. The stream ends at the first error the replica sends (with Renew's
- * status and trailers), and when a renewal goes unanswered in time: that replica may hang, and the
- * next renewal there starts a fresh stream.
+ * status and trailers).
+ *
+ * A renewal that goes unanswered in time fails its attempt but stays sent: the replica is most likely
+ * busy (a new leader taking a whole fleet at once), and its answer extends the lease from when it was
+ * sent. The next attempt here waits for that answer instead of sending another renewal (or takes it, if
+ * it came meanwhile), as long as it was sent after the caller's last confirmed one. A fleet that sent a
+ * fresh renewal, on a fresh stream, at every timeout buried a new leader under work nobody waited for.
  */
 export class RenewalStream {
   private readonly call: grpc.ClientDuplexStream<RenewRequest, RenewResponse__Output>;
-  private readonly pending = new Map<number, Pending>();
+  private readonly outstanding = new Map<number, Outstanding>();
+  /** The newest answer that came after its attempt had timed out. */
+  private late: StreamRenewal | null = null;
   private nextSequence = 1;
   private endedWith: grpc.ServiceError | null = null;
 
@@ -32,38 +58,67 @@ export class RenewalStream {
     if (token) metadata.set('authorization', `Bearer ${token}`);
     this.call = client.RenewStream(metadata);
     this.call.on('data', (response: RenewResponse__Output) => {
-      const waiting = this.pending.get(response.sequence);
-      if (!waiting) return; // answered after its renewal timed out
-      this.pending.delete(response.sequence);
-      clearTimeout(waiting.timer);
-      waiting.resolve(response);
+      const sent = this.outstanding.get(response.sequence);
+      if (!sent) return;
+      this.outstanding.delete(response.sequence);
+      const answer = { request: sent.request, sentAtMs: sent.sentAtMs, response };
+      if (sent.waiter) {
+        clearTimeout(sent.waiter.timer);
+        sent.waiter.resolve(answer);
+      } else if (!this.late || this.late.sentAtMs < sent.sentAtMs) this.late = answer;
     });
     this.call.on('error', (error: grpc.ServiceError) => this.end(error));
     // Ended without an error (the replica shut down cleanly): what was in flight is lost.
     this.call.on('status', () => this.end(streamError(grpc.status.UNAVAILABLE, 'the replica ended the renewal stream')));
   }
 
-  /** False once the stream ended: renewals then go on a new one. */
+  /** False once the stream ended (or was given up): renewals then go on a new one. */
   get open(): boolean {
     return this.endedWith === null;
   }
 
-  renew(request: Omit<RenewRequest, 'sequence'>, timeoutMs: number): Promise<RenewResponse__Output> {
+  /**
+   * Renews, or waits for (or takes the late answer of) a renewal of the same lease sent here after
+   * `reuseSentAfterMs`. `sentAtMs` is now on the caller's clock; the answer names the renewal it answers.
+   */
+  renew(request: Omit<RenewRequest, 'sequence'>, timeoutMs: number, sentAtMs: number, reuseSentAfterMs = Infinity): Promise<StreamRenewal> {
     if (this.endedWith) return Promise.reject(this.endedWith);
-    const sequence = this.nextSequence;
-    this.nextSequence = (this.nextSequence % 0xffffffff) + 1;
+    const sameLease = (sent: SentRenewal) => sent.sentAtMs >= reuseSentAfterMs && sent.request.leaseId === request.leaseId && sent.request.podName === request.podName;
+    if (this.late && sameLease(this.late)) {
+      const answer = this.late;
+      this.late = null;
+      return Promise.resolve(answer);
+    }
+    let waitFor: Outstanding | null = null;
+    for (const sent of this.outstanding.values()) if (!sent.waiter && sameLease(sent) && (!waitFor || sent.sentAtMs > waitFor.sentAtMs)) waitFor = sent;
+    if (!waitFor) {
+      if (this.outstanding.size >= MAX_OUTSTANDING) {
+        // Answers stopped coming on this stream: a fresh one, for this and later renewals.
+        this.giveUp(streamError(grpc.status.UNAVAILABLE, `${this.outstanding.size} renewals went unanswered on the renewal stream`));
+        return Promise.reject(this.endedWith!);
+      }
+      const sequence = this.nextSequence;
+      this.nextSequence = (this.nextSequence % 0xffffffff) + 1;
+      waitFor = { request, sentAtMs, waiter: null };
+      this.outstanding.set(sequence, waitFor);
+      this.call.write({ ...request, sequence });
+    }
+    const sent = waitFor;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.end(streamError(grpc.status.DEADLINE_EXCEEDED, `no answer to a renewal on the renewal stream within ${Math.round(timeoutMs)} ms`));
-        this.leave();
+        sent.waiter = null;
+        reject(streamError(grpc.status.DEADLINE_EXCEEDED, `no answer to a renewal on the renewal stream within ${Math.round(timeoutMs)} ms`));
       }, timeoutMs);
-      this.pending.set(sequence, { resolve, reject, timer });
-      this.call.write({ ...request, sequence });
+      sent.waiter = { resolve, reject, timer };
     });
   }
 
   close(): void {
-    this.end(streamError(grpc.status.CANCELLED, 'the renewal stream was closed by the agent'));
+    this.giveUp(streamError(grpc.status.CANCELLED, 'the renewal stream was closed by the agent'));
+  }
+
+  private giveUp(error: grpc.ServiceError): void {
+    this.end(error);
     this.leave();
   }
 
@@ -78,10 +133,12 @@ export class RenewalStream {
 
   private end(error: grpc.ServiceError): void {
     this.endedWith ??= error;
-    for (const waiting of this.pending.values()) {
-      clearTimeout(waiting.timer);
-      waiting.reject(this.endedWith);
+    for (const sent of this.outstanding.values()) {
+      if (!sent.waiter) continue;
+      clearTimeout(sent.waiter.timer);
+      sent.waiter.reject(this.endedWith);
     }
-    this.pending.clear();
+    this.outstanding.clear();
+    this.late = null;
   }
 }

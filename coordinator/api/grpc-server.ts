@@ -37,6 +37,9 @@ export interface KnownLeader {
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
 const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP']);
 
+/** Trailer of a busy refusal: milliseconds after which the leader expects to have room for the request. */
+export const RETRY_AFTER_TRAILER = 'keylease-retry-after-ms';
+
 /** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
 export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
 
@@ -53,10 +56,11 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
     return { code: IDENTITY_STATUS[error.kind], details: error.message, metadata };
   }
   if (error instanceof ClaimsBusyError) {
-    // Not queued, not started: the agent retries here after a pause, not at another replica.
+    // Not queued, not started: the agent retries here when told, not at another replica.
     const metadata = new grpc.Metadata();
     metadata.set(REFUSAL_CODE_TRAILER, error.code);
     metadata.set(NOT_APPLIED_TRAILER, '1');
+    metadata.set(RETRY_AFTER_TRAILER, String(error.retryAfterMs));
     return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
   }
   if (error instanceof NotLeaderError) {

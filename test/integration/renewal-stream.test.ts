@@ -77,7 +77,7 @@ test('the stream ends at a refusal and the next renewal opens another; an agent 
 
     const protection = signerProtection(old);
     const before = await unary.renew('validator-u', old.leaseId, 5000, { slashingProtection: protection });
-    assert.equal(before, { leaseTtlMs: 10_000, protectionVersion: '' }, 'an agent that always sends its watermarks is told of no version');
+    assert.equal({ leaseTtlMs: before.leaseTtlMs, protectionVersion: before.protectionVersion }, { leaseTtlMs: 10_000, protectionVersion: '' }, 'an agent that always sends its watermarks is told of no version');
     const versioned = await unary.renew('validator-u', old.leaseId, 5000, { slashingProtection: protection, protectionVersion: 'v1' });
     assert.is(versioned.protectionVersion, 'v1', 'Renew calls keep versions too');
     const other = await streaming.renew('validator-s', mine.leaseId, 5000, { protectionVersion: 'v1' });
@@ -112,6 +112,55 @@ test('against a replica from before RenewStream (a rolling upgrade) the agent re
       assert.not.ok(watermarks.answered(sent, renewed), 'nothing to send again at once: they went in full');
     }
     assert.equal(received.map((r) => r.slashingProtection), ['{"watermarks":"as signed so far"}', '{"watermarks":"as signed so far"}'], 'both renewals reached it as Renew calls, in full');
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
+});
+
+test('a renewal left unanswered in time is waited for by the next attempt, not sent again; its answer, late or not, names when it was sent', async () => {
+  // A replica that answers renewals only when told to: a new leader busy with a whole fleet.
+  const received: RenewRequest__Output[] = [];
+  const answer: Array<() => void> = [];
+  const server = new grpc.Server();
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, {
+    RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, unknown>) => {
+      call.on('data', (request: RenewRequest__Output) => {
+        received.push(request);
+        answer.push(() => call.write({ leaseTtlMs: 7000, protectionVersion: '', sequence: request.sequence }));
+      });
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const client = new CoordinatorClient([`127.0.0.1:${port}`]);
+  try {
+    const timedOut = await callRefusal(client.renew('validator-w', 'lease-1', 100, { slashingProtection: 'marks at 1000' }, 1000, 0));
+    assert.is(timedOut.status, status.DEADLINE_EXCEEDED);
+    const waiting = client.renew('validator-w', 'lease-1', 5000, { slashingProtection: 'marks at 2000' }, 2000, 500);
+    await eventually(async () => (received.length === 1 && answer.length === 1) || undefined, 5000, 'the first renewal to arrive');
+    answer.shift()!();
+    const renewed = await waiting;
+    assert.is(received.length, 1, 'the second attempt sent nothing: it waited for the first renewal');
+    assert.equal(renewed.answered, { sentAtMs: 1000, watermarks: { slashingProtection: 'marks at 1000' } }, 'the answer is the first renewal\'s: its send time and watermarks');
+
+    // Answered after its attempt gave up: the next attempt takes that answer at once. A renewal of another
+    // lease on the same stream, answered after it, shows the late answer has arrived.
+    await callRefusal(client.renew('validator-w', 'lease-1', 100, {}, 3000, 1000));
+    answer.shift()!();
+    const other = client.renew('validator-w', 'lease-2', 5000, {}, 3500, 0);
+    await eventually(async () => answer.length === 1 || undefined, 5000, 'the renewal of the other lease');
+    answer.shift()!();
+    assert.is((await other).answered.sentAtMs, 3500, 'another lease\'s renewal goes on its own');
+    const late = await client.renew('validator-w', 'lease-1', 5000, {}, 4000, 2500);
+    assert.is(late.answered.sentAtMs, 3000, 'the late answer, named by its send time');
+    // Sent before the last confirmed renewal: not waited for; a renewal of its own goes.
+    await callRefusal(client.renew('validator-w', 'lease-1', 100, {}, 5000, 4500));
+    const fresh = client.renew('validator-w', 'lease-1', 5000, {}, 6000, 5500);
+    await eventually(async () => answer.length === 2 || undefined, 5000, 'a renewal of its own');
+    for (const send of answer.splice(0)) send();
+    assert.is((await fresh).answered.sentAtMs, 6000);
+    assert.equal(received.map((r) => r.leaseId), ['lease-1', 'lease-1', 'lease-2', 'lease-1', 'lease-1']);
   } finally {
     client.close();
     server.forceShutdown();

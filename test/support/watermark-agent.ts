@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorClient, type Renewed, type RenewWatermarks } from '../../agent/coordinator-client.js';
+import { CoordinatorClient, type RenewWatermarks } from '../../agent/coordinator-client.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import { serializeInterchange } from '../../shared/eth/slashing-protection/index.js';
@@ -87,9 +87,9 @@ async function runAgent(config: { endpoints: string[]; podName: string }): Promi
 
   /** The agent's own client; each renewal the leader answered is reported. */
   class ReportingClient extends CoordinatorClient {
-    override async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}): Promise<Renewed> {
-      const renewed = await super.renew(podName, leaseId, timeoutMs, watermarks);
-      send({ type: 'renewed', full: watermarks.slashingProtection !== undefined });
+    override async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}, sentAtMs?: number, reuseSentAfterMs?: number): ReturnType<CoordinatorClient['renew']> {
+      const renewed = await super.renew(podName, leaseId, timeoutMs, watermarks, sentAtMs, reuseSentAfterMs);
+      send({ type: 'renewed', full: renewed.answered.watermarks.slashingProtection !== undefined });
       return renewed;
     }
   }

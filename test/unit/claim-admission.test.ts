@@ -78,6 +78,61 @@ test('a claim weighs the keys it asks for; one heavier than the whole bound runs
   assert.is(await huge, 'huge');
 });
 
+test('a claim that would wait past its time is refused at once, told when to come back: after the line, one after another at the rate claims finish', async () => {
+  let nowMs = 0;
+  const admission = new ClaimAdmission(() => 10, () => 1000, 10_000, () => nowMs);
+  // Before anything finished the rate is unknown: a refusal names the wait allowed.
+  let release!: () => void;
+  const holding = admission.run(() => new Promise<void>((resolve) => (release = resolve)), 10);
+  const waiting = admission.run(async () => {}, 100);
+  nowMs = 1001;
+  const early = await refusalOf(waiting);
+  assert.is(early.retryAfterMs, 1000, 'before any claim finished, it waited its time and was refused naming the wait allowed');
+  release();
+  await holding;
+  // While a line waits, a claim of 10 keys finishes every 100 ms: 0.1 key a millisecond.
+  nowMs = 0;
+  let maxWaitMs = 60_000;
+  const measured = new ClaimAdmission(() => 10, () => maxWaitMs, 10_000, () => nowMs);
+  const finish: Array<() => void> = [];
+  const started: number[] = [];
+  const claim = (n: number) => measured.run(() => new Promise<number>((resolve) => (started.push(n), finish.push(() => resolve(n)))), 10);
+  const first = Array.from({ length: 26 }, (_, i) => claim(-26 + i));
+  for (let i = 0; i < 25; i++) {
+    nowMs += 100;
+    finish.shift()!();
+    await waitFor(() => finish.length === 1);
+  }
+  assert.is(started.length, 26);
+  started.length = 0;
+  maxWaitMs = 1000;
+  // Ten waiting claims are 1000 ms of work at that rate, the second allowed; an eleventh would wait longer.
+  const line = Array.from({ length: 10 }, (_, i) => claim(i + 1));
+  assert.equal(started, []);
+  const refused = [await refusalOf(claim(11)), await refusalOf(claim(12)), await refusalOf(claim(13))];
+  assert.equal(started, [], 'refused claims never started');
+  // The line (100 keys) and the claim in flight (10) take 1100 ms; each refused one is promised the next 100 ms.
+  assert.equal(refused.map((e) => e.retryAfterMs), [1100, 1200, 1300]);
+  assert.match(refused[0]!.message, /retry the claim in about 2 s/);
+  for (let i = 0; i <= 10; i++) {
+    finish.shift()!();
+    if (i < 10) await waitFor(() => started.length === i + 1);
+  }
+  await Promise.all(first);
+  assert.equal(await Promise.all(line), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'the line was served in order');
+});
+
+async function refusalOf(claim: Promise<unknown>): Promise<ClaimsBusyError> {
+  try {
+    await claim;
+  } catch (error) {
+    assert.instance(error, ClaimsBusyError);
+    return error as ClaimsBusyError;
+  }
+  assert.unreachable('the claim was admitted');
+  throw new Error('unreachable');
+}
+
 async function assert_refused(claim: Promise<unknown>, what: string): Promise<void> {
   try {
     await claim;
