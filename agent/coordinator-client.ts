@@ -86,10 +86,16 @@ export interface ClaimedKeys {
  * Talks to whichever coordinator replica answers: a follower that knows the leader names it, and the
  * same claim or release is sent there at once (one redirect, within the call's deadline; a renewal goes
  * there on its next attempt); on UNAVAILABLE without a name, or a deadline, the next call moves on to
- * the next configured endpoint. Renewals go on one long-lived RenewStream per replica.
+ * the next endpoint in this client's own order. Renewals go on one long-lived RenewStream per replica.
  */
 export class CoordinatorClient {
   private readonly configured: string[];
+  /**
+   * The order this client moves on in after a dead or hung replica: the configured endpoints shuffled
+   * once per client. A fleet moving on in the configured order all asked the same replica next when the
+   * leader died, and buried it (and the quorum it owed the new leader) in refusals.
+   */
+  private readonly rounds: string[];
   private readonly channels: AllocationChannels;
   private readonly ownsChannels: boolean;
   private readonly renewOver: 'stream' | 'unary';
@@ -112,6 +118,7 @@ export class CoordinatorClient {
   ) {
     this.configured = [...endpoints];
     this.current = this.configured[0]!;
+    this.rounds = shuffled(this.configured);
     this.channels = options.channels ?? new AllocationChannels(credentials);
     this.ownsChannels = options.channels === undefined;
     this.renewOver = options.renewOver ?? 'stream';
@@ -248,7 +255,16 @@ export class CoordinatorClient {
   }
 
   private moveOn(): void {
-    const at = this.configured.indexOf(this.current);
-    this.current = this.configured[(at + 1) % this.configured.length]!;
+    const at = this.rounds.indexOf(this.current);
+    this.current = this.rounds[(at + 1) % this.rounds.length]!;
   }
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const order = [...items];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
 }

@@ -55,6 +55,8 @@ const MAX_RENEW_RETRY_MS = 1000;
  * together) drift apart instead of renewing in one burst. Sooner is always safe for the fence.
  */
 const RENEW_JITTER = 0.2;
+/** A renewal's retry comes up to this share sooner: a fleet whose leader died retries spread out. */
+const RENEW_RETRY_JITTER = 0.5;
 const CLAIM_RETRY_JITTER = 0.5;
 /**
  * A busy leader names when to claim again, spacing a fleet's returns at the rate it serves claims; the
@@ -361,16 +363,20 @@ export class LeaseLoop {
             return;
           }
           logger.warn('renewal failed; retrying until the fence deadline', { error: describe(error), msToFence: Math.round(remainingMs) });
-          // Sent on to the leader, or on to the next replica after a dead or leaderless one: ask there at
-          // once, up to one round of the replicas; waiting first only spends the time left on the lease.
-          if (client.endpoint !== askedEndpoint && switchesWithoutPause < client.endpointCount) {
+          // A replica that answered it knows no leader: an election is on, and the others know no more
+          // until it ends. Asking round the replicas meanwhile, a whole fleet buried the replicas that were
+          // electing (and the new leader's quorum) in refusals: pause first, the fleet spread by jitter.
+          const leaderless = error instanceof CoordinatorCallError && error.notApplied && error.leaderId === null;
+          // Sent on to the leader, or on to the next replica after a dead or hung one: ask there at once,
+          // up to one round of the replicas; waiting first only spends the time left on the lease.
+          if (!leaderless && client.endpoint !== askedEndpoint && switchesWithoutPause < client.endpointCount) {
             switchesWithoutPause++;
             continue;
           }
           switchesWithoutPause = 0;
           // Several attempts must fit before the deadline, however far the backoff has grown.
           const leftMs = Math.max(0, this.deadlineMs - clock.monotonicMs());
-          await this.sleep(Math.min(retryMs, leftMs / 4));
+          await this.sleep(Math.min(retryMs, leftMs / 4) * (1 - RENEW_RETRY_JITTER * Math.random()));
           retryMs = Math.min(MAX_RENEW_RETRY_MS, retryMs * 2);
         }
       }

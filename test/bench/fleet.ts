@@ -122,6 +122,18 @@ async function renewalsAnswered(httpBase: string): Promise<{ ok: number; quorumC
   return { ok, quorumConfirmed };
 }
 
+/** Renewals (Renew calls and stream messages) the replica answered so far, by outcome, from its /metrics; empty if it does not answer. */
+async function renewalOutcomes(httpBase: string): Promise<Map<string, number>> {
+  const outcomes = new Map<string, number>();
+  const text = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text()).catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('keylease_request_duration_seconds_count{') || !line.includes('operation="renew"')) continue;
+    const outcome = /outcome="([^"]*)"/.exec(line)?.[1] ?? '?';
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return outcomes;
+}
+
 /** The difference of two readings, as the bench prints it. */
 function answeredSince(before: { ok: number; quorumConfirmed: number }, after: { ok: number; quorumConfirmed: number }): { ok: number; quorumConfirmed: number } {
   return { ok: after.ok - before.ok, quorumConfirmed: after.quorumConfirmed - before.quorumConfirmed };
@@ -305,13 +317,27 @@ try {
     await sleep(ttlMs / 3);
     broadcast({ type: 'phase', phase: 'failover' });
     await sleep(200);
+    const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
+    const outcomesBefore = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
     const killedAt = performance.now();
     await cluster.processes.get(leader)!.kill('SIGKILL');
-    const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
     next = await cluster.leader(survivors, 30_000);
     const failoverSeconds = seconds(killedAt);
     console.log(`  SIGKILL of leader ${leader}; ${next} leads after ${failoverSeconds} s (load ${load()})`);
-    await sleep(2 * ttlMs);
+    // How fast the new leader works through the fleet: renewals it answered OK, read every half second.
+    const timeline: string[] = [];
+    const okBefore = outcomesBefore[survivors.indexOf(next)]?.get('ok') ?? 0;
+    while (performance.now() - killedAt < 2 * ttlMs) {
+      const ok = (await renewalOutcomes(cluster.spec(next).httpBase)).get('ok');
+      if (ok !== undefined && timeline.length < 24) timeline.push(`${seconds(killedAt)} s ${ok - okBefore}`);
+      await sleep(500);
+    }
+    console.log(`  renewals the new leader answered OK since the SIGKILL: ${timeline.join(', ')}`);
+    // Where the fleet's renewals went across the failover, and how each survivor answered them.
+    const outcomesAfter = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
+    const answered = survivors.map((id, i) => `${id}${id === next ? ' (new leader)' : ''} ${[...outcomesAfter[i]!].map(([outcome, n]) => [outcome, n - (outcomesBefore[i]!.get(outcome) ?? 0)] as const).filter(([, n]) => n > 0).map(([outcome, n]) => `${outcome} ${n}`).join(', ') || 'none'}`);
+    const confirmedByQuorum = (await renewalsAnswered(cluster.spec(next).httpBase).catch(() => null))?.quorumConfirmed ?? NaN;
+    console.log(`  renewals answered across the failover, by outcome: ${answered.join('; ')}; the new leader had ${confirmedByQuorum} wait for a quorum round`);
     await rssLine('after the failover', next);
     await leadershipLine('after the failover');
     await sleep(1500);
