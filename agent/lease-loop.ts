@@ -280,7 +280,15 @@ export class LeaseLoop {
         this.lease = claimed;
         this.renewalSentAtMs = sentAt;
         this.watermarks.reset();
-        this.setDeadline(sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs));
+        // In signer mode every signature goes through the agent's signer, which signs nothing past the
+        // deadline: a grant answered (or installed) too late waits silent for one renewal instead of being
+        // given back, and the fence timer starts once the keys are in.
+        const signerGuarded = this.options.signingMode === 'signer';
+        const claimDeadlineMs = sentAt + claimed.leaseTtlMs - this.marginMs(claimed.leaseTtlMs);
+        if (signerGuarded) {
+          this.deadlineMs = claimDeadlineMs;
+          this.options.holder.setDeadline?.(claimDeadlineMs);
+        } else this.setDeadline(claimDeadlineMs);
         try {
           await this.options.holder.install(claimed.keys, claimed);
         } catch (error) {
@@ -292,9 +300,11 @@ export class LeaseLoop {
           continue;
         }
         if (clock.monotonicMs() >= this.deadlineMs) {
-          await this.fence('install_slow', 'writing keys took longer than the lease allows');
-          continue;
-        }
+          if (!signerGuarded || !(await this.confirmLateGrant())) {
+            await this.fence('install_slow', 'writing keys took longer than the lease allows');
+            continue;
+          }
+        } else if (signerGuarded) this.armFenceTimer();
         this.options.observer?.onClaim('granted');
         logger.info('keys claimed and written', { leaseId: claimed.leaseId, keys: claimed.keys.length, leaseTtlMs: claimed.leaseTtlMs, to: this.options.holder.name });
         this.setPhase('holding');
@@ -323,6 +333,31 @@ export class LeaseLoop {
       }
     }
     return false;
+  }
+
+  /**
+   * One renewal for a grant whose deadline passed before its keys were in (a leader slow to answer):
+   * the signer has signed nothing with them. A renewal sent now, and answered in time, runs the lease
+   * from its own send time, as any renewal does; refused or unanswered, the grant is given back.
+   */
+  private async confirmLateGrant(): Promise<boolean> {
+    const { client, podName, clock, logger } = this.options;
+    const lease = this.lease!;
+    const sentAt = clock.monotonicMs();
+    try {
+      const watermarks = this.watermarks.next(this.options.holder.currentProtection?.() ?? '');
+      const renewed = await client.renew(podName, lease.leaseId, Math.min(this.options.requestTimeoutMs, lease.leaseTtlMs / 3), watermarks, sentAt, this.renewalSentAtMs);
+      const deadlineMs = renewed.answered.sentAtMs + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
+      if (clock.monotonicMs() >= deadlineMs) return false;
+      this.renewalSentAtMs = renewed.answered.sentAtMs;
+      this.watermarks.answered(renewed.answered.watermarks, renewed);
+      this.setDeadline(deadlineMs);
+      logger.info('the grant came too late to sign with; a renewal confirmed it', { leaseId: lease.leaseId, msToFence: Math.round(deadlineMs - clock.monotonicMs()) });
+      return true;
+    } catch (error) {
+      logger.warn('the grant came too late to sign with, and no renewal confirmed it; giving it back', { error: describe(error) });
+      return false;
+    }
   }
 
   private async holdAndRenew(): Promise<void> {
