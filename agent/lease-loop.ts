@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock/clock.js';
 import type { Logger } from '../shared/log/logger.js';
-import { CoordinatorCallError, type ClaimedKeys, type CoordinatorClient, type SigningMode } from './coordinator-client.js';
+import { CoordinatorCallError, type AnsweredRenewal, type ClaimedKeys, type CoordinatorClient, type Renewed, type SigningMode } from './coordinator-client.js';
 import { AgentError } from './errors.js';
 import type { KeyHolder } from './key-holders.js';
 import type { FenceCause, LeaseLoopObserver } from './lease-observer.js';
@@ -347,17 +347,26 @@ export class LeaseLoop {
     try {
       const watermarks = this.watermarks.next(this.options.holder.currentProtection?.() ?? '');
       const renewed = await client.renew(podName, lease.leaseId, Math.min(this.options.requestTimeoutMs, lease.leaseTtlMs / 3), watermarks, sentAt, this.renewalSentAtMs);
-      const deadlineMs = renewed.answered.sentAtMs + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
-      if (clock.monotonicMs() >= deadlineMs) return false;
-      this.renewalSentAtMs = renewed.answered.sentAtMs;
-      this.watermarks.answered(renewed.answered.watermarks, renewed);
-      this.setDeadline(deadlineMs);
-      logger.info('the grant came too late to sign with; a renewal confirmed it', { leaseId: lease.leaseId, msToFence: Math.round(deadlineMs - clock.monotonicMs()) });
+      if (clock.monotonicMs() >= this.deadlineAfter(renewed)) return false;
+      this.takeRenewal(renewed);
+      logger.info('the grant came too late to sign with; a renewal confirmed it', { leaseId: lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
       return true;
     } catch (error) {
       logger.warn('the grant came too late to sign with, and no renewal confirmed it; giving it back', { error: describe(error) });
       return false;
     }
+  }
+
+  /** The fence deadline a renewal's answer gives: from when the renewal it answers was sent. */
+  private deadlineAfter(renewed: Renewed & { readonly answered: AnsweredRenewal }): number {
+    return renewed.answered.sentAtMs + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs);
+  }
+
+  /** Takes in a renewal's answer: the lease runs from its send time. True when the watermarks must go again in full at once. */
+  private takeRenewal(renewed: Renewed & { readonly answered: AnsweredRenewal }): boolean {
+    this.renewalSentAtMs = renewed.answered.sentAtMs;
+    this.setDeadline(this.deadlineAfter(renewed));
+    return this.watermarks.answered(renewed.answered.watermarks, renewed);
   }
 
   private async holdAndRenew(): Promise<void> {
@@ -385,9 +394,7 @@ export class LeaseLoop {
           this.options.observer?.onRenewal('ok', (answeredAt - sentAt) / 1000, this.deadlineMs - answeredAt);
           // Only a renewal sent before the fence can extend the deadline, and only from when it was sent.
           if (this.phase !== 'holding') return;
-          this.renewalSentAtMs = renewed.answered.sentAtMs;
-          this.setDeadline(renewed.answered.sentAtMs + renewed.leaseTtlMs - this.marginMs(renewed.leaseTtlMs));
-          resend = this.watermarks.answered(renewed.answered.watermarks, renewed);
+          resend = this.takeRenewal(renewed);
           logger.debug('lease renewed', { leaseId: this.lease.leaseId, msToFence: Math.round(this.deadlineMs - clock.monotonicMs()) });
           break;
         } catch (error) {
