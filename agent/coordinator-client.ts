@@ -1,19 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { AllocationClient, ClaimResponse__Output, ReleaseResponse__Output, RenewResponse__Output } from '../shared/proto/load.js';
+import { withoutStack } from '../shared/errors/without-stack.js';
+import { LEADER_ID_TRAILER, LEADER_TRAILER, NOT_APPLIED_TRAILER, REFUSAL_CODE_TRAILER, RETRY_AFTER_TRAILER } from '../shared/proto/agent-metadata.js';
 import { AllocationChannels } from './allocation-channels.js';
 import { RenewalStream } from './renewal-stream.js';
-
-/** Match coordinator/api/grpc-server.ts: the agent reads the refusal code, not the message. */
-const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
-/** Sent by a follower: where the leader takes agent calls, and the leader's replica id. */
-const LEADER_TRAILER = 'keylease-leader';
-const LEADER_ID_TRAILER = 'keylease-leader-id';
-
-/** Sent when the request certainly had no effect (no leader took it). */
-const NOT_APPLIED_TRAILER = 'keylease-not-applied';
-/** Sent with a busy refusal: when the leader expects to have room for the request, in milliseconds. */
-const RETRY_AFTER_TRAILER = 'keylease-retry-after-ms';
 
 /** A failed call: the gRPC status, the coordinator's refusal code if it refused, and its message. */
 export class CoordinatorCallError extends Error {
@@ -104,6 +95,13 @@ export class CoordinatorClient {
   private readonly unaryUntil = new Map<string, number>();
   private current: string;
   private redirects = 0;
+  /**
+   * Timeouts the endpoint a follower named as leader may have before this client moves on from it: one.
+   * A new leader takes a whole fleet at once and answers late; moving on at its first timeout only asked
+   * the follower again, which named the same leader (a refused call each), and every one of those
+   * round trips cost the agents and the replicas alike. A leader that hangs still leaves, at the second.
+   */
+  private namedLeaderPatience = 0;
 
   /**
    * `credentials` are insecure by default; with TLS credentials, coordinators must present a certificate
@@ -153,10 +151,12 @@ export class CoordinatorClient {
    */
   async renew(podName: string, leaseId: string, timeoutMs: number, watermarks: RenewWatermarks = {}, sentAtMs = performance.now(), reuseSentAfterMs = Infinity): Promise<Renewed & { readonly answered: AnsweredRenewal }> {
     const request = { podName, leaseId, slashingProtection: watermarks.slashingProtection ?? '', protectionVersion: watermarks.protectionVersion ?? '' };
-    const endpoint = this.current;
+    const endpoint = this.reachableEndpoint();
     if (this.renewOver === 'stream' && (this.unaryUntil.get(endpoint) ?? 0) < Date.now()) {
       try {
         const answer = await this.streamTo(endpoint, this.readToken()).renew(request, Math.max(1, timeoutMs), sentAtMs, reuseSentAfterMs);
+        this.namedLeaderPatience = 0;
+        this.closeStreamsBesides(endpoint);
         const sent = answer.request;
         const answeredWatermarks: RenewWatermarks = {
           ...(sent.slashingProtection ? { slashingProtection: sent.slashingProtection } : {}),
@@ -195,6 +195,19 @@ export class CoordinatorClient {
     if (this.ownsChannels) this.channels.close();
   }
 
+  /**
+   * After a renewal answered at `endpoint`: the streams to the others are left (half-closed), so that a
+   * follower does not keep an idle stream for every agent that asked it across a failover.
+   */
+  private closeStreamsBesides(endpoint: string): void {
+    if (this.streams.size < 2) return;
+    for (const [other, stream] of this.streams) {
+      if (other === endpoint) continue;
+      stream.close();
+      this.streams.delete(other);
+    }
+  }
+
   /** The open renewal stream to `endpoint` with this token, or a new one. */
   private streamTo(endpoint: string, token: string | null): RenewalStream {
     const existing = this.streams.get(endpoint);
@@ -203,6 +216,27 @@ export class CoordinatorClient {
     const stream = new RenewalStream(this.channels.for(endpoint), token);
     this.streams.set(endpoint, stream);
     return stream;
+  }
+
+  /**
+   * A replica whose last connection attempt failed (killed, not listening) is waiting out its reconnect
+   * backoff: grpc-js would fail a call there at once anyway. Failing it here costs no call, no stream and
+   * no stack, which counted when a whole fleet's renewals tried a dead leader again and again.
+   */
+  /** The endpoint the next call goes to is unreachable: its last connection attempt failed. */
+  get currentUnreachable(): boolean {
+    return this.unreachable(this.current);
+  }
+
+  private unreachable(endpoint: string): boolean {
+    return this.channels.for(endpoint).getChannel().getConnectivityState(true) === grpc.connectivityState.TRANSIENT_FAILURE;
+  }
+
+  /** The endpoint the next call goes to, past any replica that is unreachable (moving on from it). */
+  private reachableEndpoint(): string {
+    for (let tried = 0; tried < this.rounds.length && this.unreachable(this.current); tried++) this.moveOn();
+    if (this.unreachable(this.current)) throw withoutStack(() => new CoordinatorCallError(grpc.status.UNAVAILABLE, null, `no coordinator replica is reachable: the last connection attempt to each of ${this.configured.join(', ')} failed`));
+    return this.current;
   }
 
   private readToken(): string | null {
@@ -215,11 +249,18 @@ export class CoordinatorClient {
    * fleet-failover test fenced with it). The renewal loop asks the named leader at once, in a new attempt.
    */
   private call<T>(invoke: Invocation<T>, timeoutMs: number, redirect = true): Promise<T> {
-    return this.callAt(this.current, invoke, Date.now() + Math.max(1, timeoutMs), this.readToken(), redirect);
+    let endpoint: string;
+    try {
+      endpoint = this.reachableEndpoint();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.callAt(endpoint, invoke, Date.now() + Math.max(1, timeoutMs), this.readToken(), redirect);
   }
 
   /** One attempt at `endpoint`; a follower's refusal that names the leader is followed once, right away. */
   private callAt<T>(endpoint: string, invoke: Invocation<T>, deadline: number, token: string | null, mayRedirect: boolean): Promise<T> {
+    if (this.unreachable(endpoint)) return Promise.reject(withoutStack(() => new CoordinatorCallError(grpc.status.UNAVAILABLE, null, `replica ${endpoint} is unreachable: its last connection attempt failed`)));
     const client = this.channels.for(endpoint);
     return new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
@@ -247,14 +288,18 @@ export class CoordinatorClient {
     const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
     const leader = error.metadata?.get(LEADER_TRAILER)[0];
     const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
-    if (leader !== undefined) this.current = String(leader);
+    if (leader !== undefined) {
+      this.current = String(leader);
+      this.namedLeaderPatience = String(leader) === endpoint ? 0 : 1;
+    } else if (error.code === grpc.status.DEADLINE_EXCEEDED && this.current === endpoint && this.namedLeaderPatience > 0) this.namedLeaderPatience--;
     else if ((error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED) && this.current === endpoint) this.moveOn();
     const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
     const retryAfterMs = Number(error.metadata?.get(RETRY_AFTER_TRAILER)[0] ?? NaN);
-    return new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId), Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null);
+    return withoutStack(() => new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId), Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null));
   }
 
   private moveOn(): void {
+    this.namedLeaderPatience = 0;
     const at = this.rounds.indexOf(this.current);
     this.current = this.rounds[(at + 1) % this.rounds.length]!;
   }

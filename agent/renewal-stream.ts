@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import type { AllocationClient, RenewRequest, RenewResponse__Output } from '../shared/proto/load.js';
+import { withoutStack } from '../shared/errors/without-stack.js';
+import { LEADER_ID_TRAILER, LEADER_TRAILER, NOT_APPLIED_TRAILER, REFUSAL_CODE_TRAILER, RENEW_REFUSALS_HEADER } from '../shared/proto/agent-metadata.js';
+import type { AllocationClient, RenewRefusal__Output, RenewRequest, RenewResponse__Output } from '../shared/proto/load.js';
 
 /** A renewal as sent: what it carried, and when (on the caller's clock). */
 export interface SentRenewal {
@@ -26,8 +28,18 @@ interface Outstanding extends SentRenewal {
 /** Unanswered renewals a stream may carry before it is given up for a fresh one. */
 const MAX_OUTSTANDING = 8;
 
+/** A refusal answered as a message, as the error (status and trailers) a replica would have ended the stream with. */
+function refusalError(refusal: RenewRefusal__Output): grpc.ServiceError {
+  const error = streamError(refusal.status as grpc.status, refusal.message);
+  if (refusal.refusalCode) error.metadata.set(REFUSAL_CODE_TRAILER, refusal.refusalCode);
+  if (refusal.notApplied) error.metadata.set(NOT_APPLIED_TRAILER, '1');
+  if (refusal.leaderEndpoint) error.metadata.set(LEADER_TRAILER, refusal.leaderEndpoint);
+  if (refusal.leaderId) error.metadata.set(LEADER_ID_TRAILER, refusal.leaderId);
+  return error;
+}
+
 function streamError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+  return withoutStack(() => Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() }));
 }
 
 /**
@@ -56,20 +68,31 @@ export class RenewalStream {
   ) {
     const metadata = new grpc.Metadata();
     if (token) metadata.set('authorization', `Bearer ${token}`);
+    // Refusals as messages: the stream outlives a follower's "not the leader" (a replica from before
+    // ignores this, and ends the stream with the refusal as its status, which is handled as ever).
+    metadata.set(RENEW_REFUSALS_HEADER, 'in-band');
     this.call = client.RenewStream(metadata);
     this.call.on('data', (response: RenewResponse__Output) => {
       const sent = this.outstanding.get(response.sequence);
       if (!sent) return;
       this.outstanding.delete(response.sequence);
+      const waiter = sent.waiter;
+      sent.waiter = null;
+      if (waiter) clearTimeout(waiter.timer);
+      if (response.refusal) {
+        // Nobody waits for a refusal that came late: the renewal it answers was given up on.
+        waiter?.reject(refusalError(response.refusal));
+        return;
+      }
       const answer = { request: sent.request, sentAtMs: sent.sentAtMs, response };
-      if (sent.waiter) {
-        clearTimeout(sent.waiter.timer);
-        sent.waiter.resolve(answer);
-      } else if (!this.late || this.late.sentAtMs < sent.sentAtMs) this.late = answer;
+      if (waiter) waiter.resolve(answer);
+      else if (!this.late || this.late.sentAtMs < sent.sentAtMs) this.late = answer;
     });
     this.call.on('error', (error: grpc.ServiceError) => this.end(error));
     // Ended without an error (the replica shut down cleanly): what was in flight is lost.
-    this.call.on('status', () => this.end(streamError(grpc.status.UNAVAILABLE, 'the replica ended the renewal stream')));
+    this.call.on('status', () => {
+      if (!this.endedWith) this.end(streamError(grpc.status.UNAVAILABLE, 'the replica ended the renewal stream'));
+    });
   }
 
   /** False once the stream ended (or was given up): renewals then go on a new one. */
@@ -106,15 +129,21 @@ export class RenewalStream {
     const sent = waitFor;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        sent.waiter = null;
-        reject(streamError(grpc.status.DEADLINE_EXCEEDED, `no answer to a renewal on the renewal stream within ${Math.round(timeoutMs)} ms`));
+        // Timers run before the loop reads its sockets: on a busy loop the answer may be waiting there.
+        // Read first (setImmediate runs after the poll phase), and time out only if it was not.
+        setImmediate(() => {
+          if (sent.waiter?.timer !== timer) return;
+          sent.waiter = null;
+          reject(streamError(grpc.status.DEADLINE_EXCEEDED, `no answer to a renewal on the renewal stream within ${Math.round(timeoutMs)} ms`));
+        });
       }, timeoutMs);
       sent.waiter = { resolve, reject, timer };
     });
   }
 
   close(): void {
-    this.giveUp(streamError(grpc.status.CANCELLED, 'the renewal stream was closed by the agent'));
+    if (this.endedWith) this.leave();
+    else this.giveUp(streamError(grpc.status.CANCELLED, 'the renewal stream was closed by the agent'));
   }
 
   private giveUp(error: grpc.ServiceError): void {
@@ -134,9 +163,11 @@ export class RenewalStream {
   private end(error: grpc.ServiceError): void {
     this.endedWith ??= error;
     for (const sent of this.outstanding.values()) {
-      if (!sent.waiter) continue;
-      clearTimeout(sent.waiter.timer);
-      sent.waiter.reject(this.endedWith);
+      const waiter = sent.waiter;
+      if (!waiter) continue;
+      sent.waiter = null;
+      clearTimeout(waiter.timer);
+      waiter.reject(this.endedWith);
     }
     this.outstanding.clear();
     this.late = null;

@@ -225,7 +225,7 @@ export class AllocationService {
   private requireLeader(): void {
     this.log.keepTime?.();
     // The hint sends an agent that reached a follower (through the Service) on to the leader.
-    if (!this.log.isLeader()) throw new NotLeaderError(this.log.leaderHint());
+    if (!this.log.isLeader()) throw NotLeaderError.of(this.log.leaderHint());
   }
 
   private async withDerivationLock<T>(pool: string, work: () => Promise<T>): Promise<T> {

@@ -1,3 +1,4 @@
+import { withoutStack } from '../../shared/errors/without-stack.js';
 import { KeyleaseError } from '../../shared/errors/keylease-error.js';
 import { CompletionRate } from './completion-rate.js';
 
@@ -109,7 +110,7 @@ export class ClaimAdmission {
       this.promisedUntil = comeBackAt + weight / keysPerMs;
       retryAfterMs = comeBackAt - now;
     }
-    return new ClaimsBusyError(this.inFlight, Math.round(Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, retryAfterMs))));
+    return withoutStack(() => new ClaimsBusyError(this.inFlight, Math.round(Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, retryAfterMs)))));
   }
 
   private admitNext(): void {

@@ -7,14 +7,12 @@ import { ClaimsBusyError } from '../allocation/claim-admission.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
 import { PodIdentityError, type IdentityRefusalKind } from '../identity/identity-error.js';
 import type { Logger } from '../../shared/log/logger.js';
-import { keyleaseProto, type AllocationHandlers, type RenewRequest__Output, type RenewResponse } from '../../shared/proto/load.js';
+import { keyleaseProto, type AllocationHandlers, type RenewRefusal, type RenewRequest__Output, type RenewResponse } from '../../shared/proto/load.js';
 import { reloadingServerCredentials } from '../../shared/tls/grpc-credentials.js';
 import type { ReloadingTls } from '../../shared/tls/reloading-tls.js';
+import { LEADER_ID_TRAILER, LEADER_TRAILER, NOT_APPLIED_TRAILER, REFUSAL_CODE_TRAILER, RENEW_REFUSALS_HEADER, RETRY_AFTER_TRAILER } from '../../shared/proto/agent-metadata.js';
 import { GRPC_STATUS_OF_REFUSAL } from './grpc-status.js';
 import type { CoordinatorMetrics, Operation } from './metrics.js';
-
-/** Trailer naming the refusal code, so agents act on the code rather than parse messages. */
-export const REFUSAL_CODE_TRAILER = 'keylease-refusal-code';
 
 type ServiceError = Partial<grpc.StatusObject>;
 
@@ -24,10 +22,6 @@ function refusalError(refusal: Refusal): ServiceError {
   return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, metadata };
 }
 
-/** Trailers naming the leader's agent endpoint and replica id when a follower is asked: the agent goes there. */
-export const LEADER_TRAILER = 'keylease-leader';
-export const LEADER_ID_TRAILER = 'keylease-leader-id';
-
 /** The leader as a follower knows it. */
 export interface KnownLeader {
   readonly replicaId: string;
@@ -36,12 +30,6 @@ export interface KnownLeader {
 
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
 const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP']);
-
-/** Trailer of a busy refusal: milliseconds after which the leader expects to have room for the request. */
-export const RETRY_AFTER_TRAILER = 'keylease-retry-after-ms';
-
-/** Trailer set when the request certainly had no effect (it reached no leader), as opposed to unknown. */
-export const NOT_APPLIED_TRAILER = 'keylease-not-applied';
 
 const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,
@@ -93,6 +81,19 @@ function notAppliedTrailers(leader: KnownLeader | null): grpc.Metadata {
     metadata.set(LEADER_ID_TRAILER, leader.replicaId);
   }
   return metadata;
+}
+
+/** A refusal or failure as a RenewStream message: what Renew's status and trailers would say. */
+function inBandRefusal(error: ServiceError): RenewRefusal {
+  const trailer = (name: string) => String(error.metadata?.get(name)[0] ?? '');
+  return {
+    status: error.code ?? grpc.status.UNKNOWN,
+    refusalCode: trailer(REFUSAL_CODE_TRAILER),
+    message: error.details ?? '',
+    notApplied: trailer(NOT_APPLIED_TRAILER) !== '',
+    leaderEndpoint: trailer(LEADER_TRAILER),
+    leaderId: trailer(LEADER_ID_TRAILER),
+  };
 }
 
 /** The agent's declared signing mode; an empty or unknown one is passed on as given and refused by the core, naming it. */
@@ -158,10 +159,14 @@ export async function startGrpcServer(options: {
 
   /**
    * One agent's renewals on a long-lived stream, each checked (the stream's token, the pod) and answered
-   * as Renew answers it, echoing its sequence. The first refusal or failure ends the stream with Renew's
-   * status and trailers; the agent opens a new stream for its next renewal.
+   * as Renew answers it, echoing its sequence. A refusal or failure is answered as a message when the
+   * agent opened the stream asking for that (RENEW_REFUSALS_HEADER), and the stream stays open: across a
+   * failover a follower refuses a whole fleet's renewals, and a stream ended for each was a new stream
+   * for each next one, several times the cost of a message on both sides. Otherwise, for agents from
+   * before, the first refusal or failure ends the stream with Renew's status and trailers.
    */
   function renewStream(call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>): void {
+    const inBand = call.metadata.get(RENEW_REFUSALS_HEADER)[0] === 'in-band';
     let ended = false;
     let inFlight = 0;
     let halfClosed = false;
@@ -171,6 +176,10 @@ export async function startGrpcServer(options: {
       ended = true;
       if (error) call.emit('error', error);
       else call.end();
+    };
+    const refuse = (error: ServiceError, sequence: number) => {
+      if (!inBand) end(error);
+      else if (!ended && !call.cancelled) call.write({ sequence, refusal: inBandRefusal(error) });
     };
     openStreams.add(end);
     call.on('data', (request: RenewRequest__Output) => {
@@ -182,12 +191,12 @@ export async function startGrpcServer(options: {
         .then(
           (result) => {
             stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
-            if (!result.ok) end(refusalError(result.refusal));
+            if (!result.ok) refuse(refusalError(result.refusal), request.sequence);
             else if (!ended && !call.cancelled) call.write({ leaseTtlMs: result.value.ttlMs, protectionVersion: result.value.protectionVersion, sequence: request.sequence });
           },
           (error: unknown) => {
             stopTimer({ outcome: 'error' });
-            end(failureError(error, logger, 'renew', knownLeader));
+            refuse(failureError(error, logger, 'renew', knownLeader), request.sequence);
           },
         )
         .finally(() => {

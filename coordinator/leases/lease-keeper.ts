@@ -83,14 +83,14 @@ export class LeaseKeeper {
   async renew(pod: PodRef, leaseId: string, protection?: Readonly<Record<string, KeyProtection>>, protectionVersion = ''): Promise<Result<{ ttlMs: number; protectionVersion: string }>> {
     if (this.loading) await this.loading;
     // Not (yet) able to answer: the agent retries, here or at another replica, well before its fence.
-    if (!this.leader || !this.loaded) throw new NotLeaderError(null);
+    if (!this.leader || !this.loaded) throw NotLeaderError.of(null);
     if (!this.log.leaderLeaseHeld()) {
       // A leader that stalled may have been replaced without knowing it yet; its answer would let the
       // agent sign past the expiry its successor counts. A quorum round after the request arrived proves
       // no successor was elected before it, so any later one gives this lease a full TTL from its promotion.
       this.events.onRenewalConfirmedByQuorum?.();
       await this.log.read(() => undefined);
-      if (!this.leader || !this.loaded) throw new NotLeaderError(null);
+      if (!this.leader || !this.loaded) throw NotLeaderError.of(null);
     }
     const { podName } = pod;
     const lease = this.live.get(podName);

@@ -29,6 +29,7 @@ export type { ClaimRequest__Output } from './generated/keylease/v1/ClaimRequest.
 export type { ClaimResponse, ClaimResponse__Output } from './generated/keylease/v1/ClaimResponse.js';
 export type { RenewRequest, RenewRequest__Output } from './generated/keylease/v1/RenewRequest.js';
 export type { RenewResponse, RenewResponse__Output } from './generated/keylease/v1/RenewResponse.js';
+export type { RenewRefusal, RenewRefusal__Output } from './generated/keylease/v1/RenewRefusal.js';
 export type { ReleaseRequest__Output } from './generated/keylease/v1/ReleaseRequest.js';
 export type { ReleaseResponse, ReleaseResponse__Output } from './generated/keylease/v1/ReleaseResponse.js';
 export type { AllocationClient } from './generated/keylease/v1/Allocation.js';

@@ -4,6 +4,7 @@
  * Driven by its parent over IPC (see fleet.ts): it reports what its pods see each second and, on
  * request, floods the leader with renewals of the leases it holds to find the rate the leader sustains.
  */
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { AllocationChannels } from '../../agent/allocation-channels.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
@@ -29,9 +30,17 @@ export type AgentsCommand =
 
 /** Agents → parent. */
 export type AgentsReport =
-  | { readonly type: 'tick'; readonly holding: number; readonly renewMs: { steady: number[]; failover: number[] }; readonly failed: { steady: number; failover: number }; readonly fences: readonly string[]; readonly problems: Record<string, number> }
+  | { readonly type: 'tick'; readonly holding: number; readonly renewMs: { steady: number[]; failover: number[] }; readonly failed: { steady: number; failover: number }; readonly fences: readonly string[]; readonly problems: Record<string, number>; readonly loop: { readonly utilization: number; readonly delayMaxMs: number; readonly cpuShare: number } }
   | { readonly type: 'flooded'; readonly renewals: number; readonly failures: number; readonly latenciesMs: number[] }
   | { readonly type: 'stopped'; readonly handedBack: number };
+
+// tsx turns on source-mapped stacks; an agent in a pod runs the built JavaScript without them. Left on,
+// formatting the stacks of failed calls took a tenth of these processes' time across a failover.
+process.setSourceMapsEnabled(false);
+// One process here hosts thousands of pods' agents, and across a failover their failed calls numbered
+// tens of thousands a second, each with a stack grpc-js formats and nobody reads: a pod's own agent
+// fails a handful per failover. Without stacks the bench measures the coordinators, not stack traces.
+Error.stackTraceLimit = 0;
 
 const config = JSON.parse(process.env['KEYLEASE_BENCH_AGENTS'] ?? 'null') as AgentsConfig | null;
 if (!config || !process.send) throw new Error('fleet-agents runs as a child of test/bench/fleet.ts');
@@ -70,14 +79,29 @@ void (async () => {
 })();
 
 let reportedFences = 0;
+// How busy this process's event loop was: agents that share the machine's cores with the replicas can
+// be the ones too slow to renew, and the bench must tell that apart from a slow coordinator.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+let loopUsage = perf.eventLoopUtilization();
+let cpuUsage = process.cpuUsage();
+let cpuAt = perf.now();
 const ticker = setInterval(() => {
+  const usage = perf.eventLoopUtilization(loopUsage);
+  loopUsage = perf.eventLoopUtilization();
+  const cpu = process.cpuUsage(cpuUsage);
+  const cpuShare = (cpu.user + cpu.system) / 1000 / (perf.now() - cpuAt);
+  cpuUsage = process.cpuUsage();
+  cpuAt = perf.now();
+  const loop = { utilization: usage.utilization, delayMaxMs: loopDelay.max / 1e6, cpuShare };
+  loopDelay.reset();
   const renewMs = { steady: observer.renewMs.steady.splice(0), failover: observer.renewMs.failover.splice(0) };
   const failed = { ...observer.failedRenewals };
   observer.failedRenewals.steady = observer.failedRenewals.failover = 0;
   // Each as phase:cause, so a fence in the steady phase is told apart from one across the failover.
   const fences = observer.fences.slice(reportedFences);
   reportedFences = observer.fences.length;
-  send({ type: 'tick', holding: loops.filter((l) => l.currentPhase === 'holding').length, renewMs, failed, fences, problems: { ...problems } });
+  send({ type: 'tick', holding: loops.filter((l) => l.currentPhase === 'holding').length, renewMs, failed, fences, problems: { ...problems }, loop });
   for (const key of Object.keys(problems)) delete problems[key];
 }, 1000);
 
@@ -117,6 +141,7 @@ process.on('message', (command: AgentsCommand) => {
       send({ type: 'stopped', handedBack: results.filter((r) => r.handedBack).length });
       for (const client of clients) client.close();
       channels.close();
+      loopDelay.disable();
       process.disconnect();
     })();
   }

@@ -12,6 +12,7 @@
  *   --cpu-hog  one busy process per core runs from the fleet's start to its end
  *   --replica-logs DIR  each replica's log lines are written to DIR/<replica>.log at the end
  *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
+ *   --agent-cpu-prof-dir DIR  each agent process writes a V8 CPU profile into DIR when it stops; the SIGKILL's time is printed on the profiles' clock
  *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
  *   --heap-snapshot-dir DIR  every replica writes a V8 heap snapshot into DIR once the fleet holds its keys
  *   --replica-node-options "OPTS"  node options for every replica (V8 heap sizes, say: --max-old-space-size=384)
@@ -31,6 +32,7 @@ import { builtCliEntry } from '../support/built-cli.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { tempDir } from '../support/temp-dir.js';
 import { benchNumber } from './bench-options.js';
+import { monotonicUs } from './cpu-profile-summary.js';
 import { benchKeystores } from './fleet-keys.js';
 import type { AgentsCommand, AgentsConfig, AgentsReport } from './fleet-agents.js';
 
@@ -51,6 +53,8 @@ const replicaLogsAt = process.argv.indexOf('--replica-logs');
 const replicaLogs = replicaLogsAt === -1 ? null : process.argv[replicaLogsAt + 1]!;
 const cpuProfAt = process.argv.indexOf('--cpu-prof-dir');
 const cpuProfDir = cpuProfAt === -1 ? null : process.argv[cpuProfAt + 1]!;
+const agentCpuProfAt = process.argv.indexOf('--agent-cpu-prof-dir');
+const agentCpuProfDir = agentCpuProfAt === -1 ? null : process.argv[agentCpuProfAt + 1]!;
 const failover = !process.argv.includes('--no-failover');
 const heapSnapshotAt = process.argv.indexOf('--heap-snapshot-dir');
 const heapSnapshotDir = heapSnapshotAt === -1 ? null : process.argv[heapSnapshotAt + 1]!;
@@ -164,6 +168,20 @@ const failed = { steady: 0, failover: 0 };
 const fences = new Map<string, number>();
 const problems = new Map<string, number>();
 const peakRss = new Map<string, number>();
+/** The agent processes' event loops, per report: busy share of the second, and the longest delay. */
+const agentLoops: Array<{ atMs: number; utilization: number; delayMaxMs: number; cpuShare: number }> = [];
+/** Per second from `fromMs`: the agents' mean loop utilization, their longest loop delay, and the cores they used together. */
+const agentLoopLine = (fromMs: number, toMs: number) => {
+  const parts: string[] = [];
+  for (let at = fromMs; at < toMs; at += 1000) {
+    const inSecond = agentLoops.filter((l) => l.atMs >= at && l.atMs < at + 1000);
+    if (inSecond.length === 0) continue;
+    const busy = inSecond.reduce((n, l) => n + l.utilization, 0) / inSecond.length;
+    const cores = (inSecond.reduce((n, l) => n + l.cpuShare, 0) / inSecond.length) * agentProcs;
+    parts.push(`${((at - fromMs) / 1000).toFixed(0)} s ${(100 * busy).toFixed(0)} %/${max(inSecond.map((l) => l.delayMaxMs)).toFixed(0)} ms/${cores.toFixed(2)} cores`);
+  }
+  return parts.join(', ');
+};
 let rssTimer: NodeJS.Timeout | null = null;
 
 // Replica logs are written as they come (a run stopped midway still leaves them).
@@ -233,7 +251,7 @@ try {
   for (let p = 0; p < agentProcs; p++) {
     const first = p * perProc;
     const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000, startPerSecond: startPerSecond / agentProcs };
-    const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx', ...(agentCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', agentCpuProfDir] : [])], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     if (agentNice > 0) setPriority(child.pid!, agentNice);
     agents.push(child);
     holding.set(child, 0);
@@ -242,6 +260,7 @@ try {
         child.on('message', (report: AgentsReport) => {
           if (report.type === 'tick') {
             holding.set(child, report.holding);
+            agentLoops.push({ atMs: performance.now(), ...report.loop });
             for (const phase of ['steady', 'failover'] as const) {
               for (const ms of report.renewMs[phase]) renewMs[phase].push(ms);
               failed[phase] += report.failed[phase];
@@ -288,6 +307,7 @@ try {
   const steadyCpu = cpuSeconds(leaderPid) - cpuAt;
   console.log(`  steady ${holdSeconds} s: the leader answered ${(steadyAnswered / steadyWindow).toFixed(0)} renewals/s by its metrics, the agents saw ${(renewMs.steady.length / steadyWindow).toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s); leader CPU ${(100 * steadyCpu / steadyWindow).toFixed(0)} % of a core, ${((1e6 * steadyCpu) / Math.max(1, steadyAnswered)).toFixed(0)} µs per renewal; ${steady.quorumConfirmed} renewals waited for a quorum round, the leader lease having lapsed (load ${load()})`);
 
+  console.log(`  the agents' event loops in the steady phase (busy share / longest delay / cores used by all agents): ${agentLoopLine(countedAt, performance.now())}`);
   // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
   if (floodSeconds > 0) {
     floods.push([]);
@@ -320,6 +340,7 @@ try {
     const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
     const outcomesBefore = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
     const killedAt = performance.now();
+    if (cpuProfDir || agentCpuProfDir) console.log(`  SIGKILL at ${monotonicUs()} µs on the CPU profiles' clock`);
     await cluster.processes.get(leader)!.kill('SIGKILL');
     next = await cluster.leader(survivors, 30_000);
     const failoverSeconds = seconds(killedAt);
@@ -333,6 +354,7 @@ try {
       await sleep(500);
     }
     console.log(`  renewals the new leader answered OK since the SIGKILL: ${timeline.join(', ')}`);
+    console.log(`  the agents' event loops since the SIGKILL (busy share / longest delay / cores used by all agents): ${agentLoopLine(killedAt, killedAt + 2 * ttlMs)}`);
     // Where the fleet's renewals went across the failover, and how each survivor answered them.
     const outcomesAfter = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
     const answered = survivors.map((id, i) => `${id}${id === next ? ' (new leader)' : ''} ${[...outcomesAfter[i]!].map(([outcome, n]) => [outcome, n - (outcomesBefore[i]!.get(outcome) ?? 0)] as const).filter(([, n]) => n > 0).map(([outcome, n]) => `${outcome} ${n}`).join(', ') || 'none'}`);
@@ -361,6 +383,8 @@ try {
   console.log(`  every pod released in ${seconds(stopping)} s (${released} of ${pods} handed back)`);
 } finally {
   if (rssTimer) clearInterval(rssTimer);
+  // An agent process writes its profile as it exits, after it reported stopping.
+  if (agentCpuProfDir) await Promise.race([Promise.all(agents.map((a) => (a.exitCode === null ? new Promise((resolve) => a.once('exit', resolve)) : null))), sleep(30_000)]);
   for (const child of [...agents, ...hogs]) if (child.exitCode === null) child.kill('SIGKILL');
   // A profile is written only by a replica that stops normally.
   if (cpuProfDir) await Promise.race([Promise.all([...cluster.processes.values()].map((p) => p.kill('SIGTERM'))), sleep(30_000)]);

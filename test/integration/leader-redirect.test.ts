@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
-import { keyleaseProto } from '../../shared/proto/load.js';
-import { writeSecrets } from '../support/coordinator-fixture.js';
+import { keyleaseProto, type RenewResponse__Output } from '../../shared/proto/load.js';
+import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
 import { TestCluster } from '../support/cluster-fixture.js';
 import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -39,6 +39,57 @@ test("a follower's refusal names the leader's replica id and agent endpoint in i
     assert.is(String(error.metadata.get('keylease-leader')[0]), cluster.spec(leaderId).grpcEndpoint);
     assert.is(String(error.metadata.get('keylease-not-applied')[0]), '1');
     assert.match(error.details, new RegExp(`replica ${leaderId} leads`));
+  } finally {
+    raw.close();
+  }
+});
+
+test("on a renewal stream that asked for in-band refusals, a follower's refusals are messages naming the leader, and the stream stays open", async () => {
+  const Allocation = keyleaseProto().keylease.v1.Allocation;
+  const raw = new Allocation(cluster.spec(followerId).grpcEndpoint, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set('keylease-renew-refusals', 'in-band');
+  const stream = raw.RenewStream(metadata);
+  const answers: RenewResponse__Output[] = [];
+  let status: grpc.StatusObject | null = null;
+  stream.on('data', (answer: RenewResponse__Output) => answers.push(answer));
+  stream.on('status', (s: grpc.StatusObject) => (status = s));
+  stream.on('error', () => {});
+  try {
+    for (const sequence of [7, 8, 9]) {
+      stream.write({ podName: 'pod-a', leaseId: 'lease-1', slashingProtection: '', protectionVersion: '', sequence });
+      await eventually(async () => (answers.length === sequence - 6 ? true : undefined), 5000, `the answer to renewal ${sequence}`);
+    }
+    assert.equal(answers.map((a) => a.sequence), [7, 8, 9], 'every renewal answered, in order, on the one stream');
+    for (const answer of answers) {
+      assert.ok(answer.refusal, 'a refusal');
+      assert.is(answer.refusal.status, grpc.status.UNAVAILABLE);
+      assert.is(answer.refusal.leaderId, leaderId);
+      assert.is(answer.refusal.leaderEndpoint, cluster.spec(leaderId).grpcEndpoint);
+      assert.is(answer.refusal.notApplied, true);
+      assert.match(answer.refusal.message, new RegExp(`replica ${leaderId} leads`));
+      assert.is(answer.leaseTtlMs, 0, 'nothing renewed');
+    }
+    assert.is(status, null, 'the stream did not end');
+  } finally {
+    stream.end();
+    raw.close();
+  }
+});
+
+test('on a renewal stream that did not ask (an agent from before), the first refusal ends the stream with its trailers', async () => {
+  const Allocation = keyleaseProto().keylease.v1.Allocation;
+  const raw = new Allocation(cluster.spec(followerId).grpcEndpoint, grpc.credentials.createInsecure());
+  const stream = raw.RenewStream(new grpc.Metadata());
+  const answers: RenewResponse__Output[] = [];
+  stream.on('data', (answer: RenewResponse__Output) => answers.push(answer));
+  try {
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    stream.write({ podName: 'pod-a', leaseId: 'lease-1', slashingProtection: '', protectionVersion: '', sequence: 1 });
+    const error = await ended;
+    assert.is(error.code, grpc.status.UNAVAILABLE);
+    assert.is(String(error.metadata.get('keylease-leader-id')[0]), leaderId);
+    assert.is(answers.length, 0, 'no message');
   } finally {
     raw.close();
   }

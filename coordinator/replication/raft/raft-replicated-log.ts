@@ -314,7 +314,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
    */
   async propose<C extends Command>(command: C): Promise<Result<CommandOutcomes[C['type']]>> {
     this.checkOpen();
-    if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
+    if (!this.isLeader()) throw NotLeaderError.of(this.leaderHint());
     return new Promise<Result<unknown>>((resolve, reject) => {
       if (this.queuedProposals.length === 0) setImmediate(() => this.proposeQueued());
       this.queuedProposals.push({ data: JSON.stringify(command), resolve, reject });
@@ -331,7 +331,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     }
     const proposed = this.node.proposeBatch(queued.map((q) => q.data));
     if (!proposed.ok) {
-      for (const q of queued) q.reject(new NotLeaderError(this.leaderHint()));
+      for (const q of queued) q.reject(NotLeaderError.of(this.leaderHint()));
       return;
     }
     const deadline = performance.now() + this.options.proposalTimeoutMs;
@@ -344,7 +344,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const overwritten = this.pending.get(index);
     if (overwritten) {
       this.pending.delete(index);
-      overwritten.reject(new NotLeaderError(this.leaderHint()));
+      overwritten.reject(NotLeaderError.of(this.leaderHint()));
     }
     this.pending.set(index, proposal);
   }
@@ -371,7 +371,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   /** Linearizable: runs `query` once this replica has applied everything committed before the call. */
   read<T>(query: (state: CoreState) => T): Promise<T> {
     this.checkOpen();
-    if (!this.isLeader()) return Promise.reject(new NotLeaderError(this.leaderHint()));
+    if (!this.isLeader()) return Promise.reject(NotLeaderError.of(this.leaderHint()));
     return new Promise<T>((resolve, reject) => {
       const read: PendingRead = {
         run: () => {
@@ -417,7 +417,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
   /** Makes a learner a voter once it has acknowledged everything committed when this was asked. */
   async promoteLearner(id: NodeId, catchUpTimeoutMs = this.options.proposalTimeoutMs): Promise<void> {
     this.checkOpen();
-    if (!this.isLeader()) throw new NotLeaderError(this.leaderHint());
+    if (!this.isLeader()) throw NotLeaderError.of(this.leaderHint());
     if (!this.node.confState().learners.includes(id)) throw new KeyleaseError('INVALID_CONF_CHANGE', `${id} is not a learner of this cluster: add it first`);
     const target = this.node.status().commit;
     const deadline = Date.now() + catchUpTimeoutMs;
@@ -440,7 +440,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     if (raftAddress) this.transport.addPeer(change.nodeId, raftAddress);
     const proposed = this.node.proposeConfChange(change);
     if (!proposed.ok) {
-      if (proposed.refusal.code === 'NOT_LEADER') throw new NotLeaderError(this.leaderHint());
+      if (proposed.refusal.code === 'NOT_LEADER') throw NotLeaderError.of(this.leaderHint());
       throw new KeyleaseError(proposed.refusal.code, proposed.refusal.message);
     }
     await this.outcomeOf(proposed.index, proposed.term);
@@ -621,7 +621,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.pending.delete(entry.index);
     // Another leader's entry took this index: ours was never committed, and the caller may retry.
     if (pending.term === entry.term) pending.resolve(result);
-    else pending.reject(new NotLeaderError(this.leaderHint()));
+    else pending.reject(NotLeaderError.of(this.leaderHint()));
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -703,8 +703,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
     this.leaderChanges.observe(softState.lead);
     const isLeader = this.isLeader();
     if (wasLeader && !isLeader) {
-      for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(new NotLeaderError(this.leaderHint()));
-      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+      for (const round of this.readRounds.splice(0)) for (const read of round.reads) read.reject(NotLeaderError.of(this.leaderHint()));
+      for (const read of this.queuedReads.splice(0)) read.reject(NotLeaderError.of(this.leaderHint()));
     }
     if (wasLeader !== isLeader) {
       this.options.logger.info(isLeader ? 'became leader' : 'no longer leader', { term: this.node.status().term, lead: this.lead });
@@ -718,13 +718,13 @@ export class RaftReplicatedLog implements ReplicatedLog {
   private startReadRound(): void {
     if (this.queuedReads.length === 0 || this.readRounds.some((r) => r.index === null)) return;
     if (!this.isLeader()) {
-      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+      for (const read of this.queuedReads.splice(0)) read.reject(NotLeaderError.of(this.leaderHint()));
       return;
     }
     const ctx = `${this.options.replicaId}:${++this.readSequence}`;
     const requested = this.noteHeartbeats(() => this.node.readIndex(ctx));
     if (!requested.ok) {
-      for (const read of this.queuedReads.splice(0)) read.reject(new NotLeaderError(this.leaderHint()));
+      for (const read of this.queuedReads.splice(0)) read.reject(NotLeaderError.of(this.leaderHint()));
       return;
     }
     this.readRounds.push({ ctx, reads: this.queuedReads.splice(0), index: null });

@@ -6,6 +6,7 @@ import type { ClaimRequest as _keylease_v1_ClaimRequest, ClaimRequest__Output as
 import type { ClaimResponse as _keylease_v1_ClaimResponse, ClaimResponse__Output as _keylease_v1_ClaimResponse__Output } from './keylease/v1/ClaimResponse.js';
 import type { ReleaseRequest as _keylease_v1_ReleaseRequest, ReleaseRequest__Output as _keylease_v1_ReleaseRequest__Output } from './keylease/v1/ReleaseRequest.js';
 import type { ReleaseResponse as _keylease_v1_ReleaseResponse, ReleaseResponse__Output as _keylease_v1_ReleaseResponse__Output } from './keylease/v1/ReleaseResponse.js';
+import type { RenewRefusal as _keylease_v1_RenewRefusal, RenewRefusal__Output as _keylease_v1_RenewRefusal__Output } from './keylease/v1/RenewRefusal.js';
 import type { RenewRequest as _keylease_v1_RenewRequest, RenewRequest__Output as _keylease_v1_RenewRequest__Output } from './keylease/v1/RenewRequest.js';
 import type { RenewResponse as _keylease_v1_RenewResponse, RenewResponse__Output as _keylease_v1_RenewResponse__Output } from './keylease/v1/RenewResponse.js';
 import type { ReportRemovedRequest as _keylease_v1_ReportRemovedRequest, ReportRemovedRequest__Output as _keylease_v1_ReportRemovedRequest__Output } from './keylease/v1/ReportRemovedRequest.js';
@@ -24,6 +25,7 @@ export interface ProtoGrpcType {
       ClaimResponse: MessageTypeDefinition<_keylease_v1_ClaimResponse, _keylease_v1_ClaimResponse__Output>
       ReleaseRequest: MessageTypeDefinition<_keylease_v1_ReleaseRequest, _keylease_v1_ReleaseRequest__Output>
       ReleaseResponse: MessageTypeDefinition<_keylease_v1_ReleaseResponse, _keylease_v1_ReleaseResponse__Output>
+      RenewRefusal: MessageTypeDefinition<_keylease_v1_RenewRefusal, _keylease_v1_RenewRefusal__Output>
       RenewRequest: MessageTypeDefinition<_keylease_v1_RenewRequest, _keylease_v1_RenewRequest__Output>
       RenewResponse: MessageTypeDefinition<_keylease_v1_RenewResponse, _keylease_v1_RenewResponse__Output>
       ReportRemovedRequest: MessageTypeDefinition<_keylease_v1_ReportRemovedRequest, _keylease_v1_ReportRemovedRequest__Output>

@@ -1,0 +1,20 @@
+// Original file: keylease.proto
+
+
+export interface RenewRefusal {
+  'status'?: (number);
+  'refusalCode'?: (string);
+  'message'?: (string);
+  'notApplied'?: (boolean);
+  'leaderEndpoint'?: (string);
+  'leaderId'?: (string);
+}
+
+export interface RenewRefusal__Output {
+  'status': (number);
+  'refusalCode': (string);
+  'message': (string);
+  'notApplied': (boolean);
+  'leaderEndpoint': (string);
+  'leaderId': (string);
+}
