@@ -223,11 +223,6 @@ export class CoordinatorClient {
    * backoff: grpc-js would fail a call there at once anyway. Failing it here costs no call, no stream and
    * no stack, which counted when a whole fleet's renewals tried a dead leader again and again.
    */
-  /** The endpoint the next call goes to is unreachable: its last connection attempt failed. */
-  get currentUnreachable(): boolean {
-    return this.unreachable(this.current);
-  }
-
   private unreachable(endpoint: string): boolean {
     return this.channels.for(endpoint).getChannel().getConnectivityState(true) === grpc.connectivityState.TRANSIENT_FAILURE;
   }

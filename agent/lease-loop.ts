@@ -408,9 +408,7 @@ export class LeaseLoop {
           // A replica that answered it knows no leader: an election is on, and the others know no more
           // until it ends. Asking round the replicas meanwhile, a whole fleet buried the replicas that were
           // electing (and the new leader's quorum) in refusals: pause first, the fleet spread by jitter.
-          // So is one naming a leader that cannot be reached: until their election timers fire, followers
-          // still name the leader that died.
-          const leaderless = error instanceof CoordinatorCallError && error.notApplied && (error.leaderId === null || client.currentUnreachable);
+          const leaderless = error instanceof CoordinatorCallError && error.notApplied && error.leaderId === null;
           // Sent on to the leader, or on to the next replica after a dead or hung one: ask there at once,
           // up to one round of the replicas; waiting first only spends the time left on the lease.
           if (!leaderless && client.endpoint !== askedEndpoint && switchesWithoutPause < client.endpointCount) {

@@ -6,7 +6,8 @@ import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { LeaseLoop } from '../../agent/lease-loop.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
-import { keyleaseProto, type RenewRequest__Output } from '../../shared/proto/load.js';
+import { keyleaseProto, type RenewRequest__Output, type RenewResponse } from '../../shared/proto/load.js';
+import { callRefusal } from '../support/call-refusal.js';
 import { InMemoryValidator } from '../support/fleet.js';
 
 /** A loopback port nothing listens on: a connection there is refused, as to a replica that died. */
@@ -83,6 +84,132 @@ test('a renewal refused by a replica that knows no leader (an election) is tried
     await loop.stop();
     client.close();
     for (const r of replicas) r.server.forceShutdown();
+  }
+});
+
+/** A stand-in replica's renewal streams: how many were opened, and what each renewal carried and found. */
+interface StandInStreams {
+  readonly server: grpc.Server;
+  readonly endpoint: string;
+  opened: number;
+  inBandAsked: boolean[];
+  renewals: number;
+}
+
+/**
+ * A stand-in replica whose RenewStream refuses every renewal as a follower that names `leader` does: as a
+ * message when the stream asked for in-band refusals (the stream stays open), else as the stream's status.
+ * With `leader` null it never answers (a leader too busy to).
+ */
+async function standIn(leader: () => { endpoint: string; id: string } | null): Promise<StandInStreams> {
+  const server = new grpc.Server();
+  const replica = { server, endpoint: '', opened: 0, inBandAsked: [] as boolean[], renewals: 0 };
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, {
+    RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>) => {
+      replica.opened++;
+      const inBand = call.metadata.get('keylease-renew-refusals')[0] === 'in-band';
+      replica.inBandAsked.push(inBand);
+      call.on('data', (request: RenewRequest__Output) => {
+        replica.renewals++;
+        const named = leader();
+        if (!named) return;
+        const details = `this replica is not the leader; replica ${named.id} leads and takes agent calls at ${named.endpoint}`;
+        if (inBand) call.write({ sequence: request.sequence, refusal: { status: grpc.status.UNAVAILABLE, refusalCode: '', message: details, notApplied: true, leaderEndpoint: named.endpoint, leaderId: named.id } });
+        else {
+          const metadata = new grpc.Metadata();
+          metadata.set('keylease-not-applied', '1');
+          metadata.set('keylease-leader', named.endpoint);
+          metadata.set('keylease-leader-id', named.id);
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details, metadata });
+        }
+      });
+      call.on('end', () => call.end());
+    },
+  });
+  replica.endpoint = await new Promise<string>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(`127.0.0.1:${port}`))));
+  return replica;
+}
+
+test("a follower's refusals come back on one stream that stays open; the leader it names is given a second attempt before the agent moves on", async () => {
+  const leader = await standIn(() => null);
+  const follower = await standIn(() => ({ endpoint: leader.endpoint, id: 'r-leader' }));
+  const client = new CoordinatorClient([follower.endpoint, leader.endpoint]);
+  // As the lease loop renews: a renewal still unanswered since the last confirmed one (none yet) is waited for.
+  const renew = () => callRefusal(client.renew('validator-0', 'lease-1', 300, {}, performance.now(), 0));
+  try {
+    const refused = await renew();
+    assert.is(refused.leaderId, 'r-leader', "the follower's refusal, read from its message, names the leader");
+    assert.is(refused.notApplied, true);
+    assert.is(client.endpoint, leader.endpoint, 'the next call goes to the named leader');
+    const first = await renew();
+    assert.is(first.status, grpc.status.DEADLINE_EXCEEDED);
+    assert.is(client.endpoint, leader.endpoint, 'one timeout at the leader a follower named: it is asked again');
+    const second = await renew();
+    assert.is(second.status, grpc.status.DEADLINE_EXCEEDED);
+    assert.is(client.endpoint, follower.endpoint, 'a second timeout: the agent moves on');
+    assert.is(leader.renewals, 1, 'the second attempt waited for the renewal the first sent');
+    await renew();
+    assert.is(follower.renewals, 2);
+    assert.is(follower.opened, 1, 'both refusals came on one stream');
+    assert.equal(follower.inBandAsked, [true], 'which asked for refusals as messages');
+  } finally {
+    client.close();
+    for (const r of [leader, follower]) r.server.forceShutdown();
+  }
+});
+
+test('a replica whose last connection attempt failed is passed over without a call, so a refusal naming it as leader is followed by a pause, not by a round of failed calls', async () => {
+  const dead = `127.0.0.1:${await closedPort()}`;
+  // Until its election timer fires, a follower still names the leader that died.
+  const follower = await standIn(() => ({ endpoint: dead, id: 'r-dead' }));
+  const client = new CoordinatorClient([dead, follower.endpoint]);
+  try {
+    const refusedAt = await callRefusal(client.renew('validator-0', 'lease-1', 2000));
+    assert.is(refusedAt.status, grpc.status.UNAVAILABLE, 'the dead replica: connection refused');
+    assert.is(client.endpoint, follower.endpoint);
+    const named = await callRefusal(client.renew('validator-0', 'lease-1', 2000));
+    assert.is(named.leaderId, 'r-dead');
+    assert.is(client.endpoint, dead, 'the follower named the dead leader');
+    const again = await callRefusal(client.renew('validator-0', 'lease-1', 2000));
+    assert.is(again.leaderId, 'r-dead', "the next renewal went past the dead replica to the follower, not to a call that fails (grpc-js's 'No connection established')");
+    assert.is(follower.renewals, 2);
+  } finally {
+    client.close();
+    follower.server.forceShutdown();
+  }
+
+  // In the lease loop: the renewal after a refusal naming the dead leader goes past it to the follower
+  // again, and that refusal (from the replica asked, naming the same leader) is followed by a pause.
+  const askedAtMs: number[] = [];
+  const server = new grpc.Server();
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, {
+    Claim: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) =>
+      done(null, { leaseId: 'lease-1', leaseTtlMs: 6000, genesisValidatorsRoot: `0x${'00'.repeat(32)}`, genesisForkVersion: '0x00000000', keys: [{ pubKey: `0x${'a1'.repeat(48)}`, keystoreJson: '{}', keystorePassword: 'pw', slashingProtection: '' }] }),
+    RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>) => {
+      call.on('data', (request: RenewRequest__Output) => {
+        askedAtMs.push(performance.now());
+        call.write({ sequence: request.sequence, refusal: { status: grpc.status.UNAVAILABLE, refusalCode: '', message: `not the leader; replica r-dead leads at ${dead}`, notApplied: true, leaderEndpoint: dead, leaderId: 'r-dead' } });
+      });
+      call.on('end', () => call.end());
+    },
+    Release: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => done(null, { quarantined: [] }),
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(`127.0.0.1:${port}`))));
+  const loopClient = new CoordinatorClient([endpoint, dead]);
+  const loop = new LeaseLoop({ podName: 'validator-1', pool: 'default', keyCount: 1, holder: new InMemoryValidator(), signingMode: 'signer', client: loopClient, clock: systemClock, logger: silentLogger, fenceMarginMs: 0, requestTimeoutMs: 5000 });
+  try {
+    void loop.start();
+    while (askedAtMs.length < 4) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first refusal sends the loop to the dead replica at once (nothing is known of it yet); its
+    // connection is refused, and the follower is asked again. From then on the dead replica is passed
+    // over, and each refusal is followed by a pause: the renewal backoff, from 250 ms, up to half sooner
+    // for jitter. Calling the dead replica each time, the loop asked again within milliseconds.
+    const gapsMs = askedAtMs.slice(2, 4).map((at, i) => at - askedAtMs[i + 1]!);
+    assert.ok(gapsMs.every((gap) => gap >= 120), `the follower was asked again ${gapsMs.map((g) => g.toFixed(0)).join(' and ')} ms after refusals naming an unreachable leader: no pause`);
+  } finally {
+    await loop.stop();
+    loopClient.close();
+    server.forceShutdown();
   }
 });
 
