@@ -22,14 +22,20 @@ test('every keylease.v1 message: proto-loader → codec and codec → proto-load
   const messages = Object.entries(parsed).filter(([, definition]) => 'format' in definition) as Array<[string, protoLoader.MessageTypeDefinition<object, object>]>;
   const declared = readFileSync(`${protoDir}keylease.proto`, 'utf8').match(/^message /gm)?.length ?? 0;
   assert.is(messages.length, declared, 'every message the .proto declares');
-  const root = new protobuf.Root().loadSync(`${protoDir}keylease.proto`, { keepCase: false });
-  for (const [name] of messages) {
-    const type = root.lookupType(name);
+  const root = new protobuf.Root().loadSync(`${protoDir}keylease.proto`, { keepCase: false }).resolveAll();
+  // Every field set (a message field to a sample of its own type): a type the sample cannot fill fails here.
+  const sampleOf = (type: protobuf.Type): Record<string, unknown> => {
     const sample: Record<string, unknown> = {};
     for (const field of type.fieldsArray) {
-      const one = field.type === 'string' ? `${field.name} ✓ ${name}` : field.type === 'uint32' ? 4_000_000_000 : { podName: 'p', pubKey: '0xab', keystoreJson: '{}', keystorePassword: 'pw', slashingProtection: '' };
+      const one =
+        field.type === 'string' ? `${field.name} ✓ ${type.name}` : field.type === 'uint32' ? 4_000_000_000 : field.type === 'bool' ? true : field.resolvedType instanceof protobuf.Type ? sampleOf(field.resolvedType) : assert.unreachable(`${type.name}.${field.name}: no sample for ${field.type}`);
       sample[field.name] = field.repeated ? [one, one] : one;
     }
+    return sample;
+  };
+  for (const [name] of messages) {
+    const type = root.lookupType(name);
+    const sample = sampleOf(type);
     const codec = codecs.codec(name);
     const fromProtobuf = Buffer.from(type.encode(type.fromObject(sample)).finish());
     const expected = type.toObject(type.decode(fromProtobuf), { ...OPTIONS, arrays: true });
