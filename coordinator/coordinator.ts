@@ -149,6 +149,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
         () => (pressure.underPressure ? MAX_CLAIMED_KEYS_UNDER_PRESSURE : MAX_CLAIMED_KEYS_IN_FLIGHT),
         () => config.poolSettings.leaseTtlMs * CLAIM_WAIT_SHARE_OF_TTL,
       ),
+      config.pool,
     );
     if (restorer) {
       const offRestorer = log.onLeadershipChange((isLeader) => restorer.onLeadershipChange(isLeader));

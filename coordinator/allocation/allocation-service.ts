@@ -8,6 +8,7 @@ import type { ReplicatedLog } from '../replication/types.js';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { NotLeaderError } from '../replication/errors.js';
+import { PoolNotReadyError } from './errors.js';
 import { ClaimAdmission } from './claim-admission.js';
 
 export interface ClaimGrant {
@@ -63,6 +64,8 @@ export class AllocationService {
     private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
     /** Keys claimed at once; more claims wait, then are refused unstarted (ClaimsBusyError). */
     private readonly admission: ClaimAdmission = new ClaimAdmission(() => Infinity),
+    /** The pool this coordinator's flags configure: unknown to the state, it is about to be created (PoolNotReadyError). */
+    private readonly configuredPool: string | null = null,
   ) {}
 
   async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
@@ -78,7 +81,10 @@ export class AllocationService {
       const nowMs = this.clock.wallMs();
       // Planning needs no quorum round: the core checks the claim again when it applies.
       const plan = this.log.peek((state) => planClaim(state, pool, podName, count, nowMs));
-      if (!plan.ok) return plan; // bad arguments never reach the log
+      if (!plan.ok) {
+        if (plan.refusal.code === 'UNKNOWN_POOL' && pool === this.configuredPool) throw new PoolNotReadyError(pool);
+        return plan; // bad arguments never reach the log
+      }
       const result =
         plan.value.missingKeys > 0 && this.secrets.canDerive(pool)
           ? await this.withDerivationLock(pool, () => this.deriveAndClaim(pod, pool, count, signingMode))

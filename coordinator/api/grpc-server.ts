@@ -29,7 +29,7 @@ export interface KnownLeader {
 }
 
 /** Failures that another replica, or the same one a moment later, may not have: the agent retries. */
-const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP']);
+const RETRYABLE = new Set(['NOT_LEADER', 'LOG_CLOSED', 'PROPOSAL_TIMEOUT', 'OUTCOME_UNKNOWN', 'REPLICA_STOPPED', 'CHAIN_LOOKUP', 'POOL_NOT_READY']);
 
 const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,
