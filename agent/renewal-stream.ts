@@ -100,6 +100,11 @@ export class RenewalStream {
     return this.endedWith === null;
   }
 
+  /** The status the stream ended with; null while it is open. */
+  get endedWithStatus(): grpc.status | null {
+    return this.endedWith?.code ?? null;
+  }
+
   /**
    * Renews, or waits for (or takes the late answer of) a renewal of the same lease sent here after
    * `reuseSentAfterMs`. `sentAtMs` is now on the caller's clock; the answer names the renewal it answers.

@@ -8,6 +8,7 @@ import { systemClock } from '../../shared/clock/clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { keyleaseProto, type RenewRequest__Output, type RenewResponse } from '../../shared/proto/load.js';
 import { callRefusal } from '../support/call-refusal.js';
+import { eventually } from '../support/coordinator-fixture.js';
 import { InMemoryValidator } from '../support/fleet.js';
 
 /** A loopback port nothing listens on: a connection there is refused, as to a replica that died. */
@@ -210,6 +211,49 @@ test('a replica whose last connection attempt failed is passed over without a ca
     await loop.stop();
     loopClient.close();
     server.forceShutdown();
+  }
+});
+
+/** A stand-in leader: answers every renewal on its RenewStream, counting streams opened and renewals. */
+async function answering(): Promise<StandInStreams> {
+  const server = new grpc.Server();
+  const replica = { server, endpoint: '', opened: 0, inBandAsked: [] as boolean[], renewals: 0 };
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, {
+    RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, RenewResponse>) => {
+      replica.opened++;
+      call.on('data', (request: RenewRequest__Output) => {
+        replica.renewals++;
+        call.write({ sequence: request.sequence, leaseTtlMs: 6000, protectionVersion: '' });
+      });
+      call.on('end', () => call.end());
+    },
+  });
+  replica.endpoint = await new Promise<string>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(`127.0.0.1:${port}`))));
+  return replica;
+}
+
+test('after a renewal is answered, a stream stays open to every other replica, and when the leader dies the next renewal goes on it', async () => {
+  const leader = await answering();
+  const next = await answering();
+  const client = new CoordinatorClient([leader.endpoint, next.endpoint]);
+  try {
+    assert.is((await client.renew('validator-0', 'lease-1', 2000)).leaseTtlMs, 6000);
+    await eventually(async () => (next.opened === 1 ? true : undefined), 5000, 'a stream opened to the other replica');
+    assert.is(next.renewals, 0, 'idle: nothing was sent on it');
+    for (let i = 0; i < 3; i++) await client.renew('validator-0', 'lease-1', 2000);
+    assert.is(next.opened, 1, 'renewals at the leader open no more streams elsewhere');
+
+    leader.server.forceShutdown();
+    const refused = await callRefusal(client.renew('validator-0', 'lease-1', 2000));
+    // Cancelled (the stand-in's hard shutdown cancels its streams) or unavailable: either way the client moves on.
+    assert.ok([grpc.status.CANCELLED, grpc.status.UNAVAILABLE].includes(refused.status), `the dead leader: status ${refused.status}`);
+    assert.is(client.endpoint, next.endpoint);
+    assert.is((await client.renew('validator-0', 'lease-1', 2000)).leaseTtlMs, 6000, 'renewed at the other replica');
+    assert.is(next.renewals, 1);
+    assert.is(next.opened, 1, 'on the stream kept open: none opened at the failover');
+  } finally {
+    client.close();
+    next.server.forceShutdown();
   }
 });
 
