@@ -264,7 +264,6 @@ export class CoordinatorClient {
 
   /** One attempt at `endpoint`; a follower's refusal that names the leader is followed once, right away. */
   private callAt<T>(endpoint: string, invoke: Invocation<T>, deadline: number, token: string | null, mayRedirect: boolean): Promise<T> {
-    if (this.unreachable(endpoint)) return Promise.reject(withoutStack(() => new CoordinatorCallError(grpc.status.UNAVAILABLE, null, `replica ${endpoint} is unreachable: its last connection attempt failed`)));
     const client = this.channels.for(endpoint);
     return new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
@@ -277,7 +276,9 @@ export class CoordinatorClient {
         const failed = this.callError(endpoint, error);
         const leader = error.metadata?.get(LEADER_TRAILER)[0];
         // Not applied here, and the leader is named: the same request cannot apply twice.
-        if (mayRedirect && failed.notApplied && leader !== undefined && String(leader) !== endpoint && Date.now() < deadline) {
+        // A named leader that cannot be reached (the one that died, until the follower's election timer
+        // fires) is not followed: the refusal goes back, and the next call goes past it.
+        if (mayRedirect && failed.notApplied && leader !== undefined && String(leader) !== endpoint && Date.now() < deadline && !this.unreachable(String(leader))) {
           this.redirects++;
           resolve(this.callAt(String(leader), invoke, deadline, token, false));
           return;
