@@ -104,7 +104,16 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     if (log instanceof RaftReplicatedLog) await log.recoveredState(checkSecrets);
     else await log.read(checkSecrets);
     // The leader brings the replicated pool settings in line with the flags, each time one is elected.
-    const configure = () => configurePool(log, config, clock, logger).catch((error: unknown) => logger.warn('configuring the pool failed; the next leader will retry', { error }));
+    // Claims that reach a new leader before its pool exists wait for this (see AllocationOptions.poolSetup).
+    let poolSetup: Promise<void> | null = null;
+    const configure = () => {
+      const setup = configurePool(log, config, clock, logger)
+        .catch((error: unknown) => logger.warn('configuring the pool failed; the next leader will retry', { error }))
+        .finally(() => {
+          if (poolSetup === setup) poolSetup = null;
+        });
+      poolSetup = setup;
+    };
     const off = log.onLeadershipChange((isLeader) => void (isLeader && configure()));
     closers.push(async () => off());
     if (log.isLeader()) await configurePool(log, config, clock, logger);
@@ -134,23 +143,19 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       lookup && seeds.has(config.pool) && config.chain!.restoreGap > 0
         ? new PoolRestorer(log, secrets, lookup.chain, { pool: config.pool, gap: config.chain!.restoreGap }, clock, logger.child({ component: 'restore' }))
         : null;
-    const allocation = new AllocationService(
-      log,
-      secrets,
-      leases,
-      clock,
-      logger.child({ component: 'allocation' }),
-      metrics,
-      exporter ? (_pool, keys) => exporter.export(keys) : null,
-      config.genesisForkVersion,
-      restorer ? () => restorer.ensureScanned() : null,
+    const allocation = new AllocationService(log, secrets, leases, clock, logger.child({ component: 'allocation' }), {
+      observer: metrics,
+      onKeysDerived: exporter ? (_pool, keys) => exporter.export(keys) : null,
+      genesisForkVersion: config.genesisForkVersion,
+      beforeDerive: restorer ? () => restorer.ensureScanned() : null,
       // Enough claims at once to fill the log's batches; fewer while the CPU is short, so renewals keep it.
-      new ClaimAdmission(
+      admission: new ClaimAdmission(
         () => (pressure.underPressure ? MAX_CLAIMED_KEYS_UNDER_PRESSURE : MAX_CLAIMED_KEYS_IN_FLIGHT),
         () => config.poolSettings.leaseTtlMs * CLAIM_WAIT_SHARE_OF_TTL,
       ),
-      config.pool,
-    );
+      configuredPool: config.pool,
+      poolSetup: () => poolSetup,
+    });
     if (restorer) {
       const offRestorer = log.onLeadershipChange((isLeader) => restorer.onLeadershipChange(isLeader));
       closers.push(async () => offRestorer());

@@ -35,6 +35,26 @@ export interface AllocationObserver {
   onRefusal?(operation: 'claim' | 'renew' | 'release', code: string): void;
 }
 
+export interface AllocationOptions {
+  readonly observer?: AllocationObserver;
+  /** Called with keys derived and committed by a claim (export mode writes their deposit data). */
+  readonly onKeysDerived?: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null;
+  /** The network's genesis fork version (0x + 8 hex), told to remote-signer agents with each grant. */
+  readonly genesisForkVersion?: string;
+  /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
+  readonly beforeDerive?: ((pool: string) => Promise<void>) | null;
+  /** Keys claimed at once; more claims wait, then are refused unstarted (ClaimsBusyError). */
+  readonly admission?: ClaimAdmission;
+  /** The pool this coordinator's flags configure: unknown to the state, it is about to be created. */
+  readonly configuredPool?: string | null;
+  /**
+   * The leader's setup of the configured pool (ConfigurePool, proposed once it leads), when one is under
+   * way: a claim that arrives first waits for it instead of being turned away. Without one, or when the
+   * pool is still unknown after it, the claim is told to retry (PoolNotReadyError).
+   */
+  readonly poolSetup?: (() => Promise<void> | null) | null;
+}
+
 /** A claim weighs the keys it asks for, up to this (a count out of range is refused by the core). */
 const MAX_CLAIM_WEIGHT = 1000;
 
@@ -49,24 +69,30 @@ export class AllocationService {
   /** One derivation at a time per pool, so concurrent short claims do not derive the same indices. */
   private readonly derivationLocks = new Map<string, Promise<unknown>>();
 
+  private readonly observer: AllocationObserver;
+  private readonly onKeysDerived: AllocationOptions['onKeysDerived'];
+  private readonly genesisForkVersion: string;
+  private readonly beforeDerive: AllocationOptions['beforeDerive'];
+  private readonly admission: ClaimAdmission;
+  private readonly configuredPool: string | null;
+  private readonly poolSetup: AllocationOptions['poolSetup'];
+
   constructor(
     private readonly log: ReplicatedLog,
     private readonly secrets: PoolSecrets,
     private readonly leases: LeaseKeeper,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly observer: AllocationObserver = {},
-    /** Called with keys derived and committed by a claim (export mode writes their deposit data). */
-    private readonly onKeysDerived: ((pool: string, keys: readonly DerivedPoolKey[]) => Promise<unknown>) | null = null,
-    /** The network's genesis fork version (0x + 8 hex), told to remote-signer agents with each grant. */
-    private readonly genesisForkVersion = '0x00000000',
-    /** Awaited before keys are derived: the leader's restore scan, so no index is handed out before it is looked up on chain. */
-    private readonly beforeDerive: ((pool: string) => Promise<void>) | null = null,
-    /** Keys claimed at once; more claims wait, then are refused unstarted (ClaimsBusyError). */
-    private readonly admission: ClaimAdmission = new ClaimAdmission(() => Infinity),
-    /** The pool this coordinator's flags configure: unknown to the state, it is about to be created (PoolNotReadyError). */
-    private readonly configuredPool: string | null = null,
-  ) {}
+    options: AllocationOptions = {},
+  ) {
+    this.observer = options.observer ?? {};
+    this.onKeysDerived = options.onKeysDerived ?? null;
+    this.genesisForkVersion = options.genesisForkVersion ?? '0x00000000';
+    this.beforeDerive = options.beforeDerive ?? null;
+    this.admission = options.admission ?? new ClaimAdmission(() => Infinity);
+    this.configuredPool = options.configuredPool ?? null;
+    this.poolSetup = options.poolSetup ?? null;
+  }
 
   async claim(pod: PodRef, pool: string, count: number, signingMode: SigningMode = 'unknown'): Promise<Result<ClaimGrant>> {
     this.requireLeader();
@@ -77,12 +103,19 @@ export class AllocationService {
 
   private async claimOnce(pod: PodRef, pool: string, count: number, signingMode: SigningMode): Promise<Result<ClaimGrant>> {
     const { podName } = pod;
+    let waitedForSetup = false;
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
       const nowMs = this.clock.wallMs();
       // Planning needs no quorum round: the core checks the claim again when it applies.
       const plan = this.log.peek((state) => planClaim(state, pool, podName, count, nowMs));
       if (!plan.ok) {
-        if (plan.refusal.code === 'UNKNOWN_POOL' && pool === this.configuredPool) throw new PoolNotReadyError(pool);
+        if (plan.refusal.code === 'UNKNOWN_POOL' && pool === this.configuredPool) {
+          const setup = waitedForSetup ? null : (this.poolSetup?.() ?? null);
+          if (!setup) throw new PoolNotReadyError(pool);
+          await setup;
+          waitedForSetup = true;
+          continue;
+        }
         return plan; // bad arguments never reach the log
       }
       const result =
