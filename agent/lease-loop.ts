@@ -416,10 +416,16 @@ export class LeaseLoop {
             continue;
           }
           switchesWithoutPause = 0;
-          // Several attempts must fit before the deadline, however far the backoff has grown.
+          // Several attempts must fit before the deadline, however long the pause.
           const leftMs = Math.max(0, this.deadlineMs - clock.monotonicMs());
-          await this.sleep(Math.min(retryMs, leftMs / 4) * (1 - RENEW_RETRY_JITTER * Math.random()));
+          const backoffMs = retryMs * (1 - RENEW_RETRY_JITTER * Math.random());
           retryMs = Math.min(MAX_RENEW_RETRY_MS, retryMs * 2);
+          // A replica that refused it said when it expects a leader to be known (its election timer): asked
+          // before then, it and the other electing replica only spend on refusals the CPU the election needs.
+          // Spread after that moment, so the fleet does not reach the new leader in one burst.
+          const toldMs = error instanceof CoordinatorCallError && error.notApplied ? error.retryAfterMs : null;
+          const pauseMs = toldMs === null ? backoffMs : Math.max(backoffMs, toldMs * (1 + RENEW_RETRY_JITTER * Math.random()));
+          await this.sleep(Math.min(pauseMs, leftMs / 4));
         }
       }
     }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { withoutStack } from '../shared/errors/without-stack.js';
-import { LEADER_ID_TRAILER, LEADER_TRAILER, NOT_APPLIED_TRAILER, REFUSAL_CODE_TRAILER, RENEW_REFUSALS_HEADER } from '../shared/proto/agent-metadata.js';
+import { LEADER_ID_TRAILER, LEADER_TRAILER, NOT_APPLIED_TRAILER, REFUSAL_CODE_TRAILER, RENEW_REFUSALS_HEADER, RETRY_AFTER_TRAILER } from '../shared/proto/agent-metadata.js';
 import type { AllocationClient, RenewRefusal__Output, RenewRequest, RenewResponse__Output } from '../shared/proto/load.js';
 
 /** A renewal as sent: what it carried, and when (on the caller's clock). */
@@ -35,6 +35,7 @@ function refusalError(refusal: RenewRefusal__Output): grpc.ServiceError {
   if (refusal.notApplied) error.metadata.set(NOT_APPLIED_TRAILER, '1');
   if (refusal.leaderEndpoint) error.metadata.set(LEADER_TRAILER, refusal.leaderEndpoint);
   if (refusal.leaderId) error.metadata.set(LEADER_ID_TRAILER, refusal.leaderId);
+  if (refusal.retryAfterMs > 0) error.metadata.set(RETRY_AFTER_TRAILER, String(refusal.retryAfterMs));
   return error;
 }
 

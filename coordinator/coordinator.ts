@@ -213,7 +213,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       const agentEndpoint = log.leaderHint();
       return lead !== null && lead !== config.raft!.replicaId && agentEndpoint !== null ? { replicaId: lead, agentEndpoint } : null;
     };
-    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, knownLeader, metrics, logger: logger.child({ component: 'grpc' }) }));
+    const leaderKnownInMs = () => (log instanceof RaftReplicatedLog ? log.msUntilLeaderKnown() : null);
+    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, knownLeader, leaderKnownInMs, metrics, logger: logger.child({ component: 'grpc' }) }));
     closers.push(() => grpcServer.close());
     const httpServer = await listenOn(config.http, 'http-listen', () => startHttpServer({
       ...config.http,

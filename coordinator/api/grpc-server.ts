@@ -37,7 +37,13 @@ const IDENTITY_STATUS: Record<IdentityRefusalKind, grpc.status> = {
   unavailable: grpc.status.UNAVAILABLE,
 };
 
-function failureError(error: unknown, logger: Logger, operation: Operation, knownLeader: () => KnownLeader | null): ServiceError {
+/** What a follower knows of the leader: who it is, and when one may next be known. */
+interface LeaderView {
+  readonly knownLeader: () => KnownLeader | null;
+  readonly leaderKnownInMs: () => number | null;
+}
+
+function failureError(error: unknown, logger: Logger, operation: Operation, view: LeaderView): ServiceError {
   if (error instanceof PodIdentityError) {
     const metadata = new grpc.Metadata();
     metadata.set(REFUSAL_CODE_TRAILER, error.code);
@@ -53,8 +59,12 @@ function failureError(error: unknown, logger: Logger, operation: Operation, know
   }
   if (error instanceof NotLeaderError) {
     // Whoever threw it (the log, the allocation service, the lease keeper), the leader is named here.
-    const leader = knownLeader();
+    const leader = view.knownLeader();
     const metadata = notAppliedTrailers(leader);
+    // When to ask again if the named leader cannot be reached, or none is named: an agent that waits that
+    // long instead of asking round the replicas leaves the electing replicas their CPU.
+    const retryAfterMs = view.leaderKnownInMs();
+    if (retryAfterMs !== null) metadata.set(RETRY_AFTER_TRAILER, String(Math.max(1, Math.round(retryAfterMs))));
     if (!leader) return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
     return { code: grpc.status.UNAVAILABLE, details: `this replica is not the leader; replica ${leader.replicaId} leads and takes agent calls at ${leader.agentEndpoint}`, metadata };
   }
@@ -93,6 +103,7 @@ function inBandRefusal(error: ServiceError): RenewRefusal {
     notApplied: trailer(NOT_APPLIED_TRAILER) !== '',
     leaderEndpoint: trailer(LEADER_TRAILER),
     leaderId: trailer(LEADER_ID_TRAILER),
+    retryAfterMs: Number(trailer(RETRY_AFTER_TRAILER)) || 0,
   };
 }
 
@@ -116,10 +127,13 @@ export async function startGrpcServer(options: {
   allocation: AllocationService;
   /** The leader this replica knows of, when it is another replica; null while it knows none, or leads. */
   knownLeader?: () => KnownLeader | null;
+  /** Milliseconds until this replica expects a leader to be known (its election timer); null when it leads. */
+  leaderKnownInMs?: () => number | null;
   metrics: CoordinatorMetrics;
   logger: Logger;
 }): Promise<GrpcServerHandle> {
   const knownLeader = options.knownLeader ?? (() => null);
+  const leaderView: LeaderView = { knownLeader, leaderKnownInMs: options.leaderKnownInMs ?? (() => null) };
   const { allocation, metrics, logger } = options;
 
   /** The pod a call acts for: from its token's review when identity is on, never from the request alone. */
@@ -148,7 +162,7 @@ export async function startGrpcServer(options: {
           },
           (error: unknown) => {
             stopTimer({ outcome: error instanceof ClaimsBusyError ? 'busy' : 'error' });
-            callback(failureError(error, logger, operation, knownLeader));
+            callback(failureError(error, logger, operation, leaderView));
           },
         );
     };
@@ -196,7 +210,7 @@ export async function startGrpcServer(options: {
           },
           (error: unknown) => {
             stopTimer({ outcome: 'error' });
-            refuse(failureError(error, logger, 'renew', knownLeader), request.sequence);
+            refuse(failureError(error, logger, 'renew', leaderView), request.sequence);
           },
         )
         .finally(() => {

@@ -82,6 +82,9 @@ export interface RaftStatus {
   readonly transferee: NodeId | null;
 }
 
+/** Ticks an election takes once a campaign starts: the (pre-)vote round trips, then the new leader's first heartbeat. */
+const ELECTION_ROUND_TICKS = 2;
+
 const REPLICATION_TYPES: ReadonlySet<Message['type']> = new Set(['append', 'heartbeat', 'snapshotChunk', 'timeoutNow']);
 
 /**
@@ -320,6 +323,20 @@ export class RaftNode {
   /** The heartbeat rounds this node has broadcast so far; the driver notes when each went out. */
   heartbeatRoundsSent(): number {
     return this.heartbeatRound;
+  }
+
+  /**
+   * Ticks until, as this node sees it, a leader may next be known: null when it leads. An election under
+   * way (it campaigns, or it voted in a term with no leader yet) ends within a round of messages; else a
+   * follower campaigns when its election timer fires, and a round after that a leader can be known. Told
+   * to agents refused here, so a fleet waits out an election instead of asking the electing replicas.
+   */
+  ticksUntilLeaderKnown(): number | null {
+    if (this.role === 'leader') return null;
+    const electing = this.role !== 'follower' || (this.lead === null && this.vote !== null);
+    if (electing) return ELECTION_ROUND_TICKS;
+    const timeout = this.randomizedElectionTimeout + this.leaderTimeoutTicks() - this.opts.electionTicks;
+    return Math.max(0, timeout - this.electionElapsed) + ELECTION_ROUND_TICKS;
   }
 
   /**

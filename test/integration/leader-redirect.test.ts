@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
 import { keyleaseProto, type RenewResponse__Output } from '../../shared/proto/load.js';
 import { eventually, writeSecrets } from '../support/coordinator-fixture.js';
-import { TestCluster } from '../support/cluster-fixture.js';
+import { TEST_TICK_MS, TestCluster } from '../support/cluster-fixture.js';
 import { claimAsSigner, releaseAsSigner } from '../support/proven-release.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -27,6 +27,17 @@ test.after(async () => {
   await dir.cleanup();
 });
 
+/**
+ * A follower hearing from its leader says when it would campaign, were the leader to go silent now: what
+ * is left of its election timer plus an election's round (2 ticks); more than the round alone, since the
+ * leader is known. Its connection to the leader is up, so the timer is the stalled leader's: up to twice
+ * electionTicks (default 10), and two more election timeouts.
+ */
+function assertLeaderKnownIn(retryAfterMs: number): void {
+  const tickMs = TEST_TICK_MS;
+  assert.ok(retryAfterMs > 2 * tickMs && retryAfterMs <= (4 * 10 + 2) * tickMs, `when to ask again if the leader cannot be reached: ${retryAfterMs} ms`);
+}
+
 test("a follower's refusal names the leader's replica id and agent endpoint in its trailers", async () => {
   const Allocation = keyleaseProto().keylease.v1.Allocation;
   const raw = new Allocation(cluster.spec(followerId).grpcEndpoint, grpc.credentials.createInsecure());
@@ -39,6 +50,7 @@ test("a follower's refusal names the leader's replica id and agent endpoint in i
     assert.is(String(error.metadata.get('keylease-leader')[0]), cluster.spec(leaderId).grpcEndpoint);
     assert.is(String(error.metadata.get('keylease-not-applied')[0]), '1');
     assert.match(error.details, new RegExp(`replica ${leaderId} leads`));
+    assertLeaderKnownIn(Number(error.metadata.get('keylease-retry-after-ms')[0]));
   } finally {
     raw.close();
   }
@@ -68,6 +80,7 @@ test("on a renewal stream that asked for in-band refusals, a follower's refusals
       assert.is(answer.refusal.leaderEndpoint, cluster.spec(leaderId).grpcEndpoint);
       assert.is(answer.refusal.notApplied, true);
       assert.match(answer.refusal.message, new RegExp(`replica ${leaderId} leads`));
+      assertLeaderKnownIn(answer.refusal.retryAfterMs);
       assert.is(answer.leaseTtlMs, 0, 'nothing renewed');
     }
     assert.is(status, null, 'the stream did not end');

@@ -44,31 +44,35 @@ test('after a dead replica each client moves on in its own order, so a fleet doe
   assert.equal(nextAfterFirst, new Set(endpoints.slice(1)), 'the fleet moves on to both other replicas');
 });
 
-test('a renewal refused by a replica that knows no leader (an election) is tried at the next replica only after a pause', async () => {
-  // Two replicas mid-election: the first granted the claim; both refuse renewals, naming no leader, as a follower does.
+/**
+ * A stand-in replica mid-election: grants the claim when `grants` (the leader before), and refuses every
+ * renewal as a follower that knows no leader does, saying when it expects one when `retryAfterMs` is set.
+ */
+async function electing(name: string, grants: boolean, refusedAtMs: Array<{ replica: string; atMs: number }>, retryAfterMs: number | null): Promise<{ server: grpc.Server; endpoint: string }> {
+  const server = new grpc.Server();
+  server.addService(keyleaseProto().keylease.v1.Allocation.service, {
+    Claim: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => {
+      if (!grants) return done({ code: grpc.status.UNAVAILABLE, details: 'not the leader' });
+      done(null, { leaseId: 'lease-1', leaseTtlMs: 6000, genesisValidatorsRoot: `0x${'00'.repeat(32)}`, genesisForkVersion: '0x00000000', keys: [{ pubKey: `0x${'a1'.repeat(48)}`, keystoreJson: '{}', keystorePassword: 'pw', slashingProtection: '' }] });
+    },
+    RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, unknown>) => {
+      call.on('data', () => {
+        refusedAtMs.push({ replica: name, atMs: performance.now() });
+        const metadata = new grpc.Metadata();
+        metadata.set('keylease-not-applied', '1');
+        if (retryAfterMs !== null) metadata.set('keylease-retry-after-ms', String(retryAfterMs));
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'this replica is not the leader and knows of none yet: retry shortly', metadata });
+      });
+    },
+    Release: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => done(null, { quarantined: [] }),
+  });
+  return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve({ server, endpoint: `127.0.0.1:${port}` }))));
+}
+
+/** Runs a lease loop against two electing stand-ins until three renewals were refused; the ms between the first two. */
+async function pauseAfterLeaderlessRefusal(retryAfterMs: number | null): Promise<number> {
   const refusedAtMs: Array<{ replica: string; atMs: number }> = [];
-  const replica = (name: string, grants: boolean) => {
-    const server = new grpc.Server();
-    server.addService(keyleaseProto().keylease.v1.Allocation.service, {
-      Claim: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => {
-        if (!grants) return done({ code: grpc.status.UNAVAILABLE, details: 'not the leader' });
-        done(null, { leaseId: 'lease-1', leaseTtlMs: 6000, genesisValidatorsRoot: `0x${'00'.repeat(32)}`, genesisForkVersion: '0x00000000', keys: [{ pubKey: `0x${'a1'.repeat(48)}`, keystoreJson: '{}', keystorePassword: 'pw', slashingProtection: '' }] });
-      },
-      RenewStream: (call: grpc.ServerDuplexStream<RenewRequest__Output, unknown>) => {
-        call.on('data', () => {
-          refusedAtMs.push({ replica: name, atMs: performance.now() });
-          const metadata = new grpc.Metadata();
-          metadata.set('keylease-not-applied', '1');
-          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'this replica is not the leader and knows of none yet: retry shortly', metadata });
-        });
-      },
-      Release: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => done(null, { quarantined: [] }),
-    });
-    return new Promise<{ server: grpc.Server; endpoint: string }>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve({ server, endpoint: `127.0.0.1:${port}` }))),
-    );
-  };
-  const replicas = [await replica('first', true), await replica('second', false)];
+  const replicas = [await electing('first', true, refusedAtMs, retryAfterMs), await electing('second', false, refusedAtMs, retryAfterMs)];
   const client = new CoordinatorClient(replicas.map((r) => r.endpoint));
   const loop = new LeaseLoop({ podName: 'validator-0', pool: 'default', keyCount: 1, holder: new InMemoryValidator(), signingMode: 'signer', client, clock: systemClock, logger: silentLogger, fenceMarginMs: 0, requestTimeoutMs: 5000 });
   try {
@@ -78,14 +82,24 @@ test('a renewal refused by a replica that knows no leader (an election) is tried
     const [first, second] = refusedAtMs;
     assert.is(first!.replica, 'first');
     assert.is(second!.replica, 'second', 'then the next replica');
-    // The pause is the renewal backoff's first step, 250 ms, up to half sooner for jitter.
-    const pausedMs = second!.atMs - first!.atMs;
-    assert.ok(pausedMs >= 120, `the next replica was asked ${pausedMs.toFixed(0)} ms after a leaderless refusal: no pause`);
+    return second!.atMs - first!.atMs;
   } finally {
     await loop.stop();
     client.close();
     for (const r of replicas) r.server.forceShutdown();
   }
+}
+
+test('a renewal refused by a replica that knows no leader (an election) is tried at the next replica only after a pause', async () => {
+  // The pause is the renewal backoff's first step, 250 ms, up to half sooner for jitter.
+  const pausedMs = await pauseAfterLeaderlessRefusal(null);
+  assert.ok(pausedMs >= 120, `the next replica was asked ${pausedMs.toFixed(0)} ms after a leaderless refusal: no pause`);
+});
+
+test('a refusal that says when a leader is expected is followed by a pause at least that long (within a quarter of the time left)', async () => {
+  // The lease has 6 s; refused at its first renewal (2 s in), a quarter of what is left is ~1 s.
+  const pausedMs = await pauseAfterLeaderlessRefusal(700);
+  assert.ok(pausedMs >= 690 && pausedMs <= 1100, `the next replica was asked ${pausedMs.toFixed(0)} ms after a refusal that said 700 ms`);
 });
 
 /** A stand-in replica's renewal streams: how many were opened, and what each renewal carried and found. */

@@ -291,6 +291,12 @@ export class RaftReplicatedLog implements ReplicatedLog {
     return this.transport.agentEndpointOf(this.lead);
   }
 
+  /** Milliseconds until, as this replica sees it, a leader may next be known; null when it leads (see RaftNode.ticksUntilLeaderKnown). */
+  msUntilLeaderKnown(): number | null {
+    const ticks = this.node.ticksUntilLeaderKnown();
+    return ticks === null ? null : ticks * this.options.tickMs;
+  }
+
   /** Role, term and indices; with `withStateHash`, a digest of the applied state to compare replicas by. */
   status(withStateHash = false): { replicaId: NodeId; role: Role; lead: NodeId | null; term: number; commit: number; applied: number; leaderChanges: number; confState: ConfState; stateHash?: string } {
     const status = this.node.status();

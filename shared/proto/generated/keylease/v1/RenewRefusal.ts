@@ -8,6 +8,7 @@ export interface RenewRefusal {
   'notApplied'?: (boolean);
   'leaderEndpoint'?: (string);
   'leaderId'?: (string);
+  'retryAfterMs'?: (number);
 }
 
 export interface RenewRefusal__Output {
@@ -17,4 +18,5 @@ export interface RenewRefusal__Output {
   'notApplied': (boolean);
   'leaderEndpoint': (string);
   'leaderId': (string);
+  'retryAfterMs': (number);
 }
