@@ -102,6 +102,14 @@ export class CoordinatorClient {
    * round trips cost the agents and the replicas alike. A leader that hangs still leaves, at the second.
    */
   private namedLeaderPatience = 0;
+  /**
+   * Until when (performance.now()) a follower vouched for the leader it named: it said a leader would
+   * not be known sooner (it would not campaign before), so a timeout at that leader until then is the
+   * leader being slow, and asking the follower again would only earn the same answer. A fleet whose new
+   * leader answered late kept its one follower answering such refusals, and that follower's heartbeat
+   * acks were what the leader was waiting for to answer renewals at all.
+   */
+  private namedLeaderVouchedUntilMs = 0;
 
   /**
    * `credentials` are insecure by default; with TLS credentials, coordinators must present a certificate
@@ -156,6 +164,7 @@ export class CoordinatorClient {
       try {
         const answer = await this.streamTo(endpoint, this.readToken()).renew(request, Math.max(1, timeoutMs), sentAtMs, reuseSentAfterMs);
         this.namedLeaderPatience = 0;
+        this.namedLeaderVouchedUntilMs = 0;
         this.keepStreamsOpen(endpoint);
         const sent = answer.request;
         const answeredWatermarks: RenewWatermarks = {
@@ -293,19 +302,32 @@ export class CoordinatorClient {
     const refusal = error.metadata?.get(REFUSAL_CODE_TRAILER)[0];
     const leader = error.metadata?.get(LEADER_TRAILER)[0];
     const notApplied = error.metadata?.get(NOT_APPLIED_TRAILER)[0] !== undefined;
+    const retryAfterMs = Number(error.metadata?.get(RETRY_AFTER_TRAILER)[0] ?? NaN);
     if (leader !== undefined) {
       this.current = String(leader);
-      this.namedLeaderPatience = String(leader) === endpoint ? 0 : 1;
-    } else if (error.code === grpc.status.DEADLINE_EXCEEDED && this.current === endpoint && this.namedLeaderPatience > 0) this.namedLeaderPatience--;
-    // CANCELLED: the replica dropped the call (a server shut down hard cancels its streams).
-    else if ((error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED || error.code === grpc.status.CANCELLED) && this.current === endpoint) this.moveOn();
+      const other = String(leader) !== endpoint;
+      this.namedLeaderPatience = other ? 1 : 0;
+      this.namedLeaderVouchedUntilMs = other && Number.isFinite(retryAfterMs) ? performance.now() + retryAfterMs : 0;
+    } else if ((error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED || error.code === grpc.status.CANCELLED) && this.current === endpoint) {
+      // CANCELLED: the replica dropped the call (a server shut down hard cancels its streams). A timeout
+      // at a leader a follower named may be waited out there: the next attempt waits for what this one sent.
+      if (!(error.code === grpc.status.DEADLINE_EXCEEDED && this.patientWith())) this.moveOn();
+    }
     const leaderId = error.metadata?.get(LEADER_ID_TRAILER)[0];
-    const retryAfterMs = Number(error.metadata?.get(RETRY_AFTER_TRAILER)[0] ?? NaN);
     return withoutStack(() => new CoordinatorCallError(error.code, refusal === undefined ? null : String(refusal), error.details || error.message, notApplied, leaderId === undefined ? null : String(leaderId), Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null));
+  }
+
+  /** After a timeout at the leader a follower named: whether to stay (vouched for still, or the one extra attempt). */
+  private patientWith(): boolean {
+    if (performance.now() < this.namedLeaderVouchedUntilMs) return true;
+    if (this.namedLeaderPatience === 0) return false;
+    this.namedLeaderPatience--;
+    return true;
   }
 
   private moveOn(): void {
     this.namedLeaderPatience = 0;
+    this.namedLeaderVouchedUntilMs = 0;
     const at = this.rounds.indexOf(this.current);
     this.current = this.rounds[(at + 1) % this.rounds.length]!;
   }

@@ -64,6 +64,11 @@ const CLAIM_RETRY_JITTER = 0.5;
  */
 const RETRY_AFTER_JITTER = 0.1;
 const MAX_RETRY_AFTER_MS = 60_000;
+/**
+ * A renewal refused by a replica that expects a leader in N ms comes back after N to (1 + this)·N ms:
+ * the fleet's renewals that fell due without a leader reach the new one spread out, not in one burst.
+ */
+const LEADER_EXPECTED_SPREAD = 1;
 
 /**
  * The agent's life: claim, write the keys, renew every TTL/3, and fence (remove every key) when the
@@ -424,7 +429,7 @@ export class LeaseLoop {
           // before then, it and the other electing replica only spend on refusals the CPU the election needs.
           // Spread after that moment, so the fleet does not reach the new leader in one burst.
           const toldMs = error instanceof CoordinatorCallError && error.notApplied ? error.retryAfterMs : null;
-          const pauseMs = toldMs === null ? backoffMs : Math.max(backoffMs, toldMs * (1 + RENEW_RETRY_JITTER * Math.random()));
+          const pauseMs = toldMs === null ? backoffMs : Math.max(backoffMs, toldMs * (1 + LEADER_EXPECTED_SPREAD * Math.random()));
           await this.sleep(Math.min(pauseMs, leftMs / 4));
         }
       }

@@ -326,15 +326,16 @@ export class RaftNode {
   }
 
   /**
-   * Ticks until, as this node sees it, a leader may next be known: null when it leads. An election under
-   * way (it campaigns, or it voted in a term with no leader yet) ends within a round of messages; else a
-   * follower campaigns when its election timer fires, and a round after that a leader can be known. Told
-   * to agents refused here, so a fleet waits out an election instead of asking the electing replicas.
+   * Ticks until, as this node sees it, a leader may next be known: null when it leads. A follower
+   * campaigns when its election timer fires, and a round after that a leader can be known. An election
+   * under way (it campaigns, or it voted in a term with no leader yet) ends within a round if it
+   * succeeds, or an election timeout later if it does not; half a timeout is said. Told to agents refused
+   * here, so a fleet waits out an election instead of asking the electing replicas, whose CPU it needs.
    */
   ticksUntilLeaderKnown(): number | null {
     if (this.role === 'leader') return null;
     const electing = this.role !== 'follower' || (this.lead === null && this.vote !== null);
-    if (electing) return ELECTION_ROUND_TICKS;
+    if (electing) return Math.max(ELECTION_ROUND_TICKS, Math.ceil(this.opts.electionTicks / 2));
     const timeout = this.randomizedElectionTimeout + this.leaderTimeoutTicks() - this.opts.electionTicks;
     return Math.max(0, timeout - this.electionElapsed) + ELECTION_ROUND_TICKS;
   }

@@ -4,6 +4,9 @@
  * Driven by its parent over IPC (see fleet.ts): it reports what its pods see each second and, on
  * request, floods the leader with renewals of the leases it holds to find the rate the leader sustains.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { AllocationChannels } from '../../agent/allocation-channels.js';
 import { CoordinatorClient } from '../../agent/coordinator-client.js';
@@ -20,12 +23,15 @@ export interface AgentsConfig {
   readonly requestTimeoutMs: number;
   /** Pods this process starts a second, as a paced rollout would; 0 starts them all at once. */
   readonly startPerSecond: number;
+  /** With a `profile` command, the V8 CPU profile of this process is written here. */
+  readonly cpuProfileDir: string | null;
 }
 
 /** Parent → agents. */
 export type AgentsCommand =
   | { readonly type: 'phase'; readonly phase: 'steady' | 'failover' }
   | { readonly type: 'flood'; readonly seconds: number; readonly inFlight: number }
+  | { readonly type: 'profile'; readonly seconds: number }
   | { readonly type: 'stop' };
 
 /** Agents → parent. */
@@ -131,9 +137,25 @@ async function flood(seconds: number, inFlight: number): Promise<void> {
   send({ type: 'flooded', renewals, failures, latenciesMs });
 }
 
+/** Profiles this process for `seconds` (the window asked for, not the whole run, which a killed process never writes). */
+async function profile(seconds: number): Promise<void> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const { profile } = (await post('Profiler.stop')) as { profile: object };
+  session.disconnect();
+  const file = join(config!.cpuProfileDir!, `agents-${process.pid}.cpuprofile`);
+  await mkdir(config!.cpuProfileDir!, { recursive: true });
+  await writeFile(file, JSON.stringify(profile));
+}
+
 process.on('message', (command: AgentsCommand) => {
   if (command.type === 'phase') observer.phase = command.phase;
   else if (command.type === 'flood') void flood(command.seconds, command.inFlight);
+  else if (command.type === 'profile') void profile(command.seconds).catch((error: unknown) => console.error(`agent process ${process.pid}: profiling failed: ${(error as Error).message}`));
   else if (command.type === 'stop') {
     void (async () => {
       const results = await Promise.all(loops.map((l) => l.stop()));

@@ -12,7 +12,7 @@
  *   --cpu-hog  one busy process per core runs from the fleet's start to its end
  *   --replica-logs DIR  each replica's log lines are written to DIR/<replica>.log at the end
  *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
- *   --agent-cpu-prof-dir DIR  each agent process writes a V8 CPU profile into DIR when it stops; the SIGKILL's time is printed on the profiles' clock
+ *   --agent-cpu-prof-dir DIR  each agent process profiles the 10 s from the leader's SIGKILL and writes the V8 CPU profile into DIR (with --no-failover, 10 s of the steady phase)
  *   --no-failover  the leader is not killed (so that it stops normally, and writes its profile)
  *   --heap-snapshot-dir DIR  every replica writes a V8 heap snapshot into DIR once the fleet holds its keys
  *   --replica-node-options "OPTS"  node options for every replica (V8 heap sizes, say: --max-old-space-size=384)
@@ -56,6 +56,8 @@ const cpuProfDir = cpuProfAt === -1 ? null : process.argv[cpuProfAt + 1]!;
 const agentCpuProfAt = process.argv.indexOf('--agent-cpu-prof-dir');
 const agentCpuProfDir = agentCpuProfAt === -1 ? null : process.argv[agentCpuProfAt + 1]!;
 const failover = !process.argv.includes('--no-failover');
+/** How long the agents' processes are profiled with --agent-cpu-prof-dir. */
+const AGENT_PROFILE_SECONDS = 10;
 const heapSnapshotAt = process.argv.indexOf('--heap-snapshot-dir');
 const heapSnapshotDir = heapSnapshotAt === -1 ? null : process.argv[heapSnapshotAt + 1]!;
 const nodeOptionsAt = process.argv.indexOf('--replica-node-options');
@@ -103,11 +105,11 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The replica's V8 heap in use and its memory outside the heap (buffers), in MB, from its /metrics; null if it does not answer. */
-async function heapMb(httpBase: string): Promise<{ heap: number; external: number } | null> {
+async function heapMb(httpBase: string): Promise<{ heap: number; heapCommitted: number; external: number } | null> {
   const text = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => null);
   if (text === null) return null;
   const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-  return { heap: gauge('keylease_process_nodejs_heap_size_used_bytes'), external: gauge('keylease_process_nodejs_external_memory_bytes') };
+  return { heap: gauge('keylease_process_nodejs_heap_size_used_bytes'), heapCommitted: gauge('keylease_process_nodejs_heap_size_total_bytes'), external: gauge('keylease_process_nodejs_external_memory_bytes') };
 }
 
 /**
@@ -210,7 +212,7 @@ try {
   }, 250);
   const rssLine = async (label: string, leaderId: string) => {
     const heaps = await Promise.all(cluster.replicas.map((r) => (replicaRss(r.id) ? heapMb(r.httpBase) : Promise.resolve(null))));
-    console.log(`  RSS ${label}: ${cluster.replicas.map((r, i) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB${heaps[i] ? ` (heap ${heaps[i]!.heap.toFixed(0)}, external ${heaps[i]!.external.toFixed(0)})` : ''}`).join(', ')} (load ${load()})`);
+    console.log(`  RSS ${label}: ${cluster.replicas.map((r, i) => `${r.id}${r.id === leaderId ? ' (leader)' : ''} ${replicaRss(r.id)?.now.toFixed(0) ?? 'gone'} MB${heaps[i] ? ` (heap ${heaps[i]!.heap.toFixed(0)} used of ${heaps[i]!.heapCommitted.toFixed(0)}, external ${heaps[i]!.external.toFixed(0)})` : ''}`).join(', ')} (load ${load()})`);
   };
   await rssLine('before any key', leader);
   // Terms and leaders each replica saw: a fleet that keeps its leader stays in the term it started in.
@@ -250,8 +252,8 @@ try {
   const floods: Array<Array<Extract<AgentsReport, { type: 'flooded' }>>> = [];
   for (let p = 0; p < agentProcs; p++) {
     const first = p * perProc;
-    const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000, startPerSecond: startPerSecond / agentProcs };
-    const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx', ...(agentCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', agentCpuProfDir] : [])], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const config: AgentsConfig = { endpoints, firstPod: first, pods: Math.min(perProc, pods - first), keysPerPod, requestTimeoutMs: 20_000, startPerSecond: startPerSecond / agentProcs, cpuProfileDir: agentCpuProfDir };
+    const child = fork(fileURLToPath(new URL('./fleet-agents.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KEYLEASE_BENCH_AGENTS: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     if (agentNice > 0) setPriority(child.pid!, agentNice);
     agents.push(child);
     holding.set(child, 0);
@@ -300,6 +302,7 @@ try {
   let counted = await renewalsAnswered(cluster.spec(leader).httpBase);
   let countedAt = performance.now();
   let cpuAt = cpuSeconds(leaderPid);
+  if (agentCpuProfDir && !failover) broadcast({ type: 'profile', seconds: AGENT_PROFILE_SECONDS });
   await sleep(holdSeconds * 1000);
   const steady = answeredSince(counted, await renewalsAnswered(cluster.spec(leader).httpBase));
   const steadyAnswered = steady.ok;
@@ -341,6 +344,7 @@ try {
     const outcomesBefore = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
     const killedAt = performance.now();
     if (cpuProfDir || agentCpuProfDir) console.log(`  SIGKILL at ${monotonicUs()} µs on the CPU profiles' clock`);
+    if (agentCpuProfDir) broadcast({ type: 'profile', seconds: AGENT_PROFILE_SECONDS });
     await cluster.processes.get(leader)!.kill('SIGKILL');
     next = await cluster.leader(survivors, 30_000);
     const failoverSeconds = seconds(killedAt);
@@ -383,8 +387,6 @@ try {
   console.log(`  every pod released in ${seconds(stopping)} s (${released} of ${pods} handed back)`);
 } finally {
   if (rssTimer) clearInterval(rssTimer);
-  // An agent process writes its profile as it exits, after it reported stopping.
-  if (agentCpuProfDir) await Promise.race([Promise.all(agents.map((a) => (a.exitCode === null ? new Promise((resolve) => a.once('exit', resolve)) : null))), sleep(30_000)]);
   for (const child of [...agents, ...hogs]) if (child.exitCode === null) child.kill('SIGKILL');
   // A profile is written only by a replica that stops normally.
   if (cpuProfDir) await Promise.race([Promise.all([...cluster.processes.values()].map((p) => p.kill('SIGTERM'))), sleep(30_000)]);

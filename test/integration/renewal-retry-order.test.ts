@@ -114,9 +114,10 @@ interface StandInStreams {
 /**
  * A stand-in replica whose RenewStream refuses every renewal as a follower that names `leader` does: as a
  * message when the stream asked for in-band refusals (the stream stays open), else as the stream's status.
- * With `leader` null it never answers (a leader too busy to).
+ * With `leader` null it never answers (a leader too busy to). `retryAfterMs`: when the stand-in says a
+ * leader could next be known (0: it does not say).
  */
-async function standIn(leader: () => { endpoint: string; id: string } | null): Promise<StandInStreams> {
+async function standIn(leader: () => { endpoint: string; id: string } | null, retryAfterMs = 0): Promise<StandInStreams> {
   const server = new grpc.Server();
   const replica = { server, endpoint: '', opened: 0, inBandAsked: [] as boolean[], renewals: 0 };
   server.addService(keyleaseProto().keylease.v1.Allocation.service, {
@@ -129,12 +130,13 @@ async function standIn(leader: () => { endpoint: string; id: string } | null): P
         const named = leader();
         if (!named) return;
         const details = `this replica is not the leader; replica ${named.id} leads and takes agent calls at ${named.endpoint}`;
-        if (inBand) call.write({ sequence: request.sequence, refusal: { status: grpc.status.UNAVAILABLE, refusalCode: '', message: details, notApplied: true, leaderEndpoint: named.endpoint, leaderId: named.id } });
+        if (inBand) call.write({ sequence: request.sequence, refusal: { status: grpc.status.UNAVAILABLE, refusalCode: '', message: details, notApplied: true, leaderEndpoint: named.endpoint, leaderId: named.id, retryAfterMs } });
         else {
           const metadata = new grpc.Metadata();
           metadata.set('keylease-not-applied', '1');
           metadata.set('keylease-leader', named.endpoint);
           metadata.set('keylease-leader-id', named.id);
+          if (retryAfterMs > 0) metadata.set('keylease-retry-after-ms', String(retryAfterMs));
           call.emit('error', { code: grpc.status.UNAVAILABLE, details, metadata });
         }
       });
@@ -167,6 +169,35 @@ test("a follower's refusals come back on one stream that stays open; the leader 
     assert.is(follower.renewals, 2);
     assert.is(follower.opened, 1, 'both refusals came on one stream');
     assert.equal(follower.inBandAsked, [true], 'which asked for refusals as messages');
+  } finally {
+    client.close();
+    for (const r of [leader, follower]) r.server.forceShutdown();
+  }
+});
+
+test('a leader a follower vouched for (it would not campaign for so long) is waited for through timeouts until then, not left for the follower', async () => {
+  const VOUCHED_MS = 1000;
+  const leader = await standIn(() => null);
+  const follower = await standIn(() => ({ endpoint: leader.endpoint, id: 'r-leader' }), VOUCHED_MS);
+  const client = new CoordinatorClient([follower.endpoint, leader.endpoint]);
+  const renew = () => callRefusal(client.renew('validator-0', 'lease-1', 200, {}, performance.now(), 0));
+  try {
+    await renew();
+    const vouchedAt = performance.now();
+    assert.is(client.endpoint, leader.endpoint, 'the follower named the leader');
+    for (let timeouts = 1; performance.now() - vouchedAt < VOUCHED_MS - 250; timeouts++) {
+      assert.is((await renew()).status, grpc.status.DEADLINE_EXCEEDED);
+      assert.is(client.endpoint, leader.endpoint, `timeout ${timeouts}, ${Math.round(performance.now() - vouchedAt)} ms after the follower vouched: still at the leader`);
+    }
+    let movedOnAfterMs = 0;
+    for (let attempt = 0; attempt < 5 && client.endpoint === leader.endpoint; attempt++) {
+      await renew();
+      movedOnAfterMs = performance.now() - vouchedAt;
+    }
+    assert.is(client.endpoint, follower.endpoint, 'once the vouching ran out (and one more timeout), the agent asks the follower again');
+    assert.ok(movedOnAfterMs >= VOUCHED_MS, `moved on ${Math.round(movedOnAfterMs)} ms after the follower vouched`);
+    assert.is(follower.renewals, 1, 'the follower was not asked meanwhile');
+    assert.is(leader.renewals, 1, 'every attempt at the leader waited for the one renewal sent');
   } finally {
     client.close();
     for (const r of [leader, follower]) r.server.forceShutdown();
