@@ -140,6 +140,25 @@ async function renewalOutcomes(httpBase: string): Promise<Map<string, number>> {
   return outcomes;
 }
 
+/** The replica's histogram of renewals it answered OK (its own time on each, from reading to answering): count per bucket bound, cumulative. */
+async function renewalBuckets(httpBase: string): Promise<Map<string, number>> {
+  const buckets = new Map<string, number>();
+  const text = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text()).catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('keylease_request_duration_seconds_bucket{') || !line.includes('operation="renew"') || !line.includes('outcome="ok"')) continue;
+    const bound = /le="([^"]*)"/.exec(line)?.[1] ?? '?';
+    buckets.set(bound, Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return buckets;
+}
+
+/** The bucket bound under which `share` of the renewals between two readings fall (what the histogram can tell of a percentile). */
+function bucketPercentile(before: Map<string, number>, after: Map<string, number>, share: number): string {
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  for (const [bound, count] of after) if (count - (before.get(bound) ?? 0) >= share * total) return bound === '+Inf' ? 'over the largest bucket' : `≤ ${Number(bound) * 1000} ms`;
+  return '?';
+}
+
 /** The difference of two readings, as the bench prints it. */
 function answeredSince(before: { ok: number; quorumConfirmed: number }, after: { ok: number; quorumConfirmed: number }): { ok: number; quorumConfirmed: number } {
   return { ok: after.ok - before.ok, quorumConfirmed: after.quorumConfirmed - before.quorumConfirmed };
@@ -155,7 +174,9 @@ const cluster = await TestCluster.create(dir.path, secrets, ['r1', 'r2', 'r3'], 
   '--tick-ms', '100', '--lease-ttl-ms', String(ttlMs), '--cooling-ms', '0', '--max-keys-per-claim', String(keysPerPod), '--pool-max-keys', String(keys), '--log-level', 'info',
 ]);
 if (replicasFrom === 'built') cluster.entry = builtCliEntry((line) => console.log(`  ${line}`));
-console.log(`  replicas run ${replicasFrom === 'built' ? `the built CLI (${cluster.entry.join(' ')})` : 'the TypeScript through tsx'}${replicaNodeOptions.length > 0 ? ` with node options ${replicaNodeOptions.join(' ')}` : ''}`);
+console.log(`  replicas run ${replicasFrom === 'built' ? `the built CLI (${cluster.entry.join(' ')})` : 'the TypeScript through tsx'}${replicaNodeOptions.length > 0 ? ` with node options ${replicaNodeOptions.join(' ')}` : ''}, with MALLOC_ARENA_MAX=2 as the StatefulSet sets`);
+// As the StatefulSet runs them (k8s/base/coordinator/statefulset.yaml): glibc keeps freed pages per malloc arena.
+cluster.env = { MALLOC_ARENA_MAX: '2' };
 cluster.nodeArgs = [
   ...replicaNodeOptions,
   ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
@@ -342,6 +363,7 @@ try {
     await sleep(200);
     const survivors = cluster.replicas.map((r) => r.id).filter((id) => id !== leader);
     const outcomesBefore = await Promise.all(survivors.map((id) => renewalOutcomes(cluster.spec(id).httpBase)));
+    const bucketsBefore = await Promise.all(survivors.map((id) => renewalBuckets(cluster.spec(id).httpBase)));
     const killedAt = performance.now();
     if (cpuProfDir || agentCpuProfDir) console.log(`  SIGKILL at ${monotonicUs()} µs on the CPU profiles' clock`);
     if (agentCpuProfDir) broadcast({ type: 'profile', seconds: AGENT_PROFILE_SECONDS });
@@ -364,6 +386,11 @@ try {
     const answered = survivors.map((id, i) => `${id}${id === next ? ' (new leader)' : ''} ${[...outcomesAfter[i]!].map(([outcome, n]) => [outcome, n - (outcomesBefore[i]!.get(outcome) ?? 0)] as const).filter(([, n]) => n > 0).map(([outcome, n]) => `${outcome} ${n}`).join(', ') || 'none'}`);
     const confirmedByQuorum = (await renewalsAnswered(cluster.spec(next).httpBase).catch(() => null))?.quorumConfirmed ?? NaN;
     console.log(`  renewals answered across the failover, by outcome: ${answered.join('; ')}; the new leader had ${confirmedByQuorum} wait for a quorum round`);
+    // The new leader's own time on each renewal, from reading it to answering: what the agents saw less
+    // the time in sockets and in their own (and the leader's) queued event loops.
+    const bucketsAfter = await renewalBuckets(cluster.spec(next).httpBase);
+    const leaderBefore = bucketsBefore[survivors.indexOf(next)]!;
+    console.log(`  the new leader's own time per renewal answered OK across the failover (its histogram): p50 ${bucketPercentile(leaderBefore, bucketsAfter, 0.5)}, p99 ${bucketPercentile(leaderBefore, bucketsAfter, 0.99)}`);
     await rssLine('after the failover', next);
     await leadershipLine('after the failover');
     await sleep(1500);

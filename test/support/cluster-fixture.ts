@@ -40,6 +40,9 @@ export class TestCluster {
   /** The node arguments that start the CLI: its TypeScript through tsx, or the built one (builtCliEntry). */
   entry: readonly string[] = TSX_ENTRY;
 
+  /** Environment variables every replica started from now on gets beside this process's own. */
+  env: NodeJS.ProcessEnv = {};
+
   private constructor(
     readonly replicas: readonly ReplicaSpec[],
     private readonly secrets: { kekFile: string; mnemonicFile: string },
@@ -88,7 +91,7 @@ export class TestCluster {
       ...(options.join ? ['--join'] : []),
       ...this.extra,
       ...(options.extra ?? []),
-    ], {}, [...this.nodeArgs, ...this.entry]);
+    ], this.env, [...this.nodeArgs, ...this.entry]);
     this.processes.set(id, proc);
     await proc.waitForMessage('coordinator ready', 30_000);
     return proc;
