@@ -2,7 +2,7 @@
  * One process of the fleet bench's agents: many pods' lease loops (the agent's own code) sharing one
  * coordinator client, so that ten thousand pods fit on one machine beside the coordinators they load.
  * Driven by its parent over IPC (see fleet.ts): it reports what its pods see each second and, on
- * request, floods the leader with renewals of the leases it holds to find the rate the leader sustains.
+ * request, floods the leader with renewals of the leases it holds (renewal-flood.ts) to find the rate the leader sustains.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -14,6 +14,7 @@ import { LeaseLoop } from '../../agent/lease-loop.js';
 import { systemClock } from '../../shared/clock/clock.js';
 import { createLogger } from '../../shared/log/logger.js';
 import { FleetObserver, InMemoryValidator } from '../support/fleet.js';
+import { floodRenewals, type FloodResult } from './renewal-flood.js';
 
 export interface AgentsConfig {
   readonly endpoints: readonly string[];
@@ -30,14 +31,14 @@ export interface AgentsConfig {
 /** Parent → agents. */
 export type AgentsCommand =
   | { readonly type: 'phase'; readonly phase: 'steady' | 'failover' }
-  | { readonly type: 'flood'; readonly seconds: number; readonly inFlight: number }
+  | { readonly type: 'flood'; readonly leaderEndpoint: string; readonly seconds: number; readonly inFlight: number; readonly streams: number }
   | { readonly type: 'profile'; readonly seconds: number }
   | { readonly type: 'stop' };
 
 /** Agents → parent. */
 export type AgentsReport =
   | { readonly type: 'tick'; readonly holding: number; readonly renewMs: { steady: number[]; failover: number[] }; readonly failed: { steady: number; failover: number }; readonly fences: readonly string[]; readonly problems: Record<string, number>; readonly loop: { readonly utilization: number; readonly delayMaxMs: number; readonly cpuShare: number } }
-  | { readonly type: 'flooded'; readonly renewals: number; readonly failures: number; readonly latenciesMs: number[] }
+  | ({ readonly type: 'flooded' } & FloodResult)
   | { readonly type: 'stopped'; readonly handedBack: number };
 
 // tsx turns on source-mapped stacks; an agent in a pod runs the built JavaScript without them. Left on,
@@ -111,30 +112,11 @@ const ticker = setInterval(() => {
   for (const key of Object.keys(problems)) delete problems[key];
 }, 1000);
 
-/** Renews held leases back to back, `inFlight` at a time, for `seconds`: extra renewals, harmless to the leases. */
-async function flood(seconds: number, inFlight: number): Promise<void> {
-  const held = loops.map((l, i) => ({ podName: `validator-${config!.firstPod + i}`, leaseId: l.leaseId, client: clients[i]! })).filter((l): l is { podName: string; leaseId: string; client: CoordinatorClient } => l.leaseId !== null);
-  let renewals = 0;
-  let failures = 0;
-  const latenciesMs: number[] = [];
-  const until = performance.now() + seconds * 1000;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < until && held.length > 0) {
-        const lease = held[next++ % held.length]!;
-        const sent = performance.now();
-        try {
-          await lease.client.renew(lease.podName, lease.leaseId, config!.requestTimeoutMs);
-          renewals++;
-          latenciesMs.push(performance.now() - sent);
-        } catch {
-          failures++;
-        }
-      }
-    }),
-  );
-  send({ type: 'flooded', renewals, failures, latenciesMs });
+/** Renews held leases back to back at the leader, `inFlight` at a time over `streams` streams, for `seconds`: extra renewals, harmless to the leases. */
+async function flood(leaderEndpoint: string, seconds: number, inFlight: number, streams: number): Promise<void> {
+  const held = loops.flatMap((loop, i) => (loop.leaseId === null ? [] : [{ podName: `validator-${config!.firstPod + i}`, leaseId: loop.leaseId }]));
+  const result = await floodRenewals(leaderEndpoint, held, seconds, inFlight, streams);
+  send({ type: 'flooded', ...result });
 }
 
 /** Profiles this process for `seconds` (the window asked for, not the whole run, which a killed process never writes). */
@@ -154,7 +136,7 @@ async function profile(seconds: number): Promise<void> {
 
 process.on('message', (command: AgentsCommand) => {
   if (command.type === 'phase') observer.phase = command.phase;
-  else if (command.type === 'flood') void flood(command.seconds, command.inFlight);
+  else if (command.type === 'flood') void flood(command.leaderEndpoint, command.seconds, command.inFlight, command.streams);
   else if (command.type === 'profile') void profile(command.seconds).catch((error: unknown) => console.error(`agent process ${process.pid}: profiling failed: ${(error as Error).message}`));
   else if (command.type === 'stop') {
     void (async () => {

@@ -8,7 +8,7 @@
  * The pool is seeded by importing pre-made keystores with a one-iteration KDF (fleet-keys.ts, cached
  * under ~/.cache/keylease-bench): key derivation is not measured here (npm run bench:derivation is).
  *
- * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --agent-procs N --claim-timeout-s S --start-per-s N --cpu-hog]
+ * Usage: npm run bench:fleet [-- --pods N --keys K --ttl-ms MS --hold-s S --flood-s S --flood-in-flight N --flood-streams N --agent-procs N --claim-timeout-s S --start-per-s N --cpu-hog]
  *   --cpu-hog  one busy process per core runs from the fleet's start to its end
  *   --replica-logs DIR  each replica's log lines are written to DIR/<replica>.log at the end
  *   --cpu-prof-dir DIR  each replica writes a V8 CPU profile into DIR when it stops (summariseCpuProfile in cpu-profile-summary.ts reads one)
@@ -42,6 +42,8 @@ const ttlMs = benchNumber('ttl-ms', 10_000);
 const holdSeconds = benchNumber('hold-s', 20);
 const floodSeconds = benchNumber('flood-s', 10);
 const floodInFlight = benchNumber('flood-in-flight', 64);
+/** Streams each agent process floods over: by default one per renewal in flight, each carrying one at a time as an agent's does. */
+const floodStreams = benchNumber('flood-streams', floodInFlight);
 const agentProcs = benchNumber('agent-procs', Math.max(1, Math.ceil(pods / 2500)));
 const claimTimeoutSeconds = benchNumber('claim-timeout-s', 1800);
 /** Pods started a second across the fleet (a paced rollout); 0 starts every pod at once. */
@@ -332,13 +334,13 @@ try {
   console.log(`  steady ${holdSeconds} s: the leader answered ${(steadyAnswered / steadyWindow).toFixed(0)} renewals/s by its metrics, the agents saw ${(renewMs.steady.length / steadyWindow).toFixed(0)}/s succeed (the fleet's pace: ~${(pods / (ttlMs / 3000)).toFixed(0)}/s); leader CPU ${(100 * steadyCpu / steadyWindow).toFixed(0)} % of a core, ${((1e6 * steadyCpu) / Math.max(1, steadyAnswered)).toFixed(0)} µs per renewal; ${steady.quorumConfirmed} renewals waited for a quorum round, the leader lease having lapsed (load ${load()})`);
 
   console.log(`  the agents' event loops in the steady phase (busy share / longest delay / cores used by all agents): ${agentLoopLine(countedAt, performance.now())}`);
-  // Flood: every agent process renews its leases back to back, on top of the fleet's pace.
+  // Flood: every agent process renews its leases back to back at the leader (renewal-flood.ts), on top of the fleet's pace.
   if (floodSeconds > 0) {
     floods.push([]);
     counted = await renewalsAnswered(cluster.spec(leader).httpBase);
     countedAt = performance.now();
     cpuAt = cpuSeconds(leaderPid);
-    broadcast({ type: 'flood', seconds: floodSeconds, inFlight: floodInFlight });
+    broadcast({ type: 'flood', leaderEndpoint: cluster.spec(leader).grpcEndpoint, seconds: floodSeconds, inFlight: floodInFlight, streams: floodStreams });
     await waitUntil(() => floods.at(-1)!.length === agents.length, (floodSeconds + 60) * 1000, 'the flood to end');
     const flooded = answeredSince(counted, await renewalsAnswered(cluster.spec(leader).httpBase));
     const floodAnswered = flooded.ok;
@@ -349,8 +351,11 @@ try {
     const flood = floods.at(-1)!;
     const latencies = flood.flatMap((f) => f.latenciesMs);
     const floodSeen = flood.reduce((n, f) => n + f.renewals, 0) / floodSeconds;
-    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed; ${flooded.quorumConfirmed} waited for a quorum round (load ${load()})`);
+    console.log(`  flood ${floodSeconds} s, ${floodInFlight} in flight on ${Math.min(floodStreams, floodInFlight)} streams × ${agents.length} processes: the leader answered ${floodRate.toFixed(0)} renewals/s by its metrics, ${floodSeen.toFixed(0)}/s flooded ones the agents saw succeed (plus the fleet's own); ${flood.reduce((n, f) => n + f.failures, 0)} failed; ${flooded.quorumConfirmed} waited for a quorum round (load ${load()})`);
     row('flooded renewals', latencies);
+    const floodProblems = new Map<string, number>();
+    for (const f of flood) for (const [problem, count] of Object.entries(f.problems)) floodProblems.set(problem, (floodProblems.get(problem) ?? 0) + count);
+    for (const [problem, count] of [...floodProblems].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`    flood: ${count} × ${problem}`);
   }
   await rssLine('after the steady phase and flood', leader);
   await leadershipLine('before the failover');

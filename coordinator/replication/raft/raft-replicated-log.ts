@@ -521,7 +521,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   /** The transport's word on a peer's connection (see RaftNode.peerConnection). */
   private peerConnection(peer: NodeId, connected: boolean): void {
-    this.options.logger.debug(connected ? 'Raft peer connected' : 'Raft peer disconnected', { peer });
+    this.options.logger.info(connected ? 'Raft peer connected' : 'Raft peer disconnected', { peer });
     this.node.peerConnection(peer, connected);
   }
 
@@ -704,6 +704,10 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private setRole(softState: SoftState): void {
     const wasLeader = this.isLeader();
+    // Elections are rare and their course is what an operator reads after a slow failover (etcd logs it too).
+    if (softState.role !== this.role && softState.role !== 'leader' && this.role !== 'leader') {
+      this.options.logger.info('raft role changed', { from: this.role, to: softState.role, term: this.node.status().term, lead: softState.lead });
+    }
     this.role = softState.role;
     this.lead = softState.lead;
     this.leaderChanges.observe(softState.lead);
