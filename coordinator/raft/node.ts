@@ -205,6 +205,11 @@ export class RaftNode {
     else this.connectedPeers.delete(peer);
   }
 
+  /** Not a leader, and no leader to hear from: none known, or the transport reports its connection down. */
+  leaderUnreachable(): boolean {
+    return this.role !== 'leader' && (this.lead === null || !this.connectedPeers.has(this.lead));
+  }
+
   step(m: Message): void {
     if (m.to !== this.id) return;
     if (m.term > this.term) {
@@ -571,6 +576,18 @@ export class RaftNode {
 
   private handleVoteRequest(m: VoteMessage): void {
     const responseType = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
+    if (m.type === 'preVote' && this.role === 'preCandidate' && m.term === this.term + 1 && !m.transfer) {
+      // Two pre-candidates asking each other at once would both pass and split the real vote, and the
+      // next try could split again: followers of a dead leader starved of CPU alike time out together.
+      // One gives way, the same one on both sides: the less up-to-date log, or with the same log, the
+      // larger id. It grants and follows; the other refuses and goes on to win. Pre-votes bind nothing,
+      // so this decides only who campaigns first.
+      if (this.outranks(m)) {
+        this.send({ type: responseType, from: this.id, to: m.from, term: this.term, reject: true });
+        return;
+      }
+      this.becomeFollower(this.term, null);
+    }
     const canVote =
       this.vote === m.from ||
       // Not voted yet, and no leader known in this term (a follower of a live leader does not help replace it).
@@ -586,6 +603,15 @@ export class RaftNode {
     } else {
       this.send({ type: responseType, from: this.id, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  /** Whether this node's claim to campaign beats `m`'s sender's: a more up-to-date log, or the same log and the smaller id. */
+  private outranks(m: VoteMessage): boolean {
+    const lastTerm = this.log.lastTerm();
+    const lastIndex = this.log.lastIndex();
+    if (lastTerm !== m.lastTerm) return lastTerm > m.lastTerm;
+    if (lastIndex !== m.lastIndex) return lastIndex > m.lastIndex;
+    return this.id < m.from;
   }
 
   private handleVoteResponse(m: VoteResponseMessage): void {

@@ -106,4 +106,14 @@ test('a message whose sender differs from its envelope is dropped; the rest of t
   });
 });
 
+test('keepConnected connects to a peer before there is anything to send, and delivers nothing', async () => {
+  await withPair(async ({ a, b, atB }) => {
+    assert.is(a.channelReady('b'), false, 'nothing sent, nothing dialled');
+    a.keepConnected('b');
+    await eventually(async () => (a.channelReady('b') ? true : undefined), 10_000, 'a connected to b');
+    assert.equal(atB, [], 'an idle stream carries no message');
+    assert.is(b.channelReady('a'), false, 'b dialled nobody');
+  });
+});
+
 test.run();

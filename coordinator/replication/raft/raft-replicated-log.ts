@@ -11,6 +11,7 @@ import type { ReloadingTls } from '../../../shared/tls/reloading-tls.js';
 import { RaftStorage } from './raft-storage.js';
 import { Listeners } from '../listeners.js';
 import { LeaderChangeCounter } from './leader-changes.js';
+import { ticksDue } from './election-clock.js';
 
 /**
  * A snapshot is also taken once the entries since the last hold this many characters, whatever their
@@ -35,7 +36,8 @@ const STALLED_LEADER_TIMEOUTS = 3;
 /**
  * A leader answers renewals from memory for this share of (electionTicks − 1) ticks after it sent a
  * heartbeat round that a quorum answered. A follower's first tick may come at once after the heartbeat,
- * and its ticks come no closer than 0.9 of a tick (tickIfDue), so it cannot campaign sooner than
+ * and its ticks come no closer than 0.9 of a tick (tickIfDue; a timer that stands for several ticks,
+ * ticksDue, stands for no more than the time since the heartbeat was read), so it cannot campaign sooner than
  * 0.9·(electionTicks − 1) ticks after; 0.8 leaves a tenth of that for clocks running at other rates.
  */
 const LEADER_LEASE_SHARE = 0.8;
@@ -138,6 +140,8 @@ export class RaftReplicatedLog implements ReplicatedLog {
   /** When the last Raft tick ran, and the last tick or heartbeat tick (performance.now()). */
   private lastTickAt = performance.now();
   private lastHeartbeatAt = performance.now();
+  /** When a peer's message was last stepped (performance.now()): the election clock counts no time before it as silence. */
+  private lastStepAt = performance.now();
   private draining: Promise<void> | null = null;
   /** A snapshot being written out in the background (compaction), and one written and waiting to be switched to. */
   private snapshotting: Promise<void> | null = null;
@@ -531,13 +535,17 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const gapMs = now - this.lastTickAt;
     // A stall this long would have cost the leadership if peers' connections did not show it alive.
     if (gapMs > this.options.electionTicks * this.options.tickMs) this.options.logger.info('Raft timer late: the event loop was blocked', { gapMs: Math.round(gapMs), role: this.role });
+    const ticks = ticksDue({ msSinceTick: gapMs, msSinceMessage: now - this.lastStepAt, tickMs: this.options.tickMs, electionTicks: this.options.electionTicks, leaderUnreachable: this.node.leaderUnreachable() });
     this.lastTickAt = now;
     this.lastHeartbeatAt = now;
-    this.tick();
+    // Time before a campaign started is not counted again towards the next one.
+    const role = this.node.status().role;
+    for (let i = 0; i < ticks && this.node.status().role === role; i++) this.tick();
   }
 
   private tick(): void {
     if (this.closed || this.failure) return;
+    for (const peer of this.node.confState().voters) this.transport.keepConnected(peer);
     this.noteHeartbeats(() => this.node.tick());
     this.expireProposals();
     this.kick();
@@ -545,6 +553,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private step(message: Message): void {
     if (this.closed || this.failure) return;
+    this.lastStepAt = performance.now();
     this.keepTime();
     if (message.type === 'appendResponse' && !message.reject) {
       this.acknowledged.set(message.from, Math.max(this.acknowledged.get(message.from) ?? 0, message.index));
