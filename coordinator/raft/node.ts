@@ -128,6 +128,8 @@ export class RaftNode {
   private leadTransferee: NodeId | null = null;
   /** Peers whose connection the transport reports up (peerConnection). */
   private readonly connectedPeers = new Set<NodeId>();
+  /** Peers whose connection the transport reported closed, and not up again since. */
+  private readonly closedPeers = new Set<NodeId>();
   private readonly readOnly = new ReadOnlyQueue();
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingTermCommit: string[] = [];
@@ -201,8 +203,13 @@ export class RaftNode {
    * follower waits stalledLeaderTicks for a silent leader whose connection is up, electionTicks otherwise.
    */
   peerConnection(peer: NodeId, connected: boolean): void {
-    if (connected) this.connectedPeers.add(peer);
-    else this.connectedPeers.delete(peer);
+    if (connected) {
+      this.connectedPeers.add(peer);
+      this.closedPeers.delete(peer);
+    } else {
+      this.connectedPeers.delete(peer);
+      this.closedPeers.add(peer);
+    }
   }
 
   /** Not a leader, and no leader to hear from: none known, or the transport reports its connection down. */
@@ -341,7 +348,7 @@ export class RaftNode {
     if (this.role === 'leader') return null;
     const electing = this.role !== 'follower' || (this.lead === null && this.vote !== null);
     if (electing) return Math.max(ELECTION_ROUND_TICKS, Math.ceil(this.opts.electionTicks / 2));
-    const timeout = this.randomizedElectionTimeout + this.leaderTimeoutTicks() - this.opts.electionTicks;
+    const timeout = this.electionTimeoutTicks();
     return Math.max(0, timeout - this.electionElapsed) + ELECTION_ROUND_TICKS;
   }
 
@@ -508,7 +515,7 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    const timeout = this.randomizedElectionTimeout + this.leaderTimeoutTicks() - this.opts.electionTicks;
+    const timeout = this.electionTimeoutTicks();
     if (this.promotable() && this.electionElapsed >= timeout) {
       this.electionElapsed = 0;
       this.campaign(this.opts.preVote ? 'preElection' : 'election', false);
@@ -531,6 +538,19 @@ export class RaftNode {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
     }
+  }
+
+  /**
+   * Ticks of silence after which this node campaigns: its randomised timeout, longer for a silent leader
+   * whose connection is up (a stall). For a leader whose connection closed (its process died, most
+   * likely) only a quarter of the randomised spread is kept: the followers no longer need the whole of it
+   * to campaign one at a time, since two pre-candidates that ask each other at once settle who goes first
+   * (handleVoteRequest). It never goes below electionTicks, which the leader lease counts on.
+   */
+  private electionTimeoutTicks(): number {
+    const spread = this.randomizedElectionTimeout - this.opts.electionTicks;
+    const leaderGone = this.lead !== null && this.lead !== this.id && this.closedPeers.has(this.lead);
+    return this.leaderTimeoutTicks() + (leaderGone ? Math.floor(spread / 4) : spread);
   }
 
   /** Ticks of silence after which this node stops counting on the leader it knows (see stalledLeaderTicks). */

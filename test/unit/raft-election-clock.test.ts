@@ -58,4 +58,30 @@ test('of two pre-candidates, the one with the more up-to-date log wins though it
   assert.equal(lab.leaders(), ['n3']);
 });
 
+test("a follower whose leader's connection closed keeps a quarter of the randomised spread; otherwise the whole of it", () => {
+  const ticksToCampaign = (prefix: string, closed: boolean) => {
+    const [leader, follower] = [`${prefix}1`, `${prefix}2`];
+    const lab = new Lab([leader, follower, `${prefix}3`], { preVote: true, checkQuorum: true, electionTicks: ELECTION_TICKS });
+    lab.elect(leader);
+    lab.heartbeatRounds(1);
+    if (closed) {
+      lab.node(follower).peerConnection(leader, true);
+      lab.node(follower).peerConnection(leader, false);
+    }
+    lab.crash(leader);
+    let ticks = 0;
+    while (!lab.sent.some((m) => m.from === follower && m.type === 'preVote')) {
+      lab.tick(follower);
+      ticks++;
+    }
+    return ticks;
+  };
+  const prefixes = Array.from({ length: 24 }, (_, i) => `p${i}-`);
+  const closed = prefixes.map((p) => ticksToCampaign(p, true));
+  const silent = prefixes.map((p) => ticksToCampaign(p, false));
+  for (const ticks of closed) assert.ok(ticks >= ELECTION_TICKS && ticks <= ELECTION_TICKS + ELECTION_TICKS / 4, `connection closed: ${closed.join(' ')}`);
+  for (const ticks of silent) assert.ok(ticks >= ELECTION_TICKS && ticks < 2 * ELECTION_TICKS, `silent: ${silent.join(' ')}`);
+  assert.ok(Math.max(...silent) > ELECTION_TICKS + ELECTION_TICKS / 4, `the whole spread otherwise: ${silent.join(' ')}`);
+});
+
 test.run();
