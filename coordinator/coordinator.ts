@@ -207,14 +207,10 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     } else {
       logger.warn('pod identity is off (no --pool-policy-file): agents are trusted to name their own pod; for development only');
     }
-    const knownLeader = (): KnownLeader | null => {
-      if (!(log instanceof RaftReplicatedLog)) return null;
-      const { lead } = log.status();
-      const agentEndpoint = log.leaderHint();
-      return lead !== null && lead !== config.raft!.replicaId && agentEndpoint !== null ? { replicaId: lead, agentEndpoint } : null;
-    };
-    const leaderKnownInMs = () => (log instanceof RaftReplicatedLog ? log.msUntilLeaderKnown() : null);
-    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, knownLeader, leaderKnownInMs, metrics, logger: logger.child({ component: 'grpc' }) }));
+    // What a follower tells the agents it refuses: the leader it knows, and when it expects one.
+    const raftLog = log instanceof RaftReplicatedLog ? log : null;
+    const leaderView = { knownLeader: (): KnownLeader | null => raftLog?.otherLeader() ?? null, leaderKnownInMs: () => raftLog?.msUntilLeaderKnown() ?? null };
+    const grpcServer = await listenOn(config.grpc, 'grpc-listen', () => startGrpcServer({ ...config.grpc, tls, identity, allocation, ...leaderView, metrics, logger: logger.child({ component: 'grpc' }) }));
     closers.push(() => grpcServer.close());
     const httpServer = await listenOn(config.http, 'http-listen', () => startHttpServer({
       ...config.http,

@@ -16,10 +16,25 @@ import type { CoordinatorMetrics, Operation } from './metrics.js';
 
 type ServiceError = Partial<grpc.StatusObject>;
 
-function refusalError(refusal: Refusal): ServiceError {
-  const metadata = new grpc.Metadata();
-  metadata.set(REFUSAL_CODE_TRAILER, refusal.code);
-  return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, metadata };
+/**
+ * A refused or failed call as plain data: rendered as a status with trailers (serviceError) or, on a
+ * renewal stream asking for it, as a RenewRefusal message (inBandRefusal), which then costs no Metadata.
+ */
+interface CallFailure {
+  readonly code: grpc.status;
+  readonly details: string;
+  /** The coordinator's refusal code (REFUSAL_CODE_TRAILER). */
+  readonly refusalCode?: string;
+  /** The call certainly had no effect (NOT_APPLIED_TRAILER). */
+  readonly notApplied?: boolean;
+  /** The leader, named for the agent to go to. */
+  readonly leader?: KnownLeader | null;
+  /** When to ask again (RETRY_AFTER_TRAILER). */
+  readonly retryAfterMs?: number | null;
+}
+
+function refusalFailure(refusal: Refusal): CallFailure {
+  return { code: GRPC_STATUS_OF_REFUSAL[refusal.code], details: refusal.message, refusalCode: refusal.code };
 }
 
 /** The leader as a follower knows it. */
@@ -43,67 +58,57 @@ interface LeaderView {
   readonly leaderKnownInMs: () => number | null;
 }
 
-function failureError(error: unknown, logger: Logger, operation: Operation, view: LeaderView): ServiceError {
-  if (error instanceof PodIdentityError) {
-    const metadata = new grpc.Metadata();
-    metadata.set(REFUSAL_CODE_TRAILER, error.code);
-    return { code: IDENTITY_STATUS[error.kind], details: error.message, metadata };
-  }
+function callFailure(error: unknown, logger: Logger, operation: Operation, view: LeaderView): CallFailure {
+  if (error instanceof PodIdentityError) return { code: IDENTITY_STATUS[error.kind], details: error.message, refusalCode: error.code };
   if (error instanceof ClaimsBusyError) {
     // Not queued, not started: the agent retries here when told, not at another replica.
-    const metadata = new grpc.Metadata();
-    metadata.set(REFUSAL_CODE_TRAILER, error.code);
-    metadata.set(NOT_APPLIED_TRAILER, '1');
-    metadata.set(RETRY_AFTER_TRAILER, String(error.retryAfterMs));
-    return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, refusalCode: error.code, notApplied: true, retryAfterMs: error.retryAfterMs };
   }
   if (error instanceof NotLeaderError) {
     // Whoever threw it (the log, the allocation service, the lease keeper), the leader is named here.
     const leader = view.knownLeader();
-    const metadata = notAppliedTrailers(leader);
     // When to ask again if the named leader cannot be reached, or none is named: an agent that waits that
     // long instead of asking round the replicas leaves the electing replicas their CPU.
-    const retryAfterMs = view.leaderKnownInMs();
-    if (retryAfterMs !== null) metadata.set(RETRY_AFTER_TRAILER, String(Math.max(1, Math.round(retryAfterMs))));
-    if (!leader) return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
-    return { code: grpc.status.UNAVAILABLE, details: `this replica is not the leader; replica ${leader.replicaId} leads and takes agent calls at ${leader.agentEndpoint}`, metadata };
+    const knownInMs = view.leaderKnownInMs();
+    const retryAfterMs = knownInMs === null ? null : Math.max(1, Math.round(knownInMs));
+    const details = leader ? `this replica is not the leader; replica ${leader.replicaId} leads and takes agent calls at ${leader.agentEndpoint}` : error.message;
+    return { code: grpc.status.UNAVAILABLE, details, notApplied: true, leader, retryAfterMs };
   }
-  if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) {
-    return { code: grpc.status.UNAVAILABLE, details: error.message };
-  }
+  if (error instanceof KeyleaseError && RETRYABLE.has(error.code)) return { code: grpc.status.UNAVAILABLE, details: error.message };
   // Unexpected failures are logged here and reach the caller without internals.
   logger.error('request failed', { operation, error });
   return { code: grpc.status.INTERNAL, details: `the coordinator could not complete the ${operation}; see its logs` };
 }
 
 /** A renewal stream ended by this replica's shutdown: nothing was applied; the agent renews elsewhere, at the leader if known. */
-function shuttingDownError(knownLeader: () => KnownLeader | null): ServiceError {
+function shuttingDown(knownLeader: () => KnownLeader | null): CallFailure {
   const leader = knownLeader();
-  return { code: grpc.status.UNAVAILABLE, details: `this replica is shutting down: renew at another replica${leader ? ` (replica ${leader.replicaId} leads, at ${leader.agentEndpoint})` : ''}`, metadata: notAppliedTrailers(leader) };
+  return { code: grpc.status.UNAVAILABLE, details: `this replica is shutting down: renew at another replica${leader ? ` (replica ${leader.replicaId} leads, at ${leader.agentEndpoint})` : ''}`, notApplied: true, leader };
 }
 
-/** Trailers of a request that had no effect here, naming the leader (when known) for the agent to go to. */
-function notAppliedTrailers(leader: KnownLeader | null): grpc.Metadata {
+/** A failure as a gRPC status with keylease's trailers. */
+function serviceError(failure: CallFailure): ServiceError {
   const metadata = new grpc.Metadata();
-  metadata.set(NOT_APPLIED_TRAILER, '1');
-  if (leader) {
-    metadata.set(LEADER_TRAILER, leader.agentEndpoint);
-    metadata.set(LEADER_ID_TRAILER, leader.replicaId);
+  if (failure.refusalCode) metadata.set(REFUSAL_CODE_TRAILER, failure.refusalCode);
+  if (failure.notApplied) metadata.set(NOT_APPLIED_TRAILER, '1');
+  if (failure.leader) {
+    metadata.set(LEADER_TRAILER, failure.leader.agentEndpoint);
+    metadata.set(LEADER_ID_TRAILER, failure.leader.replicaId);
   }
-  return metadata;
+  if (failure.retryAfterMs !== undefined && failure.retryAfterMs !== null) metadata.set(RETRY_AFTER_TRAILER, String(failure.retryAfterMs));
+  return { code: failure.code, details: failure.details, metadata };
 }
 
-/** A refusal or failure as a RenewStream message: what Renew's status and trailers would say. */
-function inBandRefusal(error: ServiceError): RenewRefusal {
-  const trailer = (name: string) => String(error.metadata?.get(name)[0] ?? '');
+/** A failure as a RenewStream message: what Renew's status and trailers would say. */
+function inBandRefusal(failure: CallFailure): RenewRefusal {
   return {
-    status: error.code ?? grpc.status.UNKNOWN,
-    refusalCode: trailer(REFUSAL_CODE_TRAILER),
-    message: error.details ?? '',
-    notApplied: trailer(NOT_APPLIED_TRAILER) !== '',
-    leaderEndpoint: trailer(LEADER_TRAILER),
-    leaderId: trailer(LEADER_ID_TRAILER),
-    retryAfterMs: Number(trailer(RETRY_AFTER_TRAILER)) || 0,
+    status: failure.code,
+    refusalCode: failure.refusalCode ?? '',
+    message: failure.details,
+    notApplied: failure.notApplied === true,
+    leaderEndpoint: failure.leader?.agentEndpoint ?? '',
+    leaderId: failure.leader?.replicaId ?? '',
+    retryAfterMs: failure.retryAfterMs ?? 0,
   };
 }
 
@@ -158,18 +163,18 @@ export async function startGrpcServer(options: {
           (result) => {
             stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
             if (result.ok) callback(null, toResponse(result.value));
-            else callback(refusalError(result.refusal));
+            else callback(serviceError(refusalFailure(result.refusal)));
           },
           (error: unknown) => {
             stopTimer({ outcome: error instanceof ClaimsBusyError ? 'busy' : 'error' });
-            callback(failureError(error, logger, operation, leaderView));
+            callback(serviceError(callFailure(error, logger, operation, leaderView)));
           },
         );
     };
   }
 
   /** The open renewal streams, ended when the server closes: they would hold its shutdown until they time out. */
-  const openStreams = new Set<(error: ServiceError) => void>();
+  const openStreams = new Set<(failure: CallFailure) => void>();
 
   /**
    * One agent's renewals on a long-lived stream, each checked (the stream's token, the pod) and answered
@@ -184,16 +189,16 @@ export async function startGrpcServer(options: {
     let ended = false;
     let inFlight = 0;
     let halfClosed = false;
-    const end = (error?: ServiceError) => {
+    const end = (failure?: CallFailure) => {
       openStreams.delete(end);
       if (ended) return;
       ended = true;
-      if (error) call.emit('error', error);
+      if (failure) call.emit('error', serviceError(failure));
       else call.end();
     };
-    const refuse = (error: ServiceError, sequence: number) => {
-      if (!inBand) end(error);
-      else if (!ended && !call.cancelled) call.write({ sequence, refusal: inBandRefusal(error) });
+    const refuse = (failure: CallFailure, sequence: number) => {
+      if (!inBand) end(failure);
+      else if (!ended && !call.cancelled) call.write({ sequence, refusal: inBandRefusal(failure) });
     };
     openStreams.add(end);
     call.on('data', (request: RenewRequest__Output) => {
@@ -205,12 +210,12 @@ export async function startGrpcServer(options: {
         .then(
           (result) => {
             stopTimer({ outcome: result.ok ? 'ok' : result.refusal.code });
-            if (!result.ok) refuse(refusalError(result.refusal), request.sequence);
+            if (!result.ok) refuse(refusalFailure(result.refusal), request.sequence);
             else if (!ended && !call.cancelled) call.write({ leaseTtlMs: result.value.ttlMs, protectionVersion: result.value.protectionVersion, sequence: request.sequence });
           },
           (error: unknown) => {
             stopTimer({ outcome: 'error' });
-            refuse(failureError(error, logger, 'renew', leaderView), request.sequence);
+            refuse(callFailure(error, logger, 'renew', leaderView), request.sequence);
           },
         )
         .finally(() => {
@@ -265,7 +270,7 @@ export async function startGrpcServer(options: {
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const end of [...openStreams]) end(shuttingDownError(knownLeader));
+        for (const end of [...openStreams]) end(shuttingDown(knownLeader));
         const force = setTimeout(() => server.forceShutdown(), 5000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -288,6 +288,16 @@ export class RaftReplicatedLog implements ReplicatedLog {
     return result;
   }
 
+  /**
+   * The leader as agents are sent to it, when it is another replica: its id and agent endpoint. Read for
+   * every refusal a follower answers, so it builds nothing else.
+   */
+  otherLeader(): { replicaId: NodeId; agentEndpoint: string } | null {
+    if (this.lead === null || this.lead === this.options.replicaId) return null;
+    const agentEndpoint = this.transport.agentEndpointOf(this.lead);
+    return agentEndpoint === null ? null : { replicaId: this.lead, agentEndpoint };
+  }
+
   /** The agent endpoint of the current leader, as far as this replica knows. */
   leaderHint(): string | null {
     if (this.lead === null) return null;
