@@ -84,4 +84,22 @@ test("a follower whose leader's connection closed keeps a quarter of the randomi
   assert.ok(Math.max(...silent) > ELECTION_TICKS + ELECTION_TICKS / 4, `the whole spread otherwise: ${silent.join(' ')}`);
 });
 
+test('a pre-candidate asks again each round: a voter that ignored its first request while it still counted the dead leader alive answers the next', () => {
+  const lab = new Lab(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true, electionTicks: ELECTION_TICKS });
+  lab.elect('n1');
+  lab.heartbeatRounds(1);
+  lab.crash('n1');
+  const preVotes = () => lab.sent.filter((m) => m.from === 'n2' && m.to === 'n3' && m.type === 'preVote').length;
+  for (let i = 0; i < 4 * ELECTION_TICKS && preVotes() === 0; i++) lab.tick('n2');
+  lab.deliverAll();
+  assert.is(lab.node('n2').status().role, 'preCandidate', 'n3 heard n1 within an election timeout: it ignored the request');
+  // n3's stickiness runs out (an election timeout of ticks) before its own campaign would start.
+  lab.tick('n3', ELECTION_TICKS);
+  assert.is(lab.node('n3').status().role, 'follower', 'n3 has not campaigned itself');
+  lab.tick('n2', 2);
+  assert.is(preVotes(), 2, 'asked again a round later');
+  lab.deliverAll();
+  assert.equal(lab.leaders(), ['n2'], 'elected without waiting for another election timeout');
+});
+
 test.run();
