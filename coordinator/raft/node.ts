@@ -503,6 +503,11 @@ export class RaftNode {
     };
   }
 
+  /** The voters of the membership this node follows now, as held (confState copies and sorts them). */
+  voters(): ReadonlySet<NodeId> {
+    return this.currentMembership().voters;
+  }
+
   /** The membership this node follows now (its latest, possibly uncommitted, configuration). */
   confState(): ConfState {
     return this.currentMembership().toConfState();

@@ -548,6 +548,7 @@ export class RaftReplicatedLog implements ReplicatedLog {
     const ticks = ticksDue({ msSinceTick: gapMs, msSinceMessage: now - this.lastStepAt, tickMs: this.options.tickMs, electionTicks: this.options.electionTicks, leaderUnreachable: this.node.leaderUnreachable() });
     this.lastTickAt = now;
     this.lastHeartbeatAt = now;
+    for (const peer of this.node.voters()) this.transport.keepConnected(peer);
     // Time before a campaign started is not counted again towards the next one.
     const role = this.node.status().role;
     for (let i = 0; i < ticks && this.node.status().role === role; i++) this.tick();
@@ -555,7 +556,6 @@ export class RaftReplicatedLog implements ReplicatedLog {
 
   private tick(): void {
     if (this.closed || this.failure) return;
-    for (const peer of this.node.confState().voters) this.transport.keepConnected(peer);
     this.noteHeartbeats(() => this.node.tick());
     this.expireProposals();
     this.kick();
